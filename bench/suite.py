@@ -1,0 +1,155 @@
+"""Side-by-side runs: every tool applies, reports status and rolls back the same workload.
+
+Repetitions are interleaved (rep 1 of every tool, then rep 2, ...), with the tool order rotated
+each time, so that load from other processes on a shared machine spreads over all tools instead
+of landing on one. One untimed warm-up cycle per tool comes first (bytecode caches, page cache).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import dbcheck
+from bench.proc import Run, run_checked
+from bench.stats import ratio, summarize
+from bench.tools import Project, Tool
+from bench.workload import Workload
+
+OPS = ("apply", "status", "rollback")
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class ToolRuns:
+    apply: list[Run] = field(default_factory=list)
+    status: list[Run] = field(default_factory=list)
+    rollback: list[Run] = field(default_factory=list)
+    commits: dict[str, int] = field(default_factory=dict)
+
+
+def measures_status(tool: Tool) -> bool:
+    """Status is measured once per distinct status command: not for the raw one-tx baseline
+    and metamigrate's other modes, whose status is the same command on the same data."""
+    return tool.key not in ("raw-1tx", "metamigrate-backup", "metamigrate-atomic")
+
+
+def cycle(tool: Tool, project: Project, workload: Workload, status_runs: int, scratch: Path,
+          into: ToolRuns | None) -> None:
+    """Fresh file, apply, check, status, rollback, check. ``into=None``: warm-up, not recorded."""
+    project.reset()
+    applied = run_checked(project.apply, scratch)
+    dbcheck.assert_applied(project.db, workload, tool.key)
+    after_apply = dbcheck.change_counter(project.db)
+    statuses = []
+    for _ in range(status_runs if measures_status(tool) else 0):
+        result = run_checked(project.status, scratch)
+        if not tool.status_ok(result.stdout, workload):
+            raise dbcheck.CheckFailed(f"{tool.key}: status output does not show all applied")
+        statuses.append(result)
+    after_status = dbcheck.change_counter(project.db)
+    rolled = run_checked(project.rollback, scratch)
+    dbcheck.assert_rolled_back(project.db, workload, tool.key)
+    after_rollback = dbcheck.change_counter(project.db)
+    if into is not None:
+        into.apply.append(applied)
+        into.status.extend(statuses)
+        into.rollback.append(rolled)
+        into.commits = {
+            "apply": after_apply,
+            "status": after_status - after_apply,
+            "rollback": after_rollback - after_status,
+        }
+
+
+def run_cycles(tools: list[Tool], n: int, reps: int, status_runs: int, work: Path) -> dict[str, Any]:
+    """All tools at one N; returns the JSON-ready summaries keyed by tool."""
+    workload = Workload(n)
+    projects: dict[str, Project] = {}
+    for tool in tools:
+        log(f"N={n}: writing {tool.key} sources")
+        projects[tool.key] = tool.prepare(workload, work / f"n{n}" / tool.key)
+    runs = {tool.key: ToolRuns() for tool in tools}
+    for rep in range(reps + 1):
+        shift = rep % len(tools)
+        for tool in tools[shift:] + tools[:shift]:
+            started = time.perf_counter()
+            cycle(tool, projects[tool.key], workload, status_runs, work / "scratch",
+                  runs[tool.key] if rep else None)
+            took = time.perf_counter() - started
+            log(f"N={n} {'rep ' + str(rep) if rep else 'warm-up'}: {tool.key} cycle {took:.2f}s")
+    results: dict[str, Any] = {}
+    for tool in tools:
+        r = runs[tool.key]
+        results[tool.key] = {
+            "apply": summarize(r.apply),
+            "status": summarize(r.status),
+            "rollback": summarize(r.rollback),
+            "commits": r.commits,
+        }
+    add_ratios(results, tools)
+    return {"n": n, "reps": reps, "status_runs_per_rep": status_runs, "results": results}
+
+
+def add_ratios(results: dict[str, Any], tools: list[Tool]) -> None:
+    """ratio_floor: to raw one-tx-per-migration; ratio_baseline: to the tool's own baseline."""
+    for tool in tools:
+        for op in OPS:
+            summary = results[tool.key].get(op)
+            if not summary:
+                continue
+            floor = results.get("raw", {}).get(op)
+            base = results.get(tool.baseline, {}).get(op) if op != "status" else floor
+            summary["ratio_floor"] = ratio(summary, floor)
+            summary["ratio_floor_min"] = ratio(summary, floor, "min")
+            summary["ratio_baseline"] = ratio(summary, base)
+
+
+def run_status_large(tools: list[Tool], n: int, reps: int, work: Path,
+                     setup_timeout: float) -> dict[str, Any]:
+    """Status (and its peak memory) of a database migrated to N by each tool itself.
+
+    The apply that sets the database up is not timed; a tool whose apply takes longer than
+    ``setup_timeout`` is reported as skipped rather than stretching the run.
+    """
+    workload = Workload(n)
+    results: dict[str, Any] = {}
+    ready: list[tuple[Tool, Project]] = []
+    for tool in tools:
+        if not measures_status(tool):
+            continue
+        log(f"N={n}: writing {tool.key} sources and applying (untimed)")
+        project = tool.prepare(workload, work / f"n{n}" / tool.key)
+        project.reset()
+        started = time.perf_counter()
+        result = run_checked(project.apply, work / "scratch", timeout=setup_timeout)
+        if result.returncode != 0:
+            results[tool.key] = {"skipped": f"apply did not finish in {setup_timeout:.0f} s"}
+            continue
+        dbcheck.assert_applied(project.db, workload, tool.key)
+        results[tool.key] = {"setup_apply_s": time.perf_counter() - started}
+        ready.append((tool, project))
+    runs: dict[str, list[Run]] = {tool.key: [] for tool, _ in ready}
+    for rep in range(reps + 1):
+        for tool, project in ready[rep % len(ready):] + ready[: rep % len(ready)]:
+            result = run_checked(project.status, work / "scratch")
+            if not tool.status_ok(result.stdout, workload):
+                raise dbcheck.CheckFailed(f"{tool.key}: status output does not show all applied")
+            if rep:
+                runs[tool.key].append(result)
+        log(f"N={n} status {'rep ' + str(rep) if rep else 'warm-up'} done")
+    for tool, project in ready:
+        results[tool.key]["status"] = summarize(runs[tool.key])
+        project.reset()
+    floor = results.get("raw", {}).get("status")
+    for entry in results.values():
+        if "status" in entry:
+            entry["status"]["ratio_floor"] = ratio(entry["status"], floor)
+            entry["status"]["ratio_floor_min"] = ratio(entry["status"], floor, "min")
+    return {"n": n, "reps": reps, "results": results}

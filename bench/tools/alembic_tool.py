@@ -1,0 +1,175 @@
+"""Alembic: revision files chained by ``down_revision``, run with the ``alembic`` command.
+
+Two configurations: the default ``generic`` template env.py (on SQLite with pysqlite the DDL is
+not transactional: the driver commits before each DDL statement), and the transactional-DDL
+recipe: ``transaction_per_migration=True`` plus SQLAlchemy's pysqlite recipe (driver BEGIN off,
+``BEGIN`` emitted on the engine's ``begin`` event).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+from pathlib import Path
+
+from bench.tools.base import BIN, Invocation, Project, Tool, write_text
+from bench.workload import Workload
+
+INI = """\
+[alembic]
+script_location = %(here)s
+prepend_sys_path = .
+path_separator = os
+sqlalchemy.url = sqlite:///%(here)s/db.sqlite3
+
+[loggers]
+keys = root,sqlalchemy,alembic
+
+[handlers]
+keys = console
+
+[formatters]
+keys = generic
+
+[logger_root]
+level = WARNING
+handlers = console
+qualname =
+
+[logger_sqlalchemy]
+level = WARNING
+handlers =
+qualname = sqlalchemy.engine
+
+[logger_alembic]
+level = INFO
+handlers =
+qualname = alembic
+
+[handler_console]
+class = StreamHandler
+args = (sys.stderr,)
+level = NOTSET
+formatter = generic
+
+[formatter_generic]
+format = %(levelname)-5.5s [%(name)s] %(message)s
+datefmt = %H:%M:%S
+"""
+
+# The SQLAlchemy 2.0 pysqlite "Serializable isolation / Savepoints / Transactional DDL" recipe.
+RECIPE = '''
+from sqlalchemy import event
+
+
+def _transactional_ddl(engine):
+    @event.listens_for(engine, "connect")
+    def do_connect(dbapi_connection, connection_record):
+        # disable pysqlite's emitting of the BEGIN statement entirely.
+        # also stops it from emitting COMMIT before any DDL.
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def do_begin(conn):
+        # emit our own BEGIN
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+'''
+
+REVISION = '''\
+"""{slug}"""
+
+from alembic import op
+
+revision = {revision!r}
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+{up}
+
+
+def downgrade() -> None:
+{down_body}
+'''
+
+
+def generic_env() -> str:
+    """The env.py of Alembic's own ``generic`` template, as ``alembic init`` writes it."""
+    spec = importlib.util.find_spec("alembic")
+    assert spec is not None and spec.origin is not None
+    return (Path(spec.origin).parent / "templates" / "generic" / "env.py").read_text()
+
+
+def transactional_env() -> str:
+    env = generic_env()
+    connectable = "    connectable = engine_from_config("
+    configure = "            connection=connection, target_metadata=target_metadata\n"
+    if connectable not in env or configure not in env:
+        raise RuntimeError("Alembic's generic env.py changed; update the recipe patch")
+    env = env.replace("from alembic import context\n", "from alembic import context\n" + RECIPE)
+    env = env.replace(connectable, "    connectable = _transactional_ddl(engine_from_config(", 1)
+    env = env.replace("        poolclass=pool.NullPool,\n    )", "        poolclass=pool.NullPool,\n    ))")
+    return env.replace(
+        configure,
+        "            connection=connection,\n"
+        "            target_metadata=target_metadata,\n"
+        "            transaction_per_migration=True,\n",
+    )
+
+
+def _ops(statements: tuple[str, ...]) -> str:
+    return "\n".join(f"    op.execute({sql!r})" for sql in statements)
+
+
+class Alembic(Tool):
+    group = "peer"
+
+    def __init__(self, transactional: bool) -> None:
+        self.transactional = transactional
+        self.key = "alembic-txddl" if transactional else "alembic"
+        self.label = (
+            "Alembic, transactional-DDL recipe"
+            if transactional
+            else "Alembic (default: not atomic on SQLite)"
+        )
+
+    def unavailable(self) -> str | None:
+        return None if importlib.util.find_spec("alembic") else "alembic is not installed"
+
+    def version(self) -> str:
+        return (
+            f"alembic {importlib.metadata.version('alembic')}, "
+            f"SQLAlchemy {importlib.metadata.version('sqlalchemy')}"
+        )
+
+    def write_sources(self, workload: Workload, root: Path) -> None:
+        write_text(root / "alembic.ini", INI)
+        write_text(root / "env.py", transactional_env() if self.transactional else generic_env())
+        previous: str | None = None
+        for step in workload.steps():
+            text = REVISION.format(
+                slug=step.slug,
+                revision=step.slug,
+                down=previous,
+                up=_ops(step.up),
+                down_body=_ops(step.down),
+            )
+            write_text(root / "versions" / f"{step.slug}.py", text)
+            previous = step.slug
+
+    def project(self, workload: Workload, root: Path) -> Project:
+        def call(*args: str) -> Invocation:
+            return Invocation([str(BIN / "alembic"), "-c", str(root / "alembic.ini"), *args], root)
+
+        return Project(
+            root,
+            root / "db.sqlite3",
+            call("upgrade", "head"),
+            call("current"),
+            call("downgrade", "base"),
+        )
