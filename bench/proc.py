@@ -12,7 +12,12 @@ from pathlib import Path
 from bench.tools.base import Invocation
 
 #: Variables that would change how Python runs the tools (bytecode cache, dev mode...).
-SCRUBBED = ("PYTHONDONTWRITEBYTECODE", "PYTHONDEVMODE", "PYTHONPROFILEIMPORTTIME", "PYTHONTRACEMALLOC")
+SCRUBBED = (
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONDEVMODE",
+    "PYTHONPROFILEIMPORTTIME",
+    "PYTHONTRACEMALLOC",
+)
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,5 @@ def run_checked(invocation: Invocation, scratch: Path, timeout: float = 900.0) -
     result = run(invocation, scratch, timeout)
     if result.returncode != 0:
         tail = (result.stderr or result.stdout)[-2000:]
-        raise CommandFailed(
-            f"{' '.join(invocation.argv)} exited {result.returncode}:\n{tail}"
-        )
+        raise CommandFailed(f"{' '.join(invocation.argv)} exited {result.returncode}:\n{tail}")
     return result

@@ -18,8 +18,7 @@ import sys
 import time
 
 BOOKKEEPING = (
-    "CREATE TABLE IF NOT EXISTS schema_version "
-    "(version TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
+    "CREATE TABLE IF NOT EXISTS schema_version (version TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
 )
 DOWN_MARKER = "-- down\n"
 

@@ -24,7 +24,9 @@ def summarize(runs: Sequence[Run]) -> dict[str, Any]:
     }
 
 
-def ratio(value: dict[str, Any] | None, base: dict[str, Any] | None, key: str = "median") -> float | None:
+def ratio(
+    value: dict[str, Any] | None, base: dict[str, Any] | None, key: str = "median"
+) -> float | None:
     if not value or not base or not base.get(key):
         return None
     return float(value[key]) / float(base[key])

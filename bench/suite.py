@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import dbcheck
-from bench.proc import Run, run_checked
+from bench.proc import CommandFailed, Run, run_checked
 from bench.stats import ratio, summarize
 from bench.tools import Project, Tool
 from bench.workload import Workload
@@ -40,8 +40,14 @@ def measures_status(tool: Tool) -> bool:
     return tool.key not in ("raw-1tx", "metamigrate-backup", "metamigrate-atomic")
 
 
-def cycle(tool: Tool, project: Project, workload: Workload, status_runs: int, scratch: Path,
-          into: ToolRuns | None) -> None:
+def cycle(
+    tool: Tool,
+    project: Project,
+    workload: Workload,
+    status_runs: int,
+    scratch: Path,
+    into: ToolRuns | None,
+) -> None:
     """Fresh file, apply, check, status, rollback, check. ``into=None``: warm-up, not recorded."""
     project.reset()
     applied = run_checked(project.apply, scratch)
@@ -68,7 +74,9 @@ def cycle(tool: Tool, project: Project, workload: Workload, status_runs: int, sc
         }
 
 
-def run_cycles(tools: list[Tool], n: int, reps: int, status_runs: int, work: Path) -> dict[str, Any]:
+def run_cycles(
+    tools: list[Tool], n: int, reps: int, status_runs: int, work: Path
+) -> dict[str, Any]:
     """All tools at one N; returns the JSON-ready summaries keyed by tool."""
     workload = Workload(n)
     projects: dict[str, Project] = {}
@@ -76,16 +84,32 @@ def run_cycles(tools: list[Tool], n: int, reps: int, status_runs: int, work: Pat
         log(f"N={n}: writing {tool.key} sources")
         projects[tool.key] = tool.prepare(workload, work / f"n{n}" / tool.key)
     runs = {tool.key: ToolRuns() for tool in tools}
+    failed: dict[str, str] = {}
     for rep in range(reps + 1):
         shift = rep % len(tools)
         for tool in tools[shift:] + tools[:shift]:
+            if tool.key in failed:
+                continue
             started = time.perf_counter()
-            cycle(tool, projects[tool.key], workload, status_runs, work / "scratch",
-                  runs[tool.key] if rep else None)
+            try:
+                cycle(
+                    tool,
+                    projects[tool.key],
+                    workload,
+                    status_runs,
+                    work / "scratch",
+                    runs[tool.key] if rep else None,
+                )
+            except (CommandFailed, dbcheck.CheckFailed, OSError, ValueError) as exc:
+                failed[tool.key] = f"failed: {exc}".strip()[:600]
+                log(f"N={n}: {tool.key} {failed[tool.key]}")
+                continue
             took = time.perf_counter() - started
             log(f"N={n} {'rep ' + str(rep) if rep else 'warm-up'}: {tool.key} cycle {took:.2f}s")
     results: dict[str, Any] = {}
     for tool in tools:
+        if tool.key in failed:
+            continue
         r = runs[tool.key]
         results[tool.key] = {
             "apply": summarize(r.apply),
@@ -94,7 +118,13 @@ def run_cycles(tools: list[Tool], n: int, reps: int, status_runs: int, work: Pat
             "commits": r.commits,
         }
     add_ratios(results, tools)
-    return {"n": n, "reps": reps, "status_runs_per_rep": status_runs, "results": results}
+    return {
+        "n": n,
+        "reps": reps,
+        "status_runs_per_rep": status_runs,
+        "results": results,
+        "skipped": failed,
+    }
 
 
 def add_ratios(results: dict[str, Any], tools: list[Tool]) -> None:
@@ -111,8 +141,9 @@ def add_ratios(results: dict[str, Any], tools: list[Tool]) -> None:
             summary["ratio_baseline"] = ratio(summary, base)
 
 
-def run_status_large(tools: list[Tool], n: int, reps: int, work: Path,
-                     setup_timeout: float) -> dict[str, Any]:
+def run_status_large(
+    tools: list[Tool], n: int, reps: int, work: Path, setup_timeout: float
+) -> dict[str, Any]:
     """Status (and its peak memory) of a database migrated to N by each tool itself.
 
     The apply that sets the database up is not timed; a tool whose apply takes longer than
@@ -128,24 +159,41 @@ def run_status_large(tools: list[Tool], n: int, reps: int, work: Path,
         project = tool.prepare(workload, work / f"n{n}" / tool.key)
         project.reset()
         started = time.perf_counter()
-        result = run_checked(project.apply, work / "scratch", timeout=setup_timeout)
-        if result.returncode != 0:
-            results[tool.key] = {"skipped": f"apply did not finish in {setup_timeout:.0f} s"}
+        try:
+            run_checked(project.apply, work / "scratch", timeout=setup_timeout)
+            dbcheck.assert_applied(project.db, workload, tool.key)
+        except (CommandFailed, dbcheck.CheckFailed) as exc:
+            took = time.perf_counter() - started
+            reason = (
+                f"setup apply did not finish in {setup_timeout:.0f} s"
+                if took >= setup_timeout
+                else f"setup apply failed: {exc}"[:600]
+            )
+            results[tool.key] = {"skipped": reason}
+            log(f"N={n}: {tool.key} {reason}")
             continue
-        dbcheck.assert_applied(project.db, workload, tool.key)
         results[tool.key] = {"setup_apply_s": time.perf_counter() - started}
+        log(f"N={n}: {tool.key} applied in {results[tool.key]['setup_apply_s']:.1f}s")
         ready.append((tool, project))
     runs: dict[str, list[Run]] = {tool.key: [] for tool, _ in ready}
     for rep in range(reps + 1):
-        for tool, project in ready[rep % len(ready):] + ready[: rep % len(ready)]:
-            result = run_checked(project.status, work / "scratch")
-            if not tool.status_ok(result.stdout, workload):
-                raise dbcheck.CheckFailed(f"{tool.key}: status output does not show all applied")
+        shift = rep % max(len(ready), 1)
+        for tool, project in ready[shift:] + ready[:shift]:
+            if "skipped" in results[tool.key]:
+                continue
+            try:
+                result = run_checked(project.status, work / "scratch")
+                if not tool.status_ok(result.stdout, workload):
+                    raise dbcheck.CheckFailed("status output does not show all applied")
+            except (CommandFailed, dbcheck.CheckFailed, ValueError) as exc:
+                results[tool.key]["skipped"] = f"status failed: {exc}"[:600]
+                continue
             if rep:
                 runs[tool.key].append(result)
         log(f"N={n} status {'rep ' + str(rep) if rep else 'warm-up'} done")
     for tool, project in ready:
-        results[tool.key]["status"] = summarize(runs[tool.key])
+        if "skipped" not in results[tool.key]:
+            results[tool.key]["status"] = summarize(runs[tool.key])
         project.reset()
     floor = results.get("raw", {}).get("status")
     for entry in results.values():

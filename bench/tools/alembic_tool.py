@@ -58,7 +58,7 @@ datefmt = %H:%M:%S
 """
 
 # The SQLAlchemy 2.0 pysqlite "Serializable isolation / Savepoints / Transactional DDL" recipe.
-RECIPE = '''
+RECIPE = """
 from sqlalchemy import event
 
 
@@ -76,7 +76,7 @@ def _transactional_ddl(engine):
 
     return engine
 
-'''
+"""
 
 REVISION = '''\
 """{slug}"""
@@ -113,7 +113,9 @@ def transactional_env() -> str:
         raise RuntimeError("Alembic's generic env.py changed; update the recipe patch")
     env = env.replace("from alembic import context\n", "from alembic import context\n" + RECIPE)
     env = env.replace(connectable, "    connectable = _transactional_ddl(engine_from_config(", 1)
-    env = env.replace("        poolclass=pool.NullPool,\n    )", "        poolclass=pool.NullPool,\n    ))")
+    env = env.replace(
+        "        poolclass=pool.NullPool,\n    )", "        poolclass=pool.NullPool,\n    ))"
+    )
     return env.replace(
         configure,
         "            connection=connection,\n"

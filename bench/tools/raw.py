@@ -38,7 +38,15 @@ class RawSqlite(Tool):
         extra = ["--one-tx"] if self.one_tx else []
 
         def call(command: str) -> Invocation:
-            argv = [PYTHON, str(SCRIPT), command, "--db", str(db), "--dir", str(root / "migrations")]
+            argv = [
+                PYTHON,
+                str(SCRIPT),
+                command,
+                "--db",
+                str(db),
+                "--dir",
+                str(root / "migrations"),
+            ]
             return Invocation([*argv, *extra], root)
 
         return Project(root, db, call("apply"), call("status"), call("rollback"))

@@ -52,6 +52,8 @@ class Yoyo(Tool):
 
         def call(*args: str) -> Invocation:
             argv = [str(BIN / "yoyo"), *args, "--batch", "--no-config-file"]
-            return Invocation([*argv, "--database", f"sqlite:///{db}", str(root / "migrations")], root)
+            return Invocation(
+                [*argv, "--database", f"sqlite:///{db}", str(root / "migrations")], root
+            )
 
         return Project(root, db, call("apply"), call("list"), call("rollback", "--all"))

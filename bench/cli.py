@@ -1,0 +1,176 @@
+"""``python -m bench``: run the benchmark, or render / paste the README section from a run."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import environment, probes, readme, report, suite, targets
+from bench.tools import Tool, all_tools
+
+HERE = Path(__file__).resolve().parent
+REPO_README = HERE.parent / "README.md"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much to measure: the quick smoke run or the full run, before overrides."""
+
+    mode: str
+    ns: tuple[int, ...]
+    status_n: int | None
+    reps: int
+    status_runs: int
+    probe_reps: int
+    library_n: int
+    console_n: int
+    idle_seconds: float
+
+
+QUICK = Plan("quick", (100,), None, 3, 2, 5, 100, 100, 3.0)
+FULL = Plan("full", (100, 1000), 10_000, 5, 3, 10, 1000, 1000, 10.0)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="N = 100 only, 3 repetitions (smoke run)")
+    p.add_argument(
+        "--n", type=int, nargs="+", help="override the Ns of the apply/status/rollback runs"
+    )
+    p.add_argument("--status-n", type=int, help="N of the large status/memory run (0: skip)")
+    p.add_argument("--reps", type=int, help="timed repetitions per tool")
+    p.add_argument("--status-runs", type=int, help="status runs per repetition")
+    p.add_argument("--tools", help="comma-separated tool keys (default: all)")
+    p.add_argument("--no-probes", action="store_true", help="skip import/commit/console probes")
+    p.add_argument("--idle-seconds", type=float, help="idle console measurement window")
+    p.add_argument(
+        "--setup-timeout",
+        type=float,
+        default=240.0,
+        help="seconds a tool may take to set up the large status run (untimed)",
+    )
+    p.add_argument("--workdir", type=Path, help="where generated projects go (default: a temp dir)")
+    p.add_argument("--keep", action="store_true", help="keep the work directory")
+    p.add_argument(
+        "--out-dir", type=Path, default=HERE, help="where RESULTS.md and results.json go"
+    )
+    p.add_argument("--results", type=Path, help="results.json to render (default: OUT_DIR's)")
+    p.add_argument(
+        "--readme-section",
+        action="store_true",
+        help="print the README performance section from results.json and exit",
+    )
+    p.add_argument(
+        "--update-readme",
+        nargs="?",
+        const=REPO_README,
+        type=Path,
+        metavar="README",
+        help="rewrite the text between the bench markers of README.md and exit",
+    )
+    p.add_argument("--list-tools", action="store_true", help="list tool keys and exit")
+    return p.parse_args(argv)
+
+
+def choose_tools(selection: str | None) -> list[Tool]:
+    tools = all_tools()
+    if not selection:
+        return tools
+    wanted = [key.strip() for key in selection.split(",") if key.strip()]
+    known = {t.key: t for t in tools}
+    unknown = [k for k in wanted if k not in known]
+    if unknown:
+        raise SystemExit(f"unknown tool(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    return [t for t in tools if t.key in wanted]
+
+
+def measure(args: argparse.Namespace, plan: Plan, work: Path) -> dict[str, Any]:
+    started = time.perf_counter()
+    tools = choose_tools(args.tools)
+    skipped = {t.key: reason for t in tools if (reason := t.unavailable())}
+    runnable = [t for t in tools if t.key not in skipped]
+    for key, reason in skipped.items():
+        suite.log(f"skipping {key}: {reason}")
+    results: dict[str, Any] = {
+        "schema": 1,
+        "mode": plan.mode,
+        "tools": {
+            t.key: {
+                "label": t.label,
+                "group": t.group,
+                "baseline": t.baseline,
+                "version": t.version(),
+                "skipped": skipped.get(t.key),
+            }
+            for t in tools
+        },
+        "environment": environment.describe(work, {t.key: t.version() for t in tools}),
+        "cycles": [],
+        "status_large": None,
+        "probes": {},
+    }
+    for n in args.n or plan.ns:
+        cycle = suite.run_cycles(
+            runnable, n, args.reps or plan.reps, args.status_runs or plan.status_runs, work
+        )
+        cycle["skipped"].update(skipped)
+        results["cycles"].append(cycle)
+    status_n = plan.status_n if args.status_n is None else args.status_n
+    if status_n:
+        results["status_large"] = suite.run_status_large(
+            runnable, status_n, args.reps or plan.reps, work, args.setup_timeout
+        )
+    if not args.no_probes:
+        suite.log("probes: startup, import engine, --json imports, library commits, console")
+        results["probes"] = probes.all_probes(
+            work,
+            reps=plan.probe_reps,
+            library_n=plan.library_n,
+            console_n=plan.console_n,
+            idle_seconds=args.idle_seconds or plan.idle_seconds,
+        )
+    results["targets"] = targets.evaluate(results)
+    results["environment"]["load_average_end"] = environment.load_average()
+    results["duration_s"] = time.perf_counter() - started
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.list_tools:
+        for tool in all_tools():
+            print(f"{tool.key:20s} {tool.label}")
+        return 0
+    results_path = args.results or args.out_dir / "results.json"
+    if args.readme_section or args.update_readme:
+        section = readme.render_section(report.load(results_path))
+        if args.readme_section:
+            print(readme.START)
+            print(section)
+            print(readme.END)
+        if args.update_readme:
+            try:
+                readme.update_readme(args.update_readme, section)
+            except readme.MarkersMissing as exc:
+                print(exc, file=sys.stderr)
+                return 1
+            print(f"updated {args.update_readme}", file=sys.stderr)
+        return 0
+    plan = QUICK if args.quick else FULL
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="metamigrate-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        results = measure(args, plan, work)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    json_path, md_path = report.write(results, args.out_dir)
+    print(report.render_markdown(results))
+    print(f"wrote {md_path} and {json_path}", file=sys.stderr)
+    return 0

@@ -1,0 +1,443 @@
+"""The ``metamigrate`` command line.
+
+Exit codes: 0 success, ready, or nothing to do; 1 not ready or the operation failed; 2 bad usage or
+bad input. Errors are printed as one sentence on stderr, never as a traceback. Rich is imported
+only for human output, so ``--json`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import EXIT_BAD_INPUT, EXIT_FAILED, MetamigrateError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from engine.events import Event
+    from engine.manager import MigrationManager
+
+DEFAULT_DB = "metadata.db"
+
+
+class Output:
+    """Human output through Rich (loaded on first use), or JSON on stdout."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self._console: Console | None = None
+        self._errors: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(highlight=False)
+        return self._console
+
+    def error(self, message: str) -> None:
+        if self.as_json:
+            sys.stderr.write(f"error: {message}\n")
+            return
+        if self._errors is None:
+            from rich.console import Console
+
+            self._errors = Console(stderr=True, highlight=False)
+        self._errors.print(f"[bold red]error:[/] {_escape(message)}")
+
+    def json(self, payload: Any) -> None:
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+# -- argument parsing ----------------------------------------------------------------------------
+
+
+def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    default: Any = argparse.SUPPRESS if suppress else None
+    parser.add_argument(
+        "--db",
+        default=default,
+        metavar="PATH",
+        help=f"SQLite database (env METAMIGRATE_DB, default ./{DEFAULT_DB})",
+    )
+    parser.add_argument(
+        "--migrations",
+        default=default,
+        metavar="DIR_OR_MODULE",
+        help="folder or package of migration files (default: the built-in store migrations)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="print JSON instead of tables",
+    )
+    parser.add_argument(
+        "--busy-timeout",
+        type=float,
+        default=argparse.SUPPRESS if suppress else 5.0,
+        metavar="SECONDS",
+        help="how long to wait for another writer's lock (default 5)",
+    )
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="open the database read-only (SQLite mode=ro): nothing can be written",
+    )
+
+
+def _version(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a version number") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="metamigrate",
+        description="Transactional Python migrations for the SQLite metadata store.",
+    )
+    _common_options(parser, suppress=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        _common_options(sub, suppress=True)
+        return sub
+
+    command("status", "Show every migration and whether it is applied.")
+    plan = command("plan", "Show the steps a migrate or rollback to --to would run.")
+    plan.add_argument("--to", type=_version, metavar="N", help="target version (default: latest)")
+    migrate = command("migrate", "Apply pending migrations, each in its own transaction.")
+    migrate.add_argument("--to", type=_version, metavar="N", help="stop at version N")
+    migrate.add_argument(
+        "--atomic", action="store_true", help="run the whole plan in one transaction (all or nothing)"
+    )
+    rollback = command("rollback", "Undo applied migrations down to --to (0: empty schema).")
+    rollback.add_argument("--to", type=_version, metavar="N", required=True, help="target version")
+    rollback.add_argument(
+        "--yes", action="store_true", help="do not ask for confirmation (required without a terminal)"
+    )
+    rollback.add_argument("--atomic", action="store_true", help="undo the whole plan in one transaction")
+    command("verify", "Check integrity, foreign keys, edited migrations and schema drift.")
+    history = command("history", "Show every attempt to apply or undo a migration, newest first.")
+    history.add_argument("--limit", type=int, default=None, metavar="N", help="show the newest N")
+    ready = command("ensure-ready", "Exit 0 only if the database is ready for this code.")
+    ready.add_argument("--migrate", action="store_true", help="apply pending migrations first")
+    new = command("new", "Create the next numbered migration file.")
+    new.add_argument("name", help="what the migration does, e.g. add_user_email")
+    new.add_argument("--dir", required=True, type=Path, help="folder of migration files")
+    console = command("console", "Open the operations console (needs the 'console' extra).")
+    del console
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    args = build_parser().parse_args(argv)
+    if args.db is None:
+        args.db = os.environ.get("METAMIGRATE_DB") or DEFAULT_DB
+    return args
+
+
+# -- commands -----------------------------------------------------------------------------------
+
+
+def _manager(args: argparse.Namespace, out: Output, *, events: bool = False) -> MigrationManager:
+    from engine.manager import MigrationManager
+
+    handler = _progress_printer(out) if events and not out.as_json else None
+    return MigrationManager(
+        args.db,
+        args.migrations,
+        busy_timeout=args.busy_timeout,
+        on_event=handler,
+        read_only=args.read_only,
+    )
+
+
+def _progress_printer(out: Output) -> Callable[[Event], None]:
+    from engine.events import MigrationFailed, MigrationFinished, MigrationSkipped, MigrationStarted
+
+    def show(event: Event) -> None:
+        verb = {"up": "apply", "down": "undo "}
+        if isinstance(event, MigrationStarted):
+            out.console.print(
+                f"  {verb[event.direction]} {event.version:04d}_{event.name} ...", end=" "
+            )
+        elif isinstance(event, MigrationFinished):
+            out.console.print(f"[green]ok[/] ({event.duration_ms:.1f} ms)")
+        elif isinstance(event, MigrationSkipped):
+            out.console.print(
+                f"  skip  {event.version:04d}_{event.name} (another runner did it first)"
+            )
+        elif isinstance(event, MigrationFailed):
+            out.console.print("[bold red]FAILED[/]")
+
+    return show
+
+
+def cmd_status(args: argparse.Namespace, out: Output) -> int:
+    manager = _manager(args, out)
+    statuses = manager.status()
+    current = max((s.version for s in statuses if s.status != "pending"), default=0)
+    if out.as_json:
+        out.json(
+            {
+                "database": str(args.db),
+                "current_version": current,
+                "latest_version": manager.latest_version,
+                "migrations": [s.to_dict() for s in statuses],
+            }
+        )
+        return 0
+    from rich.table import Table
+
+    table = Table(title=f"{args.db}: version {current} of {manager.latest_version}")
+    for column in ("Version", "Name", "Description", "Status", "Applied at", "ms", "Checksum"):
+        table.add_column(column)
+    marks = {"applied": "[green]✓ applied[/]", "pending": "[yellow]○ pending[/]", "unknown": "[red]? unknown[/]"}
+    for s in statuses:
+        checksum = "" if s.checksum_ok is None else ("ok" if s.checksum_ok else "[red]EDITED[/]")
+        table.add_row(
+            str(s.version),
+            _escape(s.name),
+            _escape(s.description),
+            marks[s.status],
+            s.applied_at or "",
+            "" if s.duration_ms is None else f"{s.duration_ms:.1f}",
+            checksum,
+        )
+    out.console.print(table)
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace, out: Output) -> int:
+    manager = _manager(args, out)
+    steps = manager.plan(args.to)
+    if out.as_json:
+        out.json({"target": manager.latest_version if args.to is None else args.to, "steps": [s.to_dict() for s in steps]})
+        return 0
+    if not steps:
+        out.console.print("Nothing to do: the database is already at the target version.")
+        return 0
+    for step in steps:
+        flag = "" if step.reversible or step.direction == "up" else " [red](irreversible)[/]"
+        out.console.print(f"  {step.direction:<4} {step.version:04d}_{_escape(step.name)}{flag}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, out: Output) -> int:
+    manager = _manager(args, out, events=True)
+    if args.to is None:
+        result = manager.migrate_to_latest(atomic=args.atomic)
+    else:
+        result = manager.migrate_to(args.to, atomic=args.atomic)
+    return _report_run(out, result, "migrate")
+
+
+def _report_run(out: Output, result: Any, verb: str) -> int:
+    if out.as_json:
+        payload = result.to_dict()
+        payload["nothing_to_do"] = result.nothing_to_do
+        out.json(payload)
+        return 0
+    if result.nothing_to_do:
+        out.console.print(f"Nothing to do: the database is already at version {result.to_version}.")
+    else:
+        out.console.print(
+            f"[green]Done:[/] {verb} from version {result.from_version} to {result.to_version} "
+            f"({len(result.done)} step(s))."
+        )
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace, out: Output) -> int:
+    manager = _manager(args, out, events=True)
+    steps = manager.plan(args.to)
+    if steps and steps[0].direction == "up":
+        raise _usage(f"Version {args.to} is above the current version; use migrate to go up.")
+    if steps and not args.yes:
+        if not sys.stdin.isatty():
+            raise _usage("rollback asks for confirmation: pass --yes when stdin is not a terminal.")
+        if not _confirm_rollback(out, args, steps):
+            out.error("Rollback cancelled: the typed version did not match; nothing was changed.")
+            return EXIT_FAILED
+    result = manager.rollback(args.to, atomic=args.atomic)
+    return _report_run(out, result, "rollback")
+
+
+def _confirm_rollback(out: Output, args: argparse.Namespace, steps: Sequence[Any]) -> bool:
+    console = out.console
+    console.print(f"[bold red]Rollback of {args.db} to version {args.to}[/] will undo:")
+    for step in steps:
+        console.print(f"  down {step.version:04d}_{_escape(step.name)}")
+    answer = console.input(f"Type the target version ([bold]{args.to}[/]) to confirm: ")
+    return answer.strip() == str(args.to)
+
+
+def cmd_verify(args: argparse.Namespace, out: Output) -> int:
+    report = _manager(args, out).verify()
+    if out.as_json:
+        out.json(report.to_dict())
+    else:
+        for check in report.checks:
+            mark = "[green]✓ pass[/]" if check.passed else "[bold red]✗ FAIL[/]"
+            detail = f" ({_escape(check.detail)})" if check.detail else ""
+            out.console.print(f"{mark}  {_escape(check.title)}{detail}")
+            for problem in check.problems:
+                out.console.print(f"        {_escape(problem)}")
+    return 0 if report.ok else EXIT_FAILED
+
+
+def cmd_history(args: argparse.Namespace, out: Output) -> int:
+    entries = _manager(args, out).history(args.limit)
+    if out.as_json:
+        out.json([e.to_dict() for e in entries])
+        return 0
+    from rich.table import Table
+
+    table = Table(title="Migration history (newest first)")
+    for column in ("When", "Version", "Dir", "Result", "ms", "By", "Error"):
+        table.add_column(column)
+    for e in entries:
+        table.add_row(
+            e.started_at,
+            f"{e.version:04d}_{_escape(e.name)}",
+            e.direction,
+            "[green]ok[/]" if e.success else "[red]failed[/]",
+            f"{e.duration_ms:.1f}",
+            f"{e.user}@{e.host}:{e.pid}",
+            _escape(e.error or ""),
+        )
+    out.console.print(table)
+    return 0
+
+
+def cmd_ensure_ready(args: argparse.Namespace, out: Output) -> int:
+    from engine.deployment import DeploymentManager
+    from engine.errors import DeploymentNotReady
+
+    deployment = DeploymentManager(_manager(args, out, events=args.migrate))
+    try:
+        status = deployment.ensure_ready(migrate=args.migrate)
+        code = 0
+    except DeploymentNotReady as exc:
+        status = exc.status
+        code = EXIT_FAILED
+    if out.as_json:
+        out.json(status.to_dict())
+    else:
+        colour = {"ready": "green", "pending": "yellow", "error": "red"}[status.status]
+        out.console.print(
+            f"[bold {colour}]{status.status.upper()}[/]: version {status.current_version} of "
+            f"{status.latest_version}, {status.pending_count} pending, schema "
+            f"{'valid' if status.schema_valid else 'INVALID'}"
+        )
+        for problem in status.problems:
+            out.console.print(f"  {_escape(problem)}")
+    return code
+
+
+MIGRATION_TEMPLATE = '''"""{description}"""
+
+from engine.tx import Tx
+
+
+def up(tx: Tx) -> None:
+    tx.execute("SELECT 1")  # replace with the change
+
+
+def down(tx: Tx) -> None:
+    tx.execute("SELECT 1")  # undo exactly what up did; delete down() if it cannot be undone
+'''
+
+
+def cmd_new(args: argparse.Namespace, out: Output) -> int:
+    from engine.loader import scan_directory
+
+    name = args.name.strip().lower().replace("-", "_").replace(" ", "_")
+    if not re.fullmatch(r"[a-z0-9_]+", name):
+        raise _usage(f"Migration name {args.name!r} must use letters, digits and underscores.")
+    directory: Path = args.dir
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _usage(f"Cannot create the folder {directory}: {exc.strerror or exc}.") from exc
+    existing = scan_directory(directory, package=None)
+    version = (existing[-1].version if existing else 0) + 1
+    path = directory / f"{version:04d}_{name}.py"
+    description = name.replace("_", " ").capitalize() + "."
+    path.write_text(MIGRATION_TEMPLATE.format(description=description), encoding="utf-8")
+    if out.as_json:
+        out.json({"version": version, "path": str(path)})
+    else:
+        out.console.print(f"Created {path}")
+    return 0
+
+
+def cmd_console(args: argparse.Namespace, out: Output) -> int:
+    try:
+        from console.__main__ import run_console
+    except ImportError as exc:
+        raise _usage(
+            f"The console needs Textual ({exc.name or exc}); install it with "
+            "pip install 'metamigrate[console]'."
+        ) from exc
+    return run_console(args.db, migrations=args.migrations, read_only=args.read_only)
+
+
+class _UsageError(MetamigrateError):
+    exit_code = EXIT_BAD_INPUT
+
+
+def _usage(message: str) -> _UsageError:
+    return _UsageError(message)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
+    "status": cmd_status,
+    "plan": cmd_plan,
+    "migrate": cmd_migrate,
+    "rollback": cmd_rollback,
+    "verify": cmd_verify,
+    "history": cmd_history,
+    "ensure-ready": cmd_ensure_ready,
+    "new": cmd_new,
+    "console": cmd_console,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    out = Output(args.json)
+    try:
+        return COMMANDS[args.command](args, out)
+    except MetamigrateError as exc:
+        if out.as_json:
+            sys.stdout.write(json.dumps({"error": exc.message, "exit_code": exc.exit_code}) + "\n")
+        out.error(exc.message)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        out.error("Interrupted; any migration in progress was rolled back.")
+        return 130
+
+
+def run() -> None:
+    sys.exit(main())

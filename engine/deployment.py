@@ -1,0 +1,111 @@
+"""The deployment gate: may this code serve this database right now?
+
+``ready`` means every migration the code knows is applied and every verification check passes;
+``pending`` means migrations are waiting and nothing is wrong; ``error`` means something is wrong
+(a failed check, the database ahead of the code) and deploying would be unsafe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from engine.errors import DeploymentNotReady, MetamigrateError
+from engine.manager import MigrationManager
+from engine.models import MigrationStatus, RunResult
+from engine.verify import VerificationReport
+
+if TYPE_CHECKING:
+    from engine.store import Store
+
+Readiness = Literal["ready", "pending", "error"]
+
+
+@dataclass(frozen=True)
+class DeploymentStatus:
+    status: Readiness
+    current_version: int
+    latest_version: int
+    pending_count: int
+    applied_count: int
+    schema_valid: bool
+    migrations: list[MigrationStatus]
+    problems: list[str] = field(default_factory=list)
+    verification: VerificationReport | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.status == "ready"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "status": self.status,
+            "current_version": self.current_version,
+            "latest_version": self.latest_version,
+            "pending_count": self.pending_count,
+            "applied_count": self.applied_count,
+            "schema_valid": self.schema_valid,
+            "migrations": [m.to_dict() for m in self.migrations],
+            "problems": list(self.problems),
+            "checks": [c.to_dict() for c in self.verification.checks] if self.verification else [],
+        }
+
+
+class DeploymentManager:
+    """Readiness reports and the guarded operations a deploy pipeline calls."""
+
+    def __init__(self, store_or_manager: Store | MigrationManager) -> None:
+        if isinstance(store_or_manager, MigrationManager):
+            self.manager = store_or_manager
+        else:
+            self.manager = store_or_manager.migrations
+
+    def status(self) -> DeploymentStatus:
+        try:
+            migrations = self.manager.status()
+            report = self.manager.verify()
+        except MetamigrateError as exc:
+            latest = self.manager.latest_version
+            return DeploymentStatus("error", 0, latest, 0, 0, False, [], [exc.message], None)
+        applied = [m for m in migrations if m.status != "pending"]
+        pending = [m for m in migrations if m.status == "pending"]
+        current = max((m.version for m in applied), default=0)
+        problems = report.problems
+        if problems:
+            readiness: Readiness = "error"
+        elif pending:
+            readiness = "pending"
+            problems = [
+                f"{len(pending)} migration(s) pending: the database is at version {current}, the "
+                f"code expects {self.manager.latest_version}; run migrate."
+            ]
+        else:
+            readiness = "ready"
+        return DeploymentStatus(
+            status=readiness,
+            current_version=current,
+            latest_version=self.manager.latest_version,
+            pending_count=len(pending),
+            applied_count=len(applied),
+            schema_valid=report.ok,
+            migrations=migrations,
+            problems=problems,
+            verification=report,
+        )
+
+    def ensure_ready(self, migrate: bool = False) -> DeploymentStatus:
+        """The status if ready; otherwise raise DeploymentNotReady with the reasons."""
+        if migrate:
+            before = self.status()
+            if before.status == "error":
+                raise DeploymentNotReady(before)
+            if before.pending_count:
+                self.manager.migrate_to_latest()
+        status = self.status()
+        if status.status != "ready":
+            raise DeploymentNotReady(status)
+        return status
+
+    def rollback_to_version(self, version: int) -> RunResult:
+        """The emergency rollback; asking the operator to confirm is the caller's job."""
+        return self.manager.rollback(version)

@@ -1,0 +1,117 @@
+"""Finding migration files on disk and importing them.
+
+Discovery reads file names only (``0002_add_user_preferences.py``); a module is imported when its
+code is needed, so asking for the status of a thousand applied migrations imports none of them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import re
+import sys
+from pathlib import Path
+
+from engine.errors import RegistryError
+from engine.migration import Migration, MigrationFile, docstring_summary
+
+MIGRATION_FILE = re.compile(r"^(?P<version>\d+)_(?P<name>[A-Za-z0-9_]+)\.py$")
+
+
+def scan_directory(directory: Path, *, package: str | None) -> list[MigrationFile]:
+    """Migration files in ``directory``, by version; other files are ignored, odd names refused."""
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError as exc:
+        raise RegistryError(
+            f"Migrations folder {directory} does not exist; check --migrations."
+        ) from exc
+    except NotADirectoryError as exc:
+        raise RegistryError(
+            f"Migrations path {directory} is a file, not a folder; pass the folder that holds them."
+        ) from exc
+    except PermissionError as exc:
+        raise RegistryError(f"Cannot read migrations folder {directory}: permission denied.") from exc
+    found: list[MigrationFile] = []
+    for entry in entries:
+        file_name = entry.name
+        if not file_name.endswith(".py") or file_name.startswith(("_", ".")):
+            continue
+        match = MIGRATION_FILE.match(file_name)
+        if match is None:
+            if file_name[0].isdigit():
+                raise RegistryError(
+                    f"Migration file {Path(directory, file_name)} is misnamed; use "
+                    "NNNN_name.py with letters, digits and underscores."
+                )
+            continue
+        stat = entry.stat()
+        stem = file_name[:-3]
+        found.append(
+            MigrationFile(
+                version=int(match["version"]),
+                name=match["name"],
+                path=Path(directory, file_name),
+                module_name=f"{package}.{stem}" if package else "",
+                size=stat.st_size,
+                mtime_ns=stat.st_mtime_ns,
+            )
+        )
+    found.sort(key=lambda item: item.version)
+    return found
+
+
+def package_directory(module_name: str) -> Path:
+    """The folder of an importable package such as ``engine.store.migrations``."""
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError) as exc:
+        raise RegistryError(
+            f"Migrations module {module_name} cannot be found ({exc}); check --migrations."
+        ) from exc
+    if spec is None or not spec.submodule_search_locations:
+        raise RegistryError(
+            f"Migrations module {module_name} is not an importable package; pass a folder or a "
+            "package name such as engine.store.migrations."
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def load_migration_file(entry: MigrationFile) -> Migration:
+    """Import one file and build its Migration; any failure names the file."""
+    try:
+        if entry.module_name:
+            module = importlib.import_module(entry.module_name)
+        else:
+            unique = f"_metamigrate_{abs(hash(str(entry.path.parent))):x}_{entry.path.stem}"
+            spec = importlib.util.spec_from_file_location(unique, entry.path)
+            if spec is None or spec.loader is None:
+                raise ImportError("no loader for this file")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[unique] = module
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                sys.modules.pop(unique, None)
+                raise
+    except Exception as exc:
+        raise RegistryError(
+            f"Migration file {entry.path} failed to import: {type(exc).__name__}: {exc}; fix the file."
+        ) from exc
+    up = getattr(module, "up", None)
+    down = getattr(module, "down", None)
+    if not callable(up):
+        raise RegistryError(f"Migration file {entry.path} defines no up(tx) function; add one.")
+    if down is not None and not callable(down):
+        raise RegistryError(f"Migration file {entry.path} has a down that is not a function.")
+    return Migration(
+        version=entry.version,
+        name=entry.name,
+        description=docstring_summary(module.__doc__),
+        up=up,
+        down=down,
+        source=str(entry.path),
+        disable_foreign_keys=bool(getattr(module, "DISABLE_FOREIGN_KEYS", False)),
+        _checksum=entry.checksum(),
+    )

@@ -1,0 +1,282 @@
+"""MigrationManager: the engine's front door (status, plans, migrate, rollback, verify, history).
+
+It never migrates on its own. Given a path it opens a connection per operation, so it can be
+called from any thread (the console calls it from worker threads); given a connection it uses
+that one and never closes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine import sqlite as sq
+from engine.errors import (
+    InvalidTargetError,
+    IrreversibleMigrationError,
+    ReadOnlyDatabaseError,
+    SchemaMismatchError,
+)
+from engine.events import EventHandler
+from engine.executor import Executor
+from engine.migration import Registry
+from engine.models import Direction, MigrationStatus, PlanStep, RunResult
+from engine.recorder import AppliedRow, HistoryEntry, Recorder
+
+if TYPE_CHECKING:
+    from engine.verify import ExtraCheck, VerificationReport
+
+RegistrySpec = Registry | str | os.PathLike[str] | None
+
+
+class MigrationManager:
+    """Applies and undoes the migrations of ``registry`` on one SQLite database."""
+
+    def __init__(
+        self,
+        db_path_or_connection: str | os.PathLike[str] | sqlite3.Connection,
+        registry: RegistrySpec = None,
+        *,
+        busy_timeout: float = 5.0,
+        on_event: EventHandler | None = None,
+        read_only: bool = False,
+    ) -> None:
+        self.registry = Registry.from_spec(registry)
+        self.busy_timeout = busy_timeout
+        self.on_event = on_event
+        self.read_only = read_only
+        self._conn: sqlite3.Connection | None = None
+        #: More checks for verify(), each called with a connection (the Iceberg catalog adds one).
+        self.extra_checks: list[ExtraCheck] = []
+        if isinstance(db_path_or_connection, sqlite3.Connection):
+            self._conn = db_path_or_connection
+            self.db_path = Path(sq.database_path(db_path_or_connection) or ":memory:")
+        else:
+            self.db_path = Path(db_path_or_connection)
+
+    def __repr__(self) -> str:
+        return f"MigrationManager({str(self.db_path)!r}, {self.registry.source!r})"
+
+    # -- connections --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one operation: the caller's own, or a fresh one closed afterwards."""
+        if self._conn is not None:
+            yield self._conn
+            return
+        conn = sq.connect(self.db_path, read_only=self.read_only, busy_timeout=self.busy_timeout)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def _applied(self, conn: sqlite3.Connection) -> dict[int, AppliedRow]:
+        try:
+            return Recorder(conn).applied()
+        except sqlite3.Error as exc:
+            raise sq.translate_error(exc, self.db_path, action="read") from exc
+
+    def status(self) -> list[MigrationStatus]:
+        """Every version the code or the database knows, in order."""
+        with self.connection() as conn:
+            applied = self._applied(conn)
+        return self._statuses(applied)
+
+    def _statuses(self, applied: dict[int, AppliedRow]) -> list[MigrationStatus]:
+        statuses: list[MigrationStatus] = []
+        known = self.registry.versions
+        for version in sorted(set(known) | set(applied)):
+            row = applied.get(version)
+            if row is None:
+                description, reversible = self.registry.header_of(version)
+                statuses.append(
+                    MigrationStatus(
+                        version=version,
+                        name=self.registry.name_of(version),
+                        description=description,
+                        status="pending",
+                        applied_at=None,
+                        reversible=reversible,
+                    )
+                )
+                continue
+            in_code = version in self.registry
+            statuses.append(
+                MigrationStatus(
+                    version=version,
+                    name=row.name,
+                    description=row.description,
+                    status="applied" if in_code else "unknown",
+                    applied_at=row.applied_at,
+                    duration_ms=row.duration_ms,
+                    checksum_ok=self._checksum_ok(row) if in_code else None,
+                    reversible=row.reversible if in_code else False,
+                )
+            )
+        return statuses
+
+    def _checksum_ok(self, row: AppliedRow) -> bool:
+        entry = self.registry.file_of(row.version)
+        if entry is not None and row.source_key == entry.stat_key:
+            # Same size and modification time as when it was applied: the cached checksum holds.
+            return True
+        return self.registry.checksum_of(row.version) == row.checksum
+
+    @property
+    def current_version(self) -> int:
+        with self.connection() as conn:
+            try:
+                return Recorder(conn).head()[0]
+            except sqlite3.Error as exc:
+                raise sq.translate_error(exc, self.db_path, action="read") from exc
+
+    @property
+    def latest_version(self) -> int:
+        return self.registry.latest_version
+
+    def pending(self) -> list[MigrationStatus]:
+        return [item for item in self.status() if item.status == "pending"]
+
+    def applied_versions(self) -> list[int]:
+        with self.connection() as conn:
+            return sorted(self._applied(conn))
+
+    def history(self, limit: int | None = None) -> list[HistoryEntry]:
+        """Every attempt to apply or undo a migration, newest first."""
+        with self.connection() as conn:
+            try:
+                return Recorder(conn).history(limit)
+            except sqlite3.Error as exc:
+                raise sq.translate_error(exc, self.db_path, action="read") from exc
+
+    # -- planning -----------------------------------------------------------------------------
+
+    def plan(self, target: int | None = None) -> list[PlanStep]:
+        """The ordered steps that ``migrate_to(target)`` or ``rollback(target)`` would run."""
+        with self.connection() as conn:
+            applied = self._applied(conn)
+        return self._plan(applied, self._check_target(target))[1]
+
+    def _check_target(self, target: int | None) -> int:
+        latest = self.registry.latest_version
+        if target is None:
+            return latest
+        if isinstance(target, bool) or not isinstance(target, int):
+            raise InvalidTargetError(f"Target version {target!r} is not a whole number.")
+        if target < 0:
+            raise InvalidTargetError(
+                f"Target version {target} is negative; use 0 for an empty schema or 1..{latest}."
+            )
+        if target > latest:
+            raise InvalidTargetError(
+                f"There is no migration {target}: the latest version is {latest}; "
+                f"choose a target between 0 and {latest}."
+            )
+        return target
+
+    def _plan(self, applied: dict[int, AppliedRow], target: int) -> tuple[Direction, list[PlanStep]]:
+        unknown = sorted(v for v in applied if v not in self.registry)
+        if unknown:
+            raise SchemaMismatchError(
+                f"The database is ahead of the code: version(s) {_join(unknown)} are applied but "
+                "unknown to these migrations; deploy the code that has them, or roll back with it."
+            )
+        current = max(applied, default=0)
+        stray = [v for v in self.registry.versions if v < current and v not in applied]
+        if stray:
+            raise SchemaMismatchError(
+                f"Version(s) {_join(stray)} are pending below applied version {current}; the "
+                "database was migrated with different code. Run verify and repair by hand."
+            )
+        if target >= current:
+            steps = [
+                PlanStep("up", v, self.registry.name_of(v), self.registry.header_of(v)[1])
+                for v in range(current + 1, target + 1)
+            ]
+            return "up", steps
+        return "down", [
+            PlanStep("down", v, applied[v].name, applied[v].reversible)
+            for v in range(current, target, -1)
+        ]
+
+    # -- changing -----------------------------------------------------------------------------
+
+    def migrate_to_latest(self, *, atomic: bool = False) -> RunResult:
+        return self.migrate_to(self.registry.latest_version, atomic=atomic)
+
+    def migrate_to(self, version: int, *, atomic: bool = False) -> RunResult:
+        """Apply pending migrations up to ``version``, each in its own transaction (or one, atomic)."""
+        target = self._check_target(version)
+        return self._run("up", target, atomic=atomic)
+
+    def rollback(self, to_version: int, *, atomic: bool = False) -> RunResult:
+        """Undo applied migrations down to ``to_version`` (0: empty schema), newest first."""
+        target = self._check_target(to_version)
+        return self._run("down", target, atomic=atomic)
+
+    def _run(self, direction: Direction, target: int, *, atomic: bool) -> RunResult:
+        if self.read_only:
+            raise ReadOnlyDatabaseError(
+                f"Database {self.db_path} was opened read-only; nothing was changed. "
+                "Open it without --read-only to migrate."
+            )
+        with self.connection() as conn:
+            applied = self._applied(conn)
+            current = max(applied, default=0)
+            planned_direction, steps = self._plan(applied, target)
+            if steps and planned_direction != direction:
+                if direction == "up":
+                    raise InvalidTargetError(
+                        f"Version {target} is below the current version {current}; use rollback "
+                        "to go down."
+                    )
+                raise InvalidTargetError(
+                    f"Version {target} is above the current version {current}; use migrate to go up."
+                )
+            if direction == "down":
+                self._refuse_irreversible(steps)
+            for step in steps:
+                # Import every migration before the first write: a broken file fails the run early.
+                self.registry.get(step.version)
+            if direction == "down":
+                self._refuse_irreversible(
+                    [
+                        PlanStep("down", s.version, s.name, self.registry.get(s.version).reversible)
+                        for s in steps
+                    ]
+                )
+            executor = Executor(
+                conn, self.registry, busy_timeout=self.busy_timeout, on_event=self.on_event
+            )
+            return executor.run(direction, steps, from_version=current, target=target, atomic=atomic)
+
+    @staticmethod
+    def _refuse_irreversible(steps: list[PlanStep]) -> None:
+        blocked = [s for s in steps if not s.reversible]
+        if blocked:
+            names = ", ".join(f"{s.version:04d}_{s.name}" for s in blocked)
+            lowest_ok = max(s.version for s in blocked)
+            raise IrreversibleMigrationError(
+                f"Cannot roll back across irreversible migration(s) {names}; nothing was changed. "
+                f"The lowest reachable version is {lowest_ok}."
+            )
+
+    # -- checking -----------------------------------------------------------------------------
+
+    def verify(self) -> VerificationReport:
+        from engine.verify import verify
+
+        with self.connection() as conn:
+            statuses = self._statuses(self._applied(conn))
+            return verify(conn, self.registry, statuses, self.extra_checks)
+
+
+def _join(versions: list[int]) -> str:
+    return ", ".join(str(v) for v in versions)

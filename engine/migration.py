@@ -1,0 +1,357 @@
+"""Migrations as Python functions, and the registry that orders and validates them.
+
+A registry always holds versions 1..N with no gaps and no duplicates: a gap would make "the database
+is at version 7" ambiguous (was 5 skipped on purpose, or lost in a merge?), so it is refused.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import inspect
+import textwrap
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import RegistryError
+
+if TYPE_CHECKING:
+    from engine.tx import Tx
+
+MigrationFunc = Callable[["Tx"], None]
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema change: ``up`` applies it, ``down`` undoes it (``None``: irreversible)."""
+
+    version: int
+    name: str
+    description: str
+    up: MigrationFunc
+    down: MigrationFunc | None = None
+    #: Where the migration came from (a file path), for error messages; '' for in-code migrations.
+    source: str = ""
+    #: Set when the migration rebuilds tables: the engine turns foreign keys off around it.
+    disable_foreign_keys: bool = False
+    _checksum: str | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def reversible(self) -> bool:
+        return self.down is not None
+
+    @property
+    def checksum(self) -> str:
+        """A hash of the code's syntax tree: edits change it, comments and reformatting do not."""
+        if self._checksum is not None:
+            return self._checksum
+        return code_checksum(self.up, self.down)
+
+    @property
+    def label(self) -> str:
+        return f"{self.version:04d}_{self.name}"
+
+
+def docstring_summary(doc: str | None) -> str:
+    """The first line of a docstring: the migration's one-line description."""
+    text = (doc or "").strip()
+    return text.splitlines()[0].strip() if text else ""
+
+
+def _defines_down(tree: ast.Module) -> bool:
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == "down":
+            return True
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == "down" for target in node.targets
+        ):
+            return not (isinstance(node.value, ast.Constant) and node.value.value is None)
+    return False
+
+
+def _strip_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            body = node.body
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def source_checksum(source: str) -> str:
+    """Checksum of a whole migration module's code (docstrings, comments and layout excluded)."""
+    tree = _strip_docstrings(ast.parse(source))
+    return _digest(ast.dump(tree, include_attributes=False))
+
+
+def _function_fingerprint(func: Callable[..., Any] | None) -> str:
+    if func is None:
+        return "<none>"
+    try:
+        source = textwrap.dedent(inspect.getsource(func))
+        tree = _strip_docstrings(ast.parse(source))
+        node: ast.AST = tree.body[0] if isinstance(tree, ast.Module) and tree.body else tree
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            node.decorator_list = []
+            node.name = "_"
+        return ast.dump(node, include_attributes=False)
+    except (OSError, TypeError, SyntaxError, IndexError):
+        # Built in a REPL or generated: fall back to the bytecode, which still changes with the code.
+        code = getattr(func, "__code__", None)
+        return repr((code.co_code, code.co_consts, code.co_names)) if code else repr(func)
+
+
+def code_checksum(up: Callable[..., Any], down: Callable[..., Any] | None) -> str:
+    """Checksum of in-code up/down functions, from their syntax trees."""
+    return _digest(_function_fingerprint(up) + "\x1e" + _function_fingerprint(down))
+
+
+@dataclass(frozen=True)
+class MigrationFile:
+    """A migration known by its file name only; its code is read on demand."""
+
+    version: int
+    name: str
+    path: Path
+    module_name: str
+    size: int
+    mtime_ns: int
+
+    @property
+    def stat_key(self) -> str:
+        """Changes whenever the file may have changed: the key of the cached checksum."""
+        return f"{self.size}:{self.mtime_ns}"
+
+    def _parse(self) -> ast.Module:
+        try:
+            return ast.parse(self.path.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, UnicodeDecodeError, ValueError) as exc:
+            raise RegistryError(
+                f"Migration file {self.path} cannot be parsed ({exc}); fix or remove it."
+            ) from exc
+
+    def read_header(self) -> tuple[str, bool]:
+        """(description, reversible) from the file's syntax tree, without importing it."""
+        tree = self._parse()
+        return docstring_summary(ast.get_docstring(tree)), _defines_down(tree)
+
+    def checksum(self) -> str:
+        tree = _strip_docstrings(self._parse())
+        return _digest(ast.dump(tree, include_attributes=False))
+
+    def load(self) -> Migration:
+        from engine.loader import load_migration_file
+
+        return load_migration_file(self)
+
+
+class Registry:
+    """The ordered set of migrations the code knows, versions 1..N.
+
+    Migrations come from ``add``, the ``migration`` decorator, or a folder of files
+    (``0002_add_user_preferences.py``); files are only imported when their code is needed.
+    """
+
+    def __init__(self, migrations: Iterable[Migration] = ()) -> None:
+        self._loaded: dict[int, Migration] = {}
+        self._files: dict[int, MigrationFile] = {}
+        self.source: str = "<code>"
+        for migration in migrations:
+            self.add(migration)
+
+    # -- building -----------------------------------------------------------------------------
+
+    def add(self, migration: Migration) -> Migration:
+        _check_identity(migration.version, migration.name, migration.source or "<code>")
+        if migration.version in self:
+            raise RegistryError(
+                f"Duplicate migration version {migration.version}: "
+                f"{self._describe(migration.version)} and {migration.source or migration.name}; "
+                "give each migration its own version."
+            )
+        self._loaded[migration.version] = migration
+        return migration
+
+    def add_file(self, entry: MigrationFile) -> None:
+        _check_identity(entry.version, entry.name, str(entry.path))
+        if entry.version in self:
+            raise RegistryError(
+                f"Duplicate migration version {entry.version}: {self._describe(entry.version)} "
+                f"and {entry.path}; renumber one of them."
+            )
+        self._files[entry.version] = entry
+
+    def migration(
+        self,
+        version: int,
+        name: str,
+        description: str = "",
+        *,
+        disable_foreign_keys: bool = False,
+    ) -> Callable[[MigrationFunc], _Decorated]:
+        """Decorator form: ``@registry.migration(2, "name", "text")`` on ``up``; then ``@up.down``."""
+
+        def decorate(up: MigrationFunc) -> _Decorated:
+            self.add(
+                Migration(
+                    version=version,
+                    name=name,
+                    description=description or docstring_summary(inspect.getdoc(up)),
+                    up=up,
+                    down=None,
+                    source=f"{up.__module__}.{up.__qualname__}",
+                    disable_foreign_keys=disable_foreign_keys,
+                )
+            )
+            return _Decorated(self, version, up)
+
+        return decorate
+
+    def attach_down(self, version: int, down: MigrationFunc) -> None:
+        self._loaded[version] = replace(self.get(version), down=down)
+
+    @classmethod
+    def from_directory(cls, path: str | Path) -> Registry:
+        from engine.loader import scan_directory
+
+        registry = cls()
+        directory = Path(path)
+        registry.source = str(directory)
+        for entry in scan_directory(directory, package=None):
+            registry.add_file(entry)
+        registry.validate()
+        return registry
+
+    @classmethod
+    def from_module(cls, module_name: str) -> Registry:
+        from engine.loader import package_directory, scan_directory
+
+        registry = cls()
+        directory = package_directory(module_name)
+        registry.source = module_name
+        for entry in scan_directory(directory, package=module_name):
+            registry.add_file(entry)
+        registry.validate()
+        return registry
+
+    @classmethod
+    def from_spec(cls, spec: str | Path | Registry | None) -> Registry:
+        """A Registry, a folder path or a module name; ``None`` means the built-in store migrations."""
+        if isinstance(spec, Registry):
+            return spec
+        if spec is None:
+            from engine.store import BUILTIN_MIGRATIONS
+
+            return cls.from_module(BUILTIN_MIGRATIONS)
+        text = str(spec)
+        if Path(text).is_dir():
+            return cls.from_directory(text)
+        if isinstance(spec, Path) or "/" in text or text.endswith(".py"):
+            raise RegistryError(f"Migrations folder {text} does not exist; check --migrations.")
+        return cls.from_module(text)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def validate(self) -> None:
+        """Refuse gaps: versions must be exactly 1..N."""
+        for expected, version in enumerate(self.versions, start=1):
+            if version != expected:
+                raise RegistryError(
+                    f"Migration version {expected} is missing (the next one is {version}) in "
+                    f"{self.source}; versions must be 1, 2, 3, ... with no gaps."
+                )
+
+    @property
+    def versions(self) -> list[int]:
+        return sorted({*self._loaded, *self._files})
+
+    @property
+    def latest_version(self) -> int:
+        return max(self._loaded.keys() | self._files.keys(), default=0)
+
+    def __contains__(self, version: object) -> bool:
+        return version in self._loaded or version in self._files
+
+    def __len__(self) -> int:
+        return len(self._loaded.keys() | self._files.keys())
+
+    def __iter__(self) -> Iterator[Migration]:
+        for version in self.versions:
+            yield self.get(version)
+
+    def get(self, version: int) -> Migration:
+        """The migration with its code loaded (files are imported at most once)."""
+        if version in self._loaded:
+            return self._loaded[version]
+        entry = self._files.get(version)
+        if entry is None:
+            raise KeyError(version)
+        migration = entry.load()
+        self._loaded[version] = migration
+        return migration
+
+    def name_of(self, version: int) -> str:
+        if version in self._files:
+            return self._files[version].name
+        return self._loaded[version].name
+
+    def file_of(self, version: int) -> MigrationFile | None:
+        return self._files.get(version)
+
+    def header_of(self, version: int) -> tuple[str, bool]:
+        """(description, reversible), reading a file's syntax tree rather than importing it."""
+        if version in self._loaded:
+            migration = self._loaded[version]
+            return migration.description, migration.reversible
+        return self._files[version].read_header()
+
+    def checksum_of(self, version: int) -> str:
+        """Checksum without importing: files are parsed, in-code migrations inspected."""
+        entry = self._files.get(version)
+        if entry is not None:
+            return entry.checksum()
+        return self._loaded[version].checksum
+
+    def _describe(self, version: int) -> str:
+        if version in self._files:
+            return str(self._files[version].path)
+        migration = self._loaded[version]
+        return migration.source or migration.name
+
+
+class _Decorated:
+    """What the ``migration`` decorator returns: still callable as ``up``, with ``.down`` to attach."""
+
+    def __init__(self, registry: Registry, version: int, up: MigrationFunc) -> None:
+        self._registry = registry
+        self.version = version
+        self.up = up
+        self.__doc__ = up.__doc__
+        self.__name__ = getattr(up, "__name__", "up")
+
+    def __call__(self, tx: Tx) -> None:
+        self.up(tx)
+
+    def down(self, func: MigrationFunc) -> MigrationFunc:
+        self._registry.attach_down(self.version, func)
+        return func
+
+
+def _check_identity(version: object, name: object, where: str) -> None:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise RegistryError(
+            f"Migration version {version!r} in {where} is not a positive integer; use 1, 2, 3, ..."
+        )
+    if not isinstance(name, str) or not name.strip():
+        raise RegistryError(f"Migration {version} in {where} has an empty name; give it a name.")

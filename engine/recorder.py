@@ -1,0 +1,262 @@
+"""The bookkeeping tables: which versions are applied, and every attempt ever made.
+
+Invariant: a row in ``schema_migrations`` means that version's effects are in the database, because
+the row is written in the same transaction as the migration itself; ``PRAGMA user_version`` is
+kept equal to the highest applied version in that same transaction.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from engine import sqlite as sq
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version      INTEGER PRIMARY KEY,
+    name         TEXT NOT NULL,
+    description  TEXT NOT NULL DEFAULT '',
+    checksum     TEXT NOT NULL,
+    source_key   TEXT,
+    reversible   INTEGER NOT NULL DEFAULT 1,
+    fingerprint  TEXT,
+    applied_at   TEXT NOT NULL,
+    duration_ms  REAL NOT NULL,
+    applied_by   TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS schema_migration_history (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    version      INTEGER NOT NULL,
+    name         TEXT NOT NULL DEFAULT '',
+    direction    TEXT NOT NULL CHECK (direction IN ('up', 'down')),
+    started_at   TEXT NOT NULL,
+    finished_at  TEXT NOT NULL,
+    duration_ms  REAL NOT NULL,
+    success      INTEGER NOT NULL,
+    error        TEXT,
+    user         TEXT NOT NULL,
+    host         TEXT NOT NULL,
+    pid          INTEGER NOT NULL
+);
+"""
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _identity() -> tuple[str, str]:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    return user, socket.gethostname()
+
+
+USER, HOST = _identity()
+
+
+@dataclass(frozen=True)
+class AppliedRow:
+    version: int
+    name: str
+    description: str
+    checksum: str
+    source_key: str | None
+    reversible: bool
+    fingerprint: str | None
+    applied_at: str
+    duration_ms: float
+    applied_by: str
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One attempt to apply or undo a migration, successful or not."""
+
+    id: int
+    version: int
+    name: str
+    direction: str
+    started_at: str
+    finished_at: str
+    duration_ms: float
+    success: bool
+    error: str | None
+    user: str
+    host: str
+    pid: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "version": self.version,
+            "name": self.name,
+            "direction": self.direction,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration_ms": round(self.duration_ms, 3),
+            "success": self.success,
+            "error": self.error,
+            "user": self.user,
+            "host": self.host,
+            "pid": self.pid,
+        }
+
+
+class Recorder:
+    """Reads and writes the bookkeeping tables on one connection (callers own the transaction)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._ensured = False
+
+    def has_tables(self) -> bool:
+        return sq.table_exists(self.conn, "schema_migrations")
+
+    def ensure_tables(self) -> None:
+        """Create the bookkeeping tables if missing (inside the caller's write transaction)."""
+        if self._ensured:
+            return
+        if not self.has_tables() or not sq.table_exists(self.conn, "schema_migration_history"):
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    self.conn.execute(statement)
+        self._ensured = True
+
+    def applied(self) -> dict[int, AppliedRow]:
+        if not self.has_tables():
+            return {}
+        rows = self.conn.execute(
+            "SELECT version, name, description, checksum, source_key, reversible, fingerprint, "
+            "applied_at, "
+            "duration_ms, applied_by FROM schema_migrations ORDER BY version"
+        ).fetchall()
+        return {row[0]: AppliedRow(*row[:5], bool(row[5]), *row[6:]) for row in rows}
+
+    def head(self) -> tuple[int, int]:
+        """(highest applied version, number applied): enough to check a step's precondition."""
+        if not self._ensured and not self.has_tables():
+            return 0, 0
+        top, count = self.conn.execute(
+            "SELECT coalesce(max(version), 0), count(*) FROM schema_migrations"
+        ).fetchone()
+        return int(top), int(count)
+
+    def is_applied(self, version: int) -> bool:
+        row = self.conn.execute(
+            "SELECT 1 FROM schema_migrations WHERE version = ?", (version,)
+        ).fetchone()
+        return row is not None
+
+    def record_applied(
+        self,
+        *,
+        version: int,
+        name: str,
+        description: str,
+        checksum: str,
+        source_key: str | None,
+        reversible: bool,
+        fingerprint: str | None,
+        applied_at: str,
+        duration_ms: float,
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO schema_migrations (version, name, description, checksum, source_key, "
+            "reversible, fingerprint, applied_at, duration_ms, applied_by) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                version,
+                name,
+                description,
+                checksum,
+                source_key,
+                int(reversible),
+                fingerprint,
+                applied_at,
+                duration_ms,
+                f"{USER}@{HOST}",
+            ),
+        )
+
+    def record_unapplied(self, version: int) -> None:
+        self.conn.execute("DELETE FROM schema_migrations WHERE version = ?", (version,))
+
+    def fill_fingerprint(self, version: int, fingerprint: str) -> None:
+        """Record the schema of ``version`` if it was never taken (it was applied mid-run)."""
+        self.conn.execute(
+            "UPDATE schema_migrations SET fingerprint = ? WHERE version = ? AND fingerprint IS NULL",
+            (fingerprint, version),
+        )
+
+    def refresh_source_key(self, version: int, source_key: str) -> None:
+        """The file was touched but its code is unchanged: remember the new stat key."""
+        self.conn.execute(
+            "UPDATE schema_migrations SET source_key = ? WHERE version = ?", (source_key, version)
+        )
+
+    def append_history(
+        self,
+        *,
+        version: int,
+        name: str,
+        direction: str,
+        started_at: str,
+        finished_at: str,
+        duration_ms: float,
+        success: bool,
+        error: str | None,
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO schema_migration_history (version, name, direction, started_at, "
+            "finished_at, duration_ms, success, error, user, host, pid) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                version,
+                name,
+                direction,
+                started_at,
+                finished_at,
+                duration_ms,
+                int(success),
+                error,
+                USER,
+                HOST,
+                os.getpid(),
+            ),
+        )
+
+    def history(self, limit: int | None = None) -> list[HistoryEntry]:
+        if not sq.table_exists(self.conn, "schema_migration_history"):
+            return []
+        sql = (
+            "SELECT id, version, name, direction, started_at, finished_at, duration_ms, success, "
+            "error, user, host, pid FROM schema_migration_history ORDER BY id DESC"
+        )
+        params: tuple[int, ...] = ()
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = (limit,)
+        return [
+            HistoryEntry(
+                id=r[0],
+                version=r[1],
+                name=r[2],
+                direction=r[3],
+                started_at=r[4],
+                finished_at=r[5],
+                duration_ms=r[6],
+                success=bool(r[7]),
+                error=r[8],
+                user=r[9],
+                host=r[10],
+                pid=r[11],
+            )
+            for r in self.conn.execute(sql, params).fetchall()
+        ]

@@ -1,0 +1,319 @@
+"""The metadata store: the catalog of databases, tables and user preferences in one SQLite file.
+
+``Store.open`` migrates the file to the code's latest version before anything else touches it and
+fails fast, naming the version and the cause, when a migration fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from engine import sqlite as sq
+from engine.errors import MetamigrateError
+from engine.manager import MigrationManager, RegistrySpec
+from engine.recorder import utc_now
+
+
+class StoreError(MetamigrateError):
+    """A store operation was refused (missing or duplicate database, table, ...)."""
+
+    exit_code = 2
+
+
+class NotFoundError(StoreError):
+    pass
+
+
+class AlreadyExistsError(StoreError):
+    pass
+
+
+@dataclass(frozen=True)
+class Database:
+    id: int
+    name: str
+    description: str
+    location: str | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Table:
+    id: int
+    database: str
+    name: str
+    metadata_location: str
+    table_format: str
+    created_at: str
+    updated_at: str
+    properties: dict[str, str] = field(default_factory=dict)
+
+
+class Store:
+    """Open with ``Store.open(path)``; close it (or use it as a context manager) when done."""
+
+    def __init__(self, conn: sqlite3.Connection, migrations: MigrationManager, base_path: Path) -> None:
+        self._conn = conn
+        self.migrations = migrations
+        self.base_path = base_path
+        self.db_path = migrations.db_path
+        self._depth = 0
+
+    @classmethod
+    def open(
+        cls,
+        db_path: str | os.PathLike[str],
+        base_path: str | os.PathLike[str] | None = None,
+        *,
+        migrations: RegistrySpec = None,
+        busy_timeout: float = 5.0,
+    ) -> Store:
+        """Open (creating folders and file if needed) and migrate to the latest version."""
+        path = Path(db_path)
+        conn = sq.connect(path, busy_timeout=busy_timeout)
+        try:
+            conn.execute("PRAGMA foreign_keys = ON")
+            manager = MigrationManager(conn, migrations, busy_timeout=busy_timeout)
+            # plan() also refuses a database that is ahead of the code: fail fast, before serving.
+            if manager.plan():
+                manager.migrate_to_latest()
+            base = Path(base_path) if base_path is not None else path.absolute().parent
+            base.mkdir(parents=True, exist_ok=True)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, manager, base)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        return self._conn
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All store calls inside commit together or not at all (nested blocks are savepoints)."""
+        conn = self._conn
+        if self._depth:
+            name = f"store_{self._depth}"
+            conn.execute(f"SAVEPOINT {name}")
+            self._depth += 1
+            try:
+                yield conn
+            except BaseException:
+                conn.execute(f"ROLLBACK TO {name}")
+                conn.execute(f"RELEASE {name}")
+                raise
+            else:
+                conn.execute(f"RELEASE {name}")
+            finally:
+                self._depth -= 1
+            return
+        sq.begin_immediate(conn, busy_timeout=self.migrations.busy_timeout)
+        self._depth = 1
+        try:
+            yield conn
+        except BaseException:
+            sq.rollback_if_open(conn)
+            raise
+        else:
+            conn.execute("COMMIT")
+        finally:
+            self._depth = 0
+
+    # -- databases ----------------------------------------------------------------------------
+
+    def create_database(
+        self, name: str, *, description: str = "", location: str | None = None
+    ) -> Database:
+        _require_name(name, "database")
+        with self.transaction() as conn:
+            try:
+                conn.execute(
+                    "INSERT INTO databases (name, description, location, created_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (name, description, location, utc_now()),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise AlreadyExistsError(f"Database {name!r} already exists.") from exc
+        return self.get_database(name)
+
+    def list_databases(self) -> list[Database]:
+        rows = self._conn.execute(
+            "SELECT id, name, description, location, created_at FROM databases ORDER BY name"
+        ).fetchall()
+        return [Database(*row) for row in rows]
+
+    def get_database(self, name: str) -> Database:
+        row = self._conn.execute(
+            "SELECT id, name, description, location, created_at FROM databases WHERE name = ?",
+            (name,),
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"Database {name!r} does not exist.")
+        return Database(*row)
+
+    def drop_database(self, name: str, *, cascade: bool = False) -> None:
+        with self.transaction() as conn:
+            database = self.get_database(name)
+            count = conn.execute(
+                "SELECT count(*) FROM tables WHERE database_id = ?", (database.id,)
+            ).fetchone()[0]
+            if count and not cascade:
+                raise StoreError(
+                    f"Database {name!r} still has {count} table(s); drop them first or pass cascade=True."
+                )
+            conn.execute("DELETE FROM tables WHERE database_id = ?", (database.id,))
+            conn.execute("DELETE FROM databases WHERE id = ?", (database.id,))
+
+    # -- tables -------------------------------------------------------------------------------
+
+    def create_table(
+        self,
+        database: str,
+        name: str,
+        *,
+        metadata_location: str,
+        table_format: str = "ICEBERG",
+        properties: Mapping[str, str] | None = None,
+    ) -> Table:
+        _require_name(name, "table")
+        now = utc_now()
+        with self.transaction() as conn:
+            db = self.get_database(database)
+            try:
+                cursor = conn.execute(
+                    "INSERT INTO tables (database_id, name, metadata_location, table_format, "
+                    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (db.id, name, metadata_location, table_format, now, now),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise AlreadyExistsError(f"Table {database}.{name} already exists.") from exc
+            self._write_properties(conn, int(cursor.lastrowid or 0), properties or {})
+        return self.get_table(database, name)
+
+    def list_tables(self, database: str) -> list[Table]:
+        db = self.get_database(database)
+        rows = self._conn.execute(
+            f"{_TABLE_SELECT} WHERE t.database_id = ? ORDER BY t.name", (db.id,)
+        ).fetchall()
+        return [self._table(row) for row in rows]
+
+    def get_table(self, database: str, name: str) -> Table:
+        row = self._conn.execute(
+            f"{_TABLE_SELECT} WHERE d.name = ? AND t.name = ?", (database, name)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"Table {database}.{name} does not exist.")
+        return self._table(row)
+
+    def update_table_location(self, database: str, name: str, metadata_location: str) -> Table:
+        with self.transaction() as conn:
+            table = self.get_table(database, name)
+            conn.execute(
+                "UPDATE tables SET metadata_location = ?, updated_at = ? WHERE id = ?",
+                (metadata_location, utc_now(), table.id),
+            )
+        return self.get_table(database, name)
+
+    def set_table_properties(self, database: str, name: str, properties: Mapping[str, str]) -> None:
+        with self.transaction() as conn:
+            table = self.get_table(database, name)
+            conn.execute("DELETE FROM table_properties WHERE table_id = ?", (table.id,))
+            self._write_properties(conn, table.id, properties)
+
+    def drop_table(self, database: str, name: str) -> None:
+        with self.transaction() as conn:
+            table = self.get_table(database, name)
+            conn.execute("DELETE FROM table_properties WHERE table_id = ?", (table.id,))
+            conn.execute("DELETE FROM tables WHERE id = ?", (table.id,))
+
+    @staticmethod
+    def _write_properties(
+        conn: sqlite3.Connection, table_id: int, properties: Mapping[str, str]
+    ) -> None:
+        for key, value in properties.items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise StoreError(f"Table property {key!r} must map a string to a string.")
+        conn.executemany(
+            "INSERT INTO table_properties (table_id, key, value) VALUES (?, ?, ?)",
+            [(table_id, k, v) for k, v in sorted(properties.items())],
+        )
+
+    def _table(self, row: tuple[object, ...]) -> Table:
+        table_id = int(str(row[0]))
+        props = dict(
+            self._conn.execute(
+                "SELECT key, value FROM table_properties WHERE table_id = ? ORDER BY key", (table_id,)
+            ).fetchall()
+        )
+        return Table(
+            id=table_id,
+            database=str(row[1]),
+            name=str(row[2]),
+            metadata_location=str(row[3]),
+            table_format=str(row[4]),
+            created_at=str(row[5]),
+            updated_at=str(row[6]),
+            properties=props,
+        )
+
+    # -- user preferences ---------------------------------------------------------------------
+
+    def set_preference(self, user: str, key: str, value: object) -> None:
+        """Store any JSON-serialisable value for (user, key)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO user_preferences (user_name, key, value, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (user_name, key) DO UPDATE SET value = excluded.value, "
+                "updated_at = excluded.updated_at",
+                (user, key, json.dumps(value), utc_now()),
+            )
+
+    def get_preference(self, user: str, key: str, default: object = None) -> object:
+        row = self._conn.execute(
+            "SELECT value FROM user_preferences WHERE user_name = ? AND key = ?", (user, key)
+        ).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def preferences(self, user: str) -> dict[str, object]:
+        rows = self._conn.execute(
+            "SELECT key, value FROM user_preferences WHERE user_name = ? ORDER BY key", (user,)
+        ).fetchall()
+        return {key: json.loads(value) for key, value in rows}
+
+    def delete_preference(self, user: str, key: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "DELETE FROM user_preferences WHERE user_name = ? AND key = ?", (user, key)
+            )
+
+
+_TABLE_SELECT = (
+    "SELECT t.id, d.name, t.name, t.metadata_location, t.table_format, t.created_at, t.updated_at "
+    "FROM tables AS t JOIN databases AS d ON d.id = t.database_id"
+)
+
+
+def _require_name(name: str, what: str) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise StoreError(f"A {what} needs a non-empty name.")

@@ -1,0 +1,163 @@
+"""Schema verification: is the database what the applied migrations say it is?
+
+Each check is independent and reports problems as sentences; ``verify`` never writes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from engine import sqlite as sq
+from engine.errors import MetamigrateError
+from engine.migration import Registry
+from engine.models import MigrationStatus
+from engine.recorder import Recorder
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One verification check: ``passed`` with the problems found (empty when it passed)."""
+
+    name: str
+    title: str
+    passed: bool
+    problems: list[str] = field(default_factory=list)
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "passed": self.passed,
+            "problems": list(self.problems),
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    checks: list[CheckResult]
+
+    @property
+    def ok(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+    @property
+    def problems(self) -> list[str]:
+        return [problem for check in self.checks for problem in check.problems]
+
+    def check(self, name: str) -> CheckResult:
+        return next(c for c in self.checks if c.name == name)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"ok": self.ok, "checks": [check.to_dict() for check in self.checks]}
+
+
+#: Extra checks (for example the Iceberg catalog) register here: name -> callable(conn) -> result.
+ExtraCheck = Callable[[sqlite3.Connection], CheckResult]
+
+
+def verify(
+    conn: sqlite3.Connection,
+    registry: Registry,
+    statuses: list[MigrationStatus],
+    extra_checks: list[ExtraCheck] | None = None,
+) -> VerificationReport:
+    checks = [
+        _guarded("integrity", "Integrity (PRAGMA quick_check)", lambda: _integrity(conn)),
+        _guarded("foreign_keys", "Foreign keys", lambda: _foreign_keys(conn)),
+        _guarded("registry", "Code and database agree", lambda: _registry(statuses)),
+        _guarded("checksums", "Applied migrations unchanged", lambda: _checksums(conn, registry)),
+        _guarded("schema_drift", "Live schema matches the recorded one", lambda: _drift(conn)),
+        _guarded("bookkeeping", "Bookkeeping consistent", lambda: _bookkeeping(conn)),
+    ]
+    for extra in extra_checks or []:
+        checks.append(extra(conn))
+    return VerificationReport(checks)
+
+
+def _guarded(name: str, title: str, run: Callable[[], tuple[list[str], str]]) -> CheckResult:
+    try:
+        problems, detail = run()
+    except (sqlite3.Error, MetamigrateError) as exc:
+        message = exc.message if isinstance(exc, MetamigrateError) else str(sq.translate_error(exc))
+        return CheckResult(name, title, False, [f"{title} could not run: {message}"])
+    return CheckResult(name, title, not problems, problems, detail)
+
+
+def _integrity(conn: sqlite3.Connection) -> tuple[list[str], str]:
+    return [f"Integrity check: {p}" for p in sq.integrity_problems(conn)], ""
+
+
+def _foreign_keys(conn: sqlite3.Connection) -> tuple[list[str], str]:
+    problems = sq.foreign_key_problems(conn)
+    return [f"Foreign key violation: {p}." for p in problems[:20]], f"{len(problems)} violation(s)"
+
+
+def _registry(statuses: list[MigrationStatus]) -> tuple[list[str], str]:
+    problems: list[str] = []
+    unknown = [s.version for s in statuses if s.status == "unknown"]
+    if unknown:
+        problems.append(
+            f"The database is ahead of the code: version(s) {', '.join(map(str, unknown))} are "
+            "applied but unknown to these migrations."
+        )
+    applied = [s.version for s in statuses if s.status != "pending"]
+    top = max(applied, default=0)
+    below = [s.version for s in statuses if s.status == "pending" and s.version < top]
+    if below:
+        problems.append(
+            f"Version(s) {', '.join(map(str, below))} are pending below applied version {top}: "
+            "the database was migrated with different code."
+        )
+    return problems, ""
+
+
+def _checksums(conn: sqlite3.Connection, registry: Registry) -> tuple[list[str], str]:
+    problems: list[str] = []
+    rows = Recorder(conn).applied()
+    for version, row in rows.items():
+        if version not in registry:
+            continue
+        # Full check: parse the code now instead of trusting the size/mtime cache that status uses.
+        actual = registry.checksum_of(version)
+        if actual != row.checksum:
+            problems.append(
+                f"Migration {version:04d}_{row.name} was edited after it was applied (checksum "
+                f"{row.checksum} recorded, {actual} now); restore its code and put the change in a "
+                "new migration."
+            )
+    return problems, f"{len(rows)} applied migration(s) checked"
+
+
+def _drift(conn: sqlite3.Connection) -> tuple[list[str], str]:
+    recorder = Recorder(conn)
+    current = recorder.head()[0]
+    if current == 0:
+        return [], "no migration applied"
+    row = recorder.applied().get(current)
+    if row is None or row.fingerprint is None:
+        return [], f"no schema fingerprint recorded for version {current} (applied mid-run)"
+    live = sq.schema_fingerprint(conn)
+    if live != row.fingerprint:
+        return [
+            f"The live schema differs from the one recorded after version {current} "
+            f"(fingerprint {row.fingerprint} recorded, {live} now): it was changed outside the "
+            "migrations."
+        ], ""
+    return [], f"fingerprint {live}"
+
+
+def _bookkeeping(conn: sqlite3.Connection) -> tuple[list[str], str]:
+    top, count = Recorder(conn).head()
+    problems: list[str] = []
+    user_version = sq.user_version(conn)
+    if user_version != top:
+        problems.append(
+            f"PRAGMA user_version is {user_version} but the highest applied version is {top}."
+        )
+    if count != top:
+        problems.append(f"{count} versions are recorded but the highest is {top}: some are missing.")
+    return problems, f"user_version {user_version}"
