@@ -30,6 +30,18 @@ def parse_importtime(stderr: str) -> list[tuple[int, int, int, str]]:
     return rows
 
 
+def subtree(rows: list[tuple[int, int, int, str]], top: str) -> list[tuple[int, int, int, str]]:
+    """Direct children of the top-level import ``top`` (importtime prints children first)."""
+    ends = [i for i, r in enumerate(rows) if r[2] == 0 and r[3] == top]
+    if not ends:
+        return []
+    end = ends[-1]
+    start = end
+    while start > 0 and rows[start - 1][2] > 0:
+        start -= 1
+    return [r for r in rows[start:end] if r[2] == 1]
+
+
 def _summary(values: list[float]) -> dict[str, Any]:
     return {"min": min(values), "median": median_of(values), "samples": values}
 
@@ -54,11 +66,9 @@ def import_engine(reps: int, work: Path) -> dict[str, Any]:
             return {"skipped": "no top-level 'engine' line in -X importtime output"}
         samples.append(top[-1][1] / 1e6)
     result = _summary(samples)
-    # The heaviest modules imported under engine in the last run (cumulative, direct children).
-    children = [r for r in rows if r[2] == 1]
     result["heaviest"] = [
         {"module": m, "cumulative_ms": c / 1000}
-        for _, c, _, m in sorted(children, key=lambda r: -r[1])[:8]
+        for _, c, _, m in sorted(subtree(rows, "engine"), key=lambda r: -r[1])[:8]
     ]
     result["ui_modules"] = sorted({r[3] for r in rows if r[3].split(".")[0] in UI_PACKAGES})
     return result

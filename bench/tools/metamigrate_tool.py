@@ -77,7 +77,7 @@ class Metamigrate(Tool):
         self.label = {
             "no-backup": "metamigrate, one tx per migration",
             "backup": "metamigrate, one tx per migration, backup on",
-            "atomic": "metamigrate migrate --atomic (one tx)",
+            "atomic": "metamigrate --atomic (one tx for the whole plan)",
         }[mode]
 
     def unavailable(self) -> str | None:
@@ -96,7 +96,7 @@ class Metamigrate(Tool):
         write_migrations(workload, root / "migrations")
 
     def _flags(self, command: str) -> list[str]:
-        flags = ["--atomic"] if self.mode == "atomic" and command == "migrate" else []
+        flags = ["--atomic"] if self.mode == "atomic" else []
         if self.mode != "backup" and supports(command, "--no-backup"):
             flags.append("--no-backup")
         return flags
