@@ -47,6 +47,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--reps", type=int, help="timed repetitions per tool")
     p.add_argument("--status-runs", type=int, help="status runs per repetition")
     p.add_argument("--tools", help="comma-separated tool keys (default: all)")
+    p.add_argument("--probe-reps", type=int, help="repetitions of the single-figure probes")
     p.add_argument("--no-probes", action="store_true", help="skip import/commit/console probes")
     p.add_argument("--idle-seconds", type=float, help="idle console measurement window")
     p.add_argument(
@@ -130,7 +131,7 @@ def measure(args: argparse.Namespace, plan: Plan, work: Path) -> dict[str, Any]:
         suite.log("probes: startup, import engine, --json imports, library commits, console")
         results["probes"] = probes.all_probes(
             work,
-            reps=plan.probe_reps,
+            reps=args.probe_reps or plan.probe_reps,
             library_n=plan.library_n,
             console_n=plan.console_n,
             idle_seconds=args.idle_seconds or plan.idle_seconds,
