@@ -1,42 +1,100 @@
 """metamigrate's engine: transactional Python migrations for a SQLite metadata store.
 
-Imports only the standard library (the CLI's Rich is loaded inside the CLI).
+Imports only the standard library, and lazily: ``import engine`` costs almost nothing, and each
+name loads its module on first use (the CLI's ``status --json`` never loads verification code).
 """
 
-from engine.deployment import DeploymentManager, DeploymentStatus
-from engine.errors import (
-    ConcurrentChangeError,
-    DatabaseError,
-    DatabaseLockedError,
-    DatabaseNotFoundError,
-    DeploymentNotReady,
-    DiskFullError,
-    InvalidTargetError,
-    IrreversibleMigrationError,
-    MetamigrateError,
-    MigrationError,
-    NotADatabaseError,
-    ReadOnlyDatabaseError,
-    RegistryError,
-    SchemaMismatchError,
-)
-from engine.events import (
-    Event,
-    EventHandler,
-    MigrationFailed,
-    MigrationFinished,
-    MigrationSkipped,
-    MigrationStarted,
-    RunFinished,
-    RunStarted,
-)
-from engine.manager import MigrationManager
-from engine.migration import Migration, Registry
-from engine.models import MigrationStatus, PlanStep, RunResult
-from engine.recorder import HistoryEntry
-from engine.store import Store
-from engine.tx import Tx
-from engine.verify import CheckResult, VerificationReport
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.deployment import (
+        DeploymentManager,
+        DeploymentStatus,
+    )
+    from engine.errors import (
+        ConcurrentChangeError,
+        DatabaseError,
+        DatabaseLockedError,
+        DatabaseNotFoundError,
+        DeploymentNotReady,
+        DiskFullError,
+        InvalidTargetError,
+        IrreversibleMigrationError,
+        MetamigrateError,
+        MigrationError,
+        NotADatabaseError,
+        ReadOnlyDatabaseError,
+        RegistryError,
+        SchemaMismatchError,
+    )
+    from engine.events import (
+        Event,
+        EventHandler,
+        MigrationFailed,
+        MigrationFinished,
+        MigrationSkipped,
+        MigrationStarted,
+        RunFinished,
+        RunStarted,
+    )
+    from engine.manager import MigrationManager
+    from engine.migration import (
+        Migration,
+        Registry,
+    )
+    from engine.models import (
+        MigrationStatus,
+        PlanStep,
+        RunResult,
+    )
+    from engine.recorder import HistoryEntry
+    from engine.store import Store
+    from engine.tx import Tx
+    from engine.verify import (
+        CheckResult,
+        VerificationReport,
+    )
+
+_EXPORTS: dict[str, str] = {
+    "CheckResult": "engine.verify",
+    "ConcurrentChangeError": "engine.errors",
+    "DatabaseError": "engine.errors",
+    "DatabaseLockedError": "engine.errors",
+    "DatabaseNotFoundError": "engine.errors",
+    "DeploymentManager": "engine.deployment",
+    "DeploymentNotReady": "engine.errors",
+    "DeploymentStatus": "engine.deployment",
+    "DiskFullError": "engine.errors",
+    "Event": "engine.events",
+    "EventHandler": "engine.events",
+    "HistoryEntry": "engine.recorder",
+    "InvalidTargetError": "engine.errors",
+    "IrreversibleMigrationError": "engine.errors",
+    "MetamigrateError": "engine.errors",
+    "Migration": "engine.migration",
+    "MigrationError": "engine.errors",
+    "MigrationFailed": "engine.events",
+    "MigrationFinished": "engine.events",
+    "MigrationManager": "engine.manager",
+    "MigrationSkipped": "engine.events",
+    "MigrationStarted": "engine.events",
+    "MigrationStatus": "engine.models",
+    "NotADatabaseError": "engine.errors",
+    "PlanStep": "engine.models",
+    "ReadOnlyDatabaseError": "engine.errors",
+    "Registry": "engine.migration",
+    "RegistryError": "engine.errors",
+    "RunFinished": "engine.events",
+    "RunResult": "engine.models",
+    "RunStarted": "engine.events",
+    "SchemaMismatchError": "engine.errors",
+    "Store": "engine.store",
+    "Tx": "engine.tx",
+    "VerificationReport": "engine.verify",
+}
 
 __all__ = [
     "CheckResult",
@@ -75,3 +133,16 @@ __all__ = [
     "Tx",
     "VerificationReport",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

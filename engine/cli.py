@@ -128,14 +128,20 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = command("migrate", "Apply pending migrations, each in its own transaction.")
     migrate.add_argument("--to", type=_version, metavar="N", help="stop at version N")
     migrate.add_argument(
-        "--atomic", action="store_true", help="run the whole plan in one transaction (all or nothing)"
+        "--atomic",
+        action="store_true",
+        help="run the whole plan in one transaction (all or nothing)",
     )
     rollback = command("rollback", "Undo applied migrations down to --to (0: empty schema).")
     rollback.add_argument("--to", type=_version, metavar="N", required=True, help="target version")
     rollback.add_argument(
-        "--yes", action="store_true", help="do not ask for confirmation (required without a terminal)"
+        "--yes",
+        action="store_true",
+        help="do not ask for confirmation (required without a terminal)",
     )
-    rollback.add_argument("--atomic", action="store_true", help="undo the whole plan in one transaction")
+    rollback.add_argument(
+        "--atomic", action="store_true", help="undo the whole plan in one transaction"
+    )
     command("verify", "Check integrity, foreign keys, edited migrations and schema drift.")
     history = command("history", "Show every attempt to apply or undo a migration, newest first.")
     history.add_argument("--limit", type=int, default=None, metavar="N", help="show the newest N")
@@ -212,7 +218,11 @@ def cmd_status(args: argparse.Namespace, out: Output) -> int:
     table = Table(title=f"{args.db}: version {current} of {manager.latest_version}")
     for column in ("Version", "Name", "Description", "Status", "Applied at", "ms", "Checksum"):
         table.add_column(column)
-    marks = {"applied": "[green]✓ applied[/]", "pending": "[yellow]○ pending[/]", "unknown": "[red]? unknown[/]"}
+    marks = {
+        "applied": "[green]✓ applied[/]",
+        "pending": "[yellow]○ pending[/]",
+        "unknown": "[red]? unknown[/]",
+    }
     for s in statuses:
         checksum = "" if s.checksum_ok is None else ("ok" if s.checksum_ok else "[red]EDITED[/]")
         table.add_row(
@@ -232,7 +242,12 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     manager = _manager(args, out)
     steps = manager.plan(args.to)
     if out.as_json:
-        out.json({"target": manager.latest_version if args.to is None else args.to, "steps": [s.to_dict() for s in steps]})
+        out.json(
+            {
+                "target": manager.latest_version if args.to is None else args.to,
+                "steps": [s.to_dict() for s in steps],
+            }
+        )
         return 0
     if not steps:
         out.console.print("Nothing to do: the database is already at the target version.")

@@ -31,7 +31,7 @@ class MetamigrateError(Exception):
 
 
 class RegistryError(MetamigrateError):
-    """The migrations themselves are invalid (duplicate or missing versions, a file that fails to import)."""
+    """The migrations are invalid: duplicate or missing versions, a file that fails to import."""
 
     exit_code = EXIT_BAD_INPUT
 
@@ -40,8 +40,14 @@ class DatabaseError(MetamigrateError):
     """The database file cannot be used as asked."""
 
 
-class DatabaseNotFoundError(DatabaseError):
+class DatabasePathError(DatabaseError):
+    """The database path cannot be used: missing, or its folder cannot be created."""
+
     exit_code = EXIT_BAD_INPUT
+
+
+class DatabaseNotFoundError(DatabasePathError):
+    pass
 
 
 class NotADatabaseError(DatabaseError):

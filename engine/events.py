@@ -57,5 +57,12 @@ class RunFinished:
     error: str | None = None
 
 
-Event = RunStarted | MigrationStarted | MigrationFinished | MigrationSkipped | MigrationFailed | RunFinished
+Event = (
+    RunStarted
+    | MigrationStarted
+    | MigrationFinished
+    | MigrationSkipped
+    | MigrationFailed
+    | RunFinished
+)
 EventHandler = Callable[[Event], None]

@@ -74,7 +74,9 @@ class Executor:
         target: int,
         atomic: bool = False,
     ) -> RunResult:
-        self._emit(RunStarted(direction, from_version, target, tuple((s.version, s.name) for s in steps)))
+        self._emit(
+            RunStarted(direction, from_version, target, tuple((s.version, s.name) for s in steps))
+        )
         done: list[PlanStep] = []
         skipped: list[PlanStep] = []
         try:
@@ -87,11 +89,20 @@ class Executor:
         except MetamigrateError as exc:
             reached = self._version_now()
             self._emit(
-                RunFinished(direction, from_version, reached, False, tuple(s.version for s in done), str(exc))
+                RunFinished(
+                    direction,
+                    from_version,
+                    reached,
+                    False,
+                    tuple(s.version for s in done),
+                    str(exc),
+                )
             )
             raise
         reached = self._version_now()
-        self._emit(RunFinished(direction, from_version, reached, True, tuple(s.version for s in done)))
+        self._emit(
+            RunFinished(direction, from_version, reached, True, tuple(s.version for s in done))
+        )
         return RunResult(direction, from_version, reached, tuple(done), tuple(skipped))
 
     def _version_now(self) -> int:
@@ -156,7 +167,9 @@ class Executor:
                     raise
                 self._fail(step, exc, started_at, started, undone=done)
         for finished, duration in zip(done, durations, strict=True):
-            self._emit(MigrationFinished(finished.version, finished.name, finished.direction, duration))
+            self._emit(
+                MigrationFinished(finished.version, finished.name, finished.direction, duration)
+            )
         return done, skipped
 
     # -- one step -----------------------------------------------------------------------------
@@ -195,7 +208,7 @@ class Executor:
         func = migration.up if step.direction == "up" else migration.down
         if func is None:
             raise MigrationError(
-                f"Migration {migration.label} is irreversible (it has no down); nothing was undone.",
+                f"Migration {migration.label} is irreversible (no down); nothing was undone.",
                 version=step.version,
                 direction=step.direction,
             )
@@ -283,10 +296,16 @@ class Executor:
         self._record_failure(step, started_at, duration_ms, cause)
         self._emit(MigrationFailed(step.version, step.name, step.direction, message, duration_ms))
         if isinstance(exc, MigrationError) and exc.version == step.version:
-            raise MigrationError(message, version=step.version, direction=step.direction, cause=exc.cause) from exc
-        raise MigrationError(message, version=step.version, direction=step.direction, cause=exc) from exc
+            raise MigrationError(
+                message, version=step.version, direction=step.direction, cause=exc.cause
+            ) from exc
+        raise MigrationError(
+            message, version=step.version, direction=step.direction, cause=exc
+        ) from exc
 
-    def _record_failure(self, step: PlanStep, started_at: str, duration_ms: float, cause: str) -> None:
+    def _record_failure(
+        self, step: PlanStep, started_at: str, duration_ms: float, cause: str
+    ) -> None:
         # Best effort: on a full disk or a read-only file the failure cannot be written, and the
         # operator still gets the error itself.
         try:
@@ -325,15 +344,15 @@ def describe_failure(exc: BaseException) -> str:
     """The cause of a failed step, in words (no traceback)."""
     if isinstance(exc, _TransactionEnded):
         return (
-            "the migration ended the engine's transaction (COMMIT/ROLLBACK inside up/down, or SQLite "
-            "aborted it); migrations must not control transactions"
+            "the migration ended the engine's transaction (COMMIT/ROLLBACK inside up/down, "
+            "or SQLite aborted it); migrations must not control transactions"
         )
     if isinstance(exc, sqlite3.Error):
         text = str(exc)
         if text == "not authorized":
             return (
-                "the migration tried to BEGIN, COMMIT or ROLLBACK; migrations run inside the engine's "
-                "transaction and must not control it"
+                "the migration tried to BEGIN, COMMIT or ROLLBACK; migrations run inside the "
+                "engine's transaction and must not control it"
             )
         name = getattr(exc, "sqlite_errorname", "")
         if name.startswith("SQLITE_FULL") or "database or disk is full" in text:

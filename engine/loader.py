@@ -32,7 +32,9 @@ def scan_directory(directory: Path, *, package: str | None) -> list[MigrationFil
             f"Migrations path {directory} is a file, not a folder; pass the folder that holds them."
         ) from exc
     except PermissionError as exc:
-        raise RegistryError(f"Cannot read migrations folder {directory}: permission denied.") from exc
+        raise RegistryError(
+            f"Cannot read migrations folder {directory}: permission denied."
+        ) from exc
     found: list[MigrationFile] = []
     for entry in entries:
         file_name = entry.name
@@ -97,7 +99,8 @@ def load_migration_file(entry: MigrationFile) -> Migration:
                 raise
     except Exception as exc:
         raise RegistryError(
-            f"Migration file {entry.path} failed to import: {type(exc).__name__}: {exc}; fix the file."
+            f"Migration file {entry.path} failed to import ({type(exc).__name__}: {exc}); "
+            "fix the file."
         ) from exc
     up = getattr(module, "up", None)
     down = getattr(module, "down", None)

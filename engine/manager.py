@@ -21,13 +21,12 @@ from engine.errors import (
     ReadOnlyDatabaseError,
     SchemaMismatchError,
 )
-from engine.events import EventHandler
-from engine.executor import Executor
 from engine.migration import Registry
 from engine.models import Direction, MigrationStatus, PlanStep, RunResult
 from engine.recorder import AppliedRow, HistoryEntry, Recorder
 
 if TYPE_CHECKING:
+    from engine.events import EventHandler
     from engine.verify import ExtraCheck, VerificationReport
 
 RegistrySpec = Registry | str | os.PathLike[str] | None
@@ -181,7 +180,9 @@ class MigrationManager:
             )
         return target
 
-    def _plan(self, applied: dict[int, AppliedRow], target: int) -> tuple[Direction, list[PlanStep]]:
+    def _plan(
+        self, applied: dict[int, AppliedRow], target: int
+    ) -> tuple[Direction, list[PlanStep]]:
         unknown = sorted(v for v in applied if v not in self.registry)
         if unknown:
             raise SchemaMismatchError(
@@ -212,7 +213,7 @@ class MigrationManager:
         return self.migrate_to(self.registry.latest_version, atomic=atomic)
 
     def migrate_to(self, version: int, *, atomic: bool = False) -> RunResult:
-        """Apply pending migrations up to ``version``, each in its own transaction (or one, atomic)."""
+        """Apply pending migrations up to ``version``, one transaction each (or one for all)."""
         target = self._check_target(version)
         return self._run("up", target, atomic=atomic)
 
@@ -238,7 +239,8 @@ class MigrationManager:
                         "to go down."
                     )
                 raise InvalidTargetError(
-                    f"Version {target} is above the current version {current}; use migrate to go up."
+                    f"Version {target} is above the current version {current}; "
+                    "use migrate to go up."
                 )
             if direction == "down":
                 self._refuse_irreversible(steps)
@@ -252,10 +254,14 @@ class MigrationManager:
                         for s in steps
                     ]
                 )
+            from engine.executor import Executor
+
             executor = Executor(
                 conn, self.registry, busy_timeout=self.busy_timeout, on_event=self.on_event
             )
-            return executor.run(direction, steps, from_version=current, target=target, atomic=atomic)
+            return executor.run(
+                direction, steps, from_version=current, target=target, atomic=atomic
+            )
 
     @staticmethod
     def _refuse_irreversible(steps: list[PlanStep]) -> None:

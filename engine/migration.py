@@ -7,9 +7,7 @@ is at version 7" ambiguous (was 5 skipped on purpose, or lost in a merge?), so i
 from __future__ import annotations
 
 import ast
-import hashlib
-import inspect
-import textwrap
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -86,6 +84,8 @@ def _strip_docstrings(tree: ast.AST) -> ast.AST:
 
 
 def _digest(text: str) -> str:
+    import hashlib
+
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -98,6 +98,9 @@ def source_checksum(source: str) -> str:
 def _function_fingerprint(func: Callable[..., Any] | None) -> str:
     if func is None:
         return "<none>"
+    import inspect
+    import textwrap
+
     try:
         source = textwrap.dedent(inspect.getsource(func))
         tree = _strip_docstrings(ast.parse(source))
@@ -107,7 +110,7 @@ def _function_fingerprint(func: Callable[..., Any] | None) -> str:
             node.name = "_"
         return ast.dump(node, include_attributes=False)
     except (OSError, TypeError, SyntaxError, IndexError):
-        # Built in a REPL or generated: fall back to the bytecode, which still changes with the code.
+        # Defined in a REPL or generated: the bytecode still changes with the code.
         code = getattr(func, "__code__", None)
         return repr((code.co_code, code.co_consts, code.co_names)) if code else repr(func)
 
@@ -200,9 +203,11 @@ class Registry:
         *,
         disable_foreign_keys: bool = False,
     ) -> Callable[[MigrationFunc], _Decorated]:
-        """Decorator form: ``@registry.migration(2, "name", "text")`` on ``up``; then ``@up.down``."""
+        """Decorator: ``@registry.migration(2, "name", "text")`` on ``up``, then ``@up.down``."""
 
         def decorate(up: MigrationFunc) -> _Decorated:
+            import inspect
+
             self.add(
                 Migration(
                     version=version,
@@ -246,8 +251,8 @@ class Registry:
         return registry
 
     @classmethod
-    def from_spec(cls, spec: str | Path | Registry | None) -> Registry:
-        """A Registry, a folder path or a module name; ``None`` means the built-in store migrations."""
+    def from_spec(cls, spec: Registry | str | os.PathLike[str] | None) -> Registry:
+        """A Registry, a folder or a module name; ``None``: the built-in store migrations."""
         if isinstance(spec, Registry):
             return spec
         if spec is None:
@@ -331,7 +336,7 @@ class Registry:
 
 
 class _Decorated:
-    """What the ``migration`` decorator returns: still callable as ``up``, with ``.down`` to attach."""
+    """What ``Registry.migration`` returns: callable as ``up``, with ``.down`` to attach one."""
 
     def __init__(self, registry: Registry, version: int, up: MigrationFunc) -> None:
         self._registry = registry

@@ -74,27 +74,3 @@ class RunResult:
             "done": [step.to_dict() for step in self.done],
             "skipped": [step.to_dict() for step in self.skipped],
         }
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """What a migrate or rollback call did."""
-
-    direction: Direction
-    from_version: int
-    to_version: int
-    done: tuple[PlanStep, ...] = ()
-    skipped: tuple[PlanStep, ...] = ()
-
-    @property
-    def nothing_to_do(self) -> bool:
-        return not self.done and not self.skipped
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "direction": self.direction,
-            "from_version": self.from_version,
-            "to_version": self.to_version,
-            "done": [step.to_dict() for step in self.done],
-            "skipped": [step.to_dict() for step in self.skipped],
-        }

@@ -7,12 +7,11 @@ kept equal to the highest applied version in that same transaction.
 
 from __future__ import annotations
 
-import getpass
+import functools
 import os
-import socket
 import sqlite3
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from engine import sqlite as sq
 
@@ -47,18 +46,22 @@ CREATE TABLE IF NOT EXISTS schema_migration_history (
 
 
 def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """ISO 8601 UTC with milliseconds (``time`` rather than ``datetime``: cheaper to import)."""
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
 
 
-def _identity() -> tuple[str, str]:
+@functools.cache
+def identity() -> tuple[str, str]:
+    """(user, host) of this process, for the bookkeeping and history rows."""
+    import getpass
+    import socket
+
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
     return user, socket.gethostname()
-
-
-USER, HOST = _identity()
 
 
 @dataclass(frozen=True)
@@ -114,20 +117,17 @@ class Recorder:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self._ensured = False
 
     def has_tables(self) -> bool:
         return sq.table_exists(self.conn, "schema_migrations")
 
     def ensure_tables(self) -> None:
         """Create the bookkeeping tables if missing (inside the caller's write transaction)."""
-        if self._ensured:
-            return
-        if not self.has_tables() or not sq.table_exists(self.conn, "schema_migration_history"):
+        # Not cached: a rolled-back transaction may have taken freshly created tables with it.
+        if not sq.table_exists(self.conn, "schema_migration_history"):
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     self.conn.execute(statement)
-        self._ensured = True
 
     def applied(self) -> dict[int, AppliedRow]:
         if not self.has_tables():
@@ -137,11 +137,25 @@ class Recorder:
             "applied_at, "
             "duration_ms, applied_by FROM schema_migrations ORDER BY version"
         ).fetchall()
-        return {row[0]: AppliedRow(*row[:5], bool(row[5]), *row[6:]) for row in rows}
+        return {
+            row[0]: AppliedRow(
+                version=row[0],
+                name=row[1],
+                description=row[2],
+                checksum=row[3],
+                source_key=row[4],
+                reversible=bool(row[5]),
+                fingerprint=row[6],
+                applied_at=row[7],
+                duration_ms=row[8],
+                applied_by=row[9],
+            )
+            for row in rows
+        }
 
     def head(self) -> tuple[int, int]:
         """(highest applied version, number applied): enough to check a step's precondition."""
-        if not self._ensured and not self.has_tables():
+        if not self.has_tables():
             return 0, 0
         top, count = self.conn.execute(
             "SELECT coalesce(max(version), 0), count(*) FROM schema_migrations"
@@ -181,7 +195,7 @@ class Recorder:
                 fingerprint,
                 applied_at,
                 duration_ms,
-                f"{USER}@{HOST}",
+                "{}@{}".format(*identity()),
             ),
         )
 
@@ -191,7 +205,8 @@ class Recorder:
     def fill_fingerprint(self, version: int, fingerprint: str) -> None:
         """Record the schema of ``version`` if it was never taken (it was applied mid-run)."""
         self.conn.execute(
-            "UPDATE schema_migrations SET fingerprint = ? WHERE version = ? AND fingerprint IS NULL",
+            "UPDATE schema_migrations SET fingerprint = ? "
+            "WHERE version = ? AND fingerprint IS NULL",
             (fingerprint, version),
         )
 
@@ -226,8 +241,7 @@ class Recorder:
                 duration_ms,
                 int(success),
                 error,
-                USER,
-                HOST,
+                *identity(),
                 os.getpid(),
             ),
         )

@@ -7,7 +7,6 @@ backend means another module like this one, not edits across the engine.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import sqlite3
@@ -18,6 +17,7 @@ from engine.errors import (
     DatabaseError,
     DatabaseLockedError,
     DatabaseNotFoundError,
+    DatabasePathError,
     DiskFullError,
     MetamigrateError,
     NotADatabaseError,
@@ -35,7 +35,9 @@ Connection = sqlite3.Connection
 def validate_database_file(path: Path) -> None:
     """Refuse a path that cannot be a SQLite database, without creating or changing anything."""
     if path.is_dir():
-        raise NotADatabaseError(f"{path} is a directory, not a SQLite database file; pass the file path.")
+        raise NotADatabaseError(
+            f"{path} is a directory, not a SQLite database file; pass the file path."
+        )
     if not path.exists():
         return
     try:
@@ -73,7 +75,7 @@ def connect(
         try:
             db_path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise DatabaseError(
+            raise DatabasePathError(
                 f"Cannot create the folder {db_path.parent} for the database: "
                 f"{exc.strerror or exc}; choose a writable location."
             ) from exc
@@ -119,7 +121,7 @@ def is_read_only(conn: sqlite3.Connection) -> bool:
 
 
 def _readonly_flag(conn: sqlite3.Connection) -> bool:
-    # No pragma reports mode=ro; a write that does nothing tells the truth without changing the file.
+    # No pragma reports mode=ro; an empty write transaction tells, and changes nothing.
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
@@ -213,7 +215,8 @@ def schema_entries(conn: sqlite3.Connection) -> list[str]:
             ):
                 facts.append(f"column {name}.{column[0]} {column[1:]}")
             for fk in conn.execute(
-                'SELECT "table", "from", "to", on_update, on_delete FROM pragma_foreign_key_list(?)',
+                'SELECT "table", "from", "to", on_update, on_delete '
+                "FROM pragma_foreign_key_list(?)",
                 (name,),
             ):
                 facts.append(f"fk {name} {fk}")
@@ -222,7 +225,8 @@ def schema_entries(conn: sqlite3.Connection) -> list[str]:
             columns = [
                 row[0]
                 for row in conn.execute(
-                    "SELECT coalesce(name, '<expr>') FROM pragma_index_info(?) ORDER BY seqno", (name,)
+                    "SELECT coalesce(name, '<expr>') FROM pragma_index_info(?) ORDER BY seqno",
+                    (name,),
                 )
             ]
             facts.append(f"index {name} on {table} {columns} {_normalise_sql(sql)}")
@@ -234,6 +238,8 @@ def schema_entries(conn: sqlite3.Connection) -> list[str]:
 
 def schema_fingerprint(conn: sqlite3.Connection) -> str:
     """A hash of the live application schema (see ``schema_entries``)."""
+    import hashlib
+
     digest = hashlib.sha256()
     for fact in schema_entries(conn):
         digest.update(fact.encode())
@@ -281,7 +287,8 @@ def translate_error(
         )
     if name in ("SQLITE_NOTADB",) or "file is not a database" in text:
         return NotADatabaseError(
-            f"{path or 'The file'} is not a SQLite database (or it is encrypted); check the --db path."
+            f"{path or 'The file'} is not a SQLite database (or it is encrypted); "
+            "check the --db path."
         )
     if name.startswith("SQLITE_CORRUPT") or "malformed" in text:
         return DatabaseError(

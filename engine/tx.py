@@ -27,7 +27,9 @@ def split_statements(sql: str) -> list[str]:
     if buffer.strip():
         # A trailing statement without a semicolon is still a statement.
         if not sqlite3.complete_statement(buffer + ";"):
-            raise ValueError(f"Incomplete SQL statement at the end of the script: {buffer.strip()!r}")
+            raise ValueError(
+                f"Incomplete SQL statement at the end of the script: {buffer.strip()!r}"
+            )
         statements.append(buffer.strip())
     return statements
 
@@ -72,4 +74,6 @@ class Tx:
         )
 
     def columns(self, table: str) -> list[str]:
-        return [row[1] for row in self._conn.execute("SELECT * FROM pragma_table_info(?)", (table,))]
+        return [
+            row[1] for row in self._conn.execute("SELECT * FROM pragma_table_info(?)", (table,))
+        ]

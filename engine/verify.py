@@ -159,5 +159,7 @@ def _bookkeeping(conn: sqlite3.Connection) -> tuple[list[str], str]:
             f"PRAGMA user_version is {user_version} but the highest applied version is {top}."
         )
     if count != top:
-        problems.append(f"{count} versions are recorded but the highest is {top}: some are missing.")
+        problems.append(
+            f"{count} versions are recorded but the highest is {top}: some are missing."
+        )
     return problems, f"user_version {user_version}"

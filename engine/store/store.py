@@ -59,7 +59,9 @@ class Table:
 class Store:
     """Open with ``Store.open(path)``; close it (or use it as a context manager) when done."""
 
-    def __init__(self, conn: sqlite3.Connection, migrations: MigrationManager, base_path: Path) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, migrations: MigrationManager, base_path: Path
+    ) -> None:
         self._conn = conn
         self.migrations = migrations
         self.base_path = base_path
@@ -180,7 +182,8 @@ class Store:
             ).fetchone()[0]
             if count and not cascade:
                 raise StoreError(
-                    f"Database {name!r} still has {count} table(s); drop them first or pass cascade=True."
+                    f"Database {name!r} still has {count} table(s); "
+                    "drop them first or pass cascade=True."
                 )
             conn.execute("DELETE FROM tables WHERE database_id = ?", (database.id,))
             conn.execute("DELETE FROM databases WHERE id = ?", (database.id,))
@@ -263,7 +266,8 @@ class Store:
         table_id = int(str(row[0]))
         props = dict(
             self._conn.execute(
-                "SELECT key, value FROM table_properties WHERE table_id = ? ORDER BY key", (table_id,)
+                "SELECT key, value FROM table_properties WHERE table_id = ? ORDER BY key",
+                (table_id,),
             ).fetchall()
         )
         return Table(
@@ -283,7 +287,8 @@ class Store:
         """Store any JSON-serialisable value for (user, key)."""
         with self.transaction() as conn:
             conn.execute(
-                "INSERT INTO user_preferences (user_name, key, value, updated_at) VALUES (?, ?, ?, ?) "
+                "INSERT INTO user_preferences (user_name, key, value, updated_at) "
+                "VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (user_name, key) DO UPDATE SET value = excluded.value, "
                 "updated_at = excluded.updated_at",
                 (user, key, json.dumps(value), utc_now()),
