@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import environment, probes, readme, report, suite, targets
+from bench import environment, probes, profiling, readme, report, suite, targets
 from bench.tools import Tool, all_tools
 
 HERE = Path(__file__).resolve().parent
@@ -75,6 +75,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="README",
         help="rewrite the text between the bench markers of README.md and exit",
     )
+    p.add_argument(
+        "--profile",
+        choices=profiling.OPERATIONS,
+        help="cProfile one metamigrate command on the workload and exit",
+    )
+    p.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="time the engine's parts for migrate/rollback in process and exit",
+    )
+    p.add_argument("--profile-n", type=int, default=1000, help="N for --profile / --breakdown")
     p.add_argument("--list-tools", action="store_true", help="list tool keys and exit")
     return p.parse_args(argv)
 
@@ -162,6 +173,18 @@ def main(argv: list[str] | None = None) -> int:
                 print(exc, file=sys.stderr)
                 return 1
             print(f"updated {args.update_readme}", file=sys.stderr)
+        return 0
+    if args.profile or args.breakdown:
+        work = args.workdir or Path(tempfile.mkdtemp(prefix="metamigrate-profile-"))
+        try:
+            if args.profile:
+                print(profiling.profile(args.profile, args.profile_n, work))
+            else:
+                data = profiling.breakdown(args.profile_n, work)
+                print(profiling.render_breakdown(data))
+        finally:
+            if not args.keep:
+                shutil.rmtree(work, ignore_errors=True)
         return 0
     plan = QUICK if args.quick else FULL
     work = args.workdir or Path(tempfile.mkdtemp(prefix="metamigrate-bench-"))
