@@ -152,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--dir", required=True, type=Path, help="folder of migration files")
     console = command("console", "Open the operations console (needs the 'console' extra).")
     del console
+    from engine.metadata.cli import register as register_catalog
+
+    register_catalog(commands, command, lambda sub: _common_options(sub, suppress=True))
     return parser
 
 
@@ -169,13 +172,17 @@ def _manager(args: argparse.Namespace, out: Output, *, events: bool = False) -> 
     from engine.manager import MigrationManager
 
     handler = _progress_printer(out) if events and not out.as_json else None
-    return MigrationManager(
+    manager = MigrationManager(
         args.db,
         args.migrations,
         busy_timeout=args.busy_timeout,
         on_event=handler,
         read_only=args.read_only,
     )
+    from engine.metadata.cli import attach_from_args
+
+    attach_from_args(manager, args)  # --base-path: verify() also checks the Iceberg catalog
+    return manager
 
 
 def _progress_printer(out: Output) -> Callable[[Event], None]:
@@ -203,6 +210,9 @@ def cmd_status(args: argparse.Namespace, out: Output) -> int:
     manager = _manager(args, out)
     statuses = manager.status()
     current = max((s.version for s in statuses if s.status != "pending"), default=0)
+    from engine.metadata.cli import catalog_report, check_line
+
+    catalog = catalog_report(manager)  # the Iceberg catalog check, with --base-path only
     if out.as_json:
         out.json(
             {
@@ -210,6 +220,7 @@ def cmd_status(args: argparse.Namespace, out: Output) -> int:
                 "current_version": current,
                 "latest_version": manager.latest_version,
                 "migrations": [s.to_dict() for s in statuses],
+                **({"catalog": catalog.to_dict()} if catalog else {}),
             }
         )
         return 0
@@ -235,6 +246,8 @@ def cmd_status(args: argparse.Namespace, out: Output) -> int:
             checksum,
         )
     out.console.print(table)
+    if catalog is not None:
+        out.console.print(check_line(catalog))
     return 0
 
 
@@ -418,6 +431,12 @@ def cmd_console(args: argparse.Namespace, out: Output) -> int:
     return run_console(args.db, migrations=args.migrations, read_only=args.read_only)
 
 
+def cmd_catalog(args: argparse.Namespace, out: Output) -> int:
+    from engine.metadata.cli import cmd_catalog as run_catalog
+
+    return run_catalog(args, out)
+
+
 class _UsageError(MetamigrateError):
     exit_code = EXIT_BAD_INPUT
 
@@ -436,6 +455,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
     "ensure-ready": cmd_ensure_ready,
     "new": cmd_new,
     "console": cmd_console,
+    "catalog": cmd_catalog,
 }
 
 

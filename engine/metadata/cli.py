@@ -1,0 +1,233 @@
+"""The catalog's part of the command line: ``--base-path`` and ``metamigrate catalog list|check``.
+
+``engine/cli.py`` registers this with one call and attaches the check in ``_manager``. The catalog
+is only ever read from here (SQLite ``mode=ro``); Rich and PyIceberg load only when a command
+needs them, so commands without a base path import neither.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import EXIT_BAD_INPUT, EXIT_FAILED, MetamigrateError
+
+if TYPE_CHECKING:
+    from engine.cli import Output
+    from engine.manager import MigrationManager
+    from engine.verify import CheckResult
+
+BASE_PATH_ENV = "METAMIGRATE_BASE_PATH"
+
+#: Commands that take ``--base-path`` and then include the catalog check.
+CHECKED_COMMANDS = ("status", "verify", "ensure-ready")
+
+
+class CatalogUsageError(MetamigrateError):
+    exit_code = EXIT_BAD_INPUT
+
+
+# -- parsing -------------------------------------------------------------------------------------
+
+
+def _add_base_path(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
+    parser.add_argument(
+        "--base-path",
+        default=argparse.SUPPRESS if suppress else None,
+        metavar="PATH",
+        help=(
+            f"the service's folder with the Iceberg catalog and warehouse (env {BASE_PATH_ENV}); "
+            "adds the store/catalog consistency check"
+        ),
+    )
+
+
+def register(
+    commands: Any,
+    command: Callable[[str, str], argparse.ArgumentParser],
+    common: Callable[[argparse.ArgumentParser], None],
+) -> None:
+    """Add ``--base-path`` to the checked commands and the ``catalog`` command with its actions.
+
+    ``commands`` is the subparsers action, ``command`` makes a subcommand with the common options,
+    ``common`` adds the common options (suppressed defaults) to a parser.
+    """
+    for name in CHECKED_COMMANDS:
+        _add_base_path(commands.choices[name])
+    catalog = command("catalog", "List or check the Iceberg catalog against the store.")
+    _add_base_path(catalog)
+    actions = catalog.add_subparsers(dest="catalog_action", metavar="ACTION")
+    actions.required = True
+    for name, text in (
+        ("list", "List databases and tables as the store and the Iceberg catalog see them."),
+        ("check", "Check that the store and the Iceberg catalog describe the same tables."),
+    ):
+        sub = actions.add_parser(name, help=text, description=text)
+        common(sub)
+        _add_base_path(sub, suppress=True)
+
+
+def base_path_of(args: argparse.Namespace) -> Path | None:
+    """``--base-path``, else ``$METAMIGRATE_BASE_PATH``, else None (no catalog configured)."""
+    value = getattr(args, "base_path", None) or os.environ.get(BASE_PATH_ENV)
+    return Path(value) if value else None
+
+
+# -- the check on the CLI's MigrationManager -----------------------------------------------------
+
+
+class CatalogCheck:
+    """The consistency check as an extra check of ``verify()``, for a catalog given by its path.
+
+    The catalog is opened read-only for each run and closed after it.
+    """
+
+    def __init__(self, base_path: str | os.PathLike[str]) -> None:
+        self.base_path = Path(base_path)
+
+    def __call__(self, conn: Any) -> CheckResult:
+        from engine.metadata.consistency import check_with
+        from engine.metadata.manager import open_catalog
+
+        opened: list[Any] = []
+
+        def open_it() -> Any:
+            catalog = open_catalog(self.base_path, read_only=True)
+            if catalog is not None:
+                opened.append(catalog)
+            return catalog
+
+        try:
+            return check_with(conn, open_it)
+        finally:
+            for catalog in opened:
+                catalog.close()
+
+
+def attach_catalog_check(manager: MigrationManager, base_path: str | os.PathLike[str]) -> None:
+    """Make ``manager.verify()`` (and so the deployment status) include the catalog check.
+
+    PyIceberg is imported now, so a missing ``catalog`` extra is reported at once, in one sentence.
+    """
+    from engine.metadata.manager import load_adapter
+
+    load_adapter()
+    manager.extra_checks.append(CatalogCheck(base_path))
+
+
+def attach_from_args(manager: MigrationManager, args: argparse.Namespace) -> None:
+    """Called by the CLI for every command: attach the check when a base path is configured."""
+    if getattr(args, "command", None) not in CHECKED_COMMANDS:
+        return
+    base = base_path_of(args)
+    if base is not None:
+        attach_catalog_check(manager, base)
+
+
+def catalog_report(manager: MigrationManager) -> CheckResult | None:
+    """Run only the attached catalog check (for ``status``); None when none is attached."""
+    checks = [c for c in manager.extra_checks if isinstance(c, CatalogCheck)]
+    if not checks:
+        return None
+    with manager.connection() as conn:
+        return checks[0](conn)
+
+
+def check_line(check: CheckResult) -> str:
+    """One Rich line for a check, as ``verify`` prints it."""
+    from rich.markup import escape
+
+    mark = "[green]✓ pass[/]" if check.passed else "[bold red]✗ FAIL[/]"
+    detail = f" ({escape(check.detail)})" if check.detail else ""
+    lines = [f"{mark}  {escape(check.title)}{detail}"]
+    lines += [f"        {escape(problem)}" for problem in check.problems]
+    return "\n".join(lines)
+
+
+# -- metamigrate catalog list | check ------------------------------------------------------------
+
+
+def cmd_catalog(args: argparse.Namespace, out: Output) -> int:
+    from engine import sqlite as sq
+    from engine.metadata.consistency import check_with, database_states, read_store, table_states
+    from engine.metadata.manager import catalog_paths, load_adapter, open_catalog
+
+    base = base_path_of(args)
+    if base is None:
+        raise CatalogUsageError(
+            f"The catalog commands need the service's base path: pass --base-path PATH or set "
+            f"{BASE_PATH_ENV}."
+        )
+    load_adapter()
+    conn = sq.connect(Path(args.db), read_only=True, busy_timeout=args.busy_timeout)
+    catalog = None
+    try:
+        catalog = open_catalog(base, read_only=True)
+        if args.catalog_action == "check":
+            result = check_with(conn, lambda: catalog)
+            if out.as_json:
+                out.json(result.to_dict())
+            else:
+                out.console.print(check_line(result))
+            return 0 if result.passed else EXIT_FAILED
+        catalog_file = catalog_paths(base)[0]
+        if catalog is None:
+            raise CatalogUsageError(
+                f"There is no Iceberg catalog at {catalog_file}; check --base-path (the service "
+                "creates it when it first opens the catalog)."
+            )
+        store = read_store(conn)
+        databases = database_states(store, catalog)
+        tables = table_states(store, catalog)
+    finally:
+        if catalog is not None:
+            catalog.close()
+        conn.close()
+    if out.as_json:
+        out.json(
+            {
+                "database": str(args.db),
+                "catalog": str(catalog_file),
+                "databases": [
+                    {"name": name, "in_store": in_store, "in_catalog": in_catalog}
+                    for name, (in_store, in_catalog) in databases.items()
+                ],
+                "tables": [t.to_dict() for t in tables],
+            }
+        )
+        return 0
+    _print_list(out, catalog_file, databases, tables)
+    return 0
+
+
+def _print_list(out: Output, catalog_file: Path, databases: Any, tables: Any) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    marks = {
+        "ok": "[green]✓ ok[/]",
+        "not_in_catalog": "[red]✗ not in catalog[/]",
+        "not_in_store": "[red]✗ not in store[/]",
+        "location_differs": "[red]✗ location differs[/]",
+        "metadata_missing": "[red]✗ metadata missing[/]",
+    }
+    by_database: dict[str, list[Any]] = {name: [] for name in databases}
+    for table in tables:
+        by_database.setdefault(table.database, []).append(table)
+    view = Table(title=f"Iceberg catalog {escape(str(catalog_file))}")
+    for column in ("Database", "Table", "State", "Metadata location"):
+        view.add_column(column)
+    for name, (in_store, in_catalog) in databases.items():
+        if not (in_store and in_catalog):
+            state = "[red]✗ not in catalog[/]" if in_store else "[red]✗ not in store[/]"
+            view.add_row(escape(name), "", state, "")
+        for table in by_database.get(name, []):
+            location = table.store_location or table.catalog_location or ""
+            view.add_row(escape(name), escape(table.name), marks[table.state], escape(location))
+    if not databases:
+        out.console.print("The store and the Iceberg catalog have no databases yet.")
+        return
+    out.console.print(view)

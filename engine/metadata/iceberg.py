@@ -1,0 +1,239 @@
+"""The only module that imports PyIceberg: a small adapter over its ``SqlCatalog``.
+
+The rest of ``engine.metadata`` sees plain values and this package's errors, never a PyIceberg or
+SQLAlchemy exception, and imports this module only when a catalog is opened. The catalog is a
+SQLite file and the warehouse a local folder, both under the service's ``base_path``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlparse
+
+from pyiceberg.catalog.sql import IcebergNamespaceProperties, IcebergTables, SqlCatalog
+from pyiceberg.exceptions import (
+    NamespaceAlreadyExistsError,
+    NamespaceNotEmptyError,
+    NoSuchNamespaceError,
+    NoSuchTableError,
+    TableAlreadyExistsError,
+)
+from pyiceberg.io import load_file_io
+from pyiceberg.table import Table as IcebergTable
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from engine.metadata.errors import CatalogAlreadyExistsError, CatalogError, CatalogNotFoundError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyiceberg.schema import Schema
+
+#: The catalog name recorded in every row of the catalog's tables.
+CATALOG_NAME = "metamigrate"
+
+
+class IcebergCatalog:
+    """One PyIceberg SqlCatalog on a local SQLite file with a local file warehouse.
+
+    Every method either does what it says or raises a ``CatalogError`` with one sentence.
+    """
+
+    def __init__(self, catalog_file: Path, warehouse: Path, *, read_only: bool = False) -> None:
+        self.catalog_file = catalog_file
+        self.warehouse = warehouse
+        self.read_only = read_only
+        absolute = catalog_file.absolute()
+        if read_only:
+            # SQLite's own read-only mode: nothing (not even table creation) can write the file.
+            uri = f"sqlite:///file:{quote(str(absolute))}?mode=ro&uri=true"
+        else:
+            uri = f"sqlite:///{absolute}"
+        properties = {
+            "uri": uri,
+            "warehouse": f"file://{warehouse.absolute()}",
+            "init_catalog_tables": "false" if read_only else "true",
+        }
+        with self._translate(f"open the Iceberg catalog {catalog_file}"):
+            self._catalog = SqlCatalog(CATALOG_NAME, **properties)
+
+    def close(self) -> None:
+        self._catalog.close()
+
+    @property
+    def warehouse_uri(self) -> str:
+        return str(self._catalog.properties["warehouse"])
+
+    def namespace_location(self, namespace: str) -> str:
+        """Where PyIceberg puts the tables of ``namespace`` by default."""
+        return f"{self.warehouse_uri.rstrip('/')}/{namespace}"
+
+    # -- namespaces ---------------------------------------------------------------------------
+
+    def namespaces(self) -> list[str]:
+        with self._translate("list the Iceberg namespaces"):
+            return sorted(".".join(ns) for ns in self._catalog.list_namespaces())
+
+    def create_namespace(self, namespace: str, properties: Mapping[str, str] | None = None) -> None:
+        try:
+            with self._translate(f"create the Iceberg namespace {namespace!r}"):
+                self._catalog.create_namespace(namespace, dict(properties or {}))
+        except NamespaceAlreadyExistsError as exc:
+            raise CatalogAlreadyExistsError(
+                f"The Iceberg catalog already has a namespace {namespace!r} that the store does "
+                "not know; nothing was changed (run 'metamigrate catalog check')."
+            ) from exc
+
+    def drop_namespace(self, namespace: str) -> None:
+        try:
+            with self._translate(f"drop the Iceberg namespace {namespace!r}"):
+                self._catalog.drop_namespace(namespace)
+        except NoSuchNamespaceError as exc:
+            raise CatalogNotFoundError(
+                f"The Iceberg catalog has no namespace {namespace!r}; nothing was changed "
+                "(run 'metamigrate catalog check')."
+            ) from exc
+        except NamespaceNotEmptyError as exc:
+            raise CatalogError(
+                f"The Iceberg namespace {namespace!r} still has tables the store does not list; "
+                "nothing was changed (run 'metamigrate catalog check')."
+            ) from exc
+
+    # -- tables -------------------------------------------------------------------------------
+
+    def create_table(
+        self,
+        namespace: str,
+        name: str,
+        schema: Schema | pa.Schema,
+        properties: Mapping[str, str] | None = None,
+    ) -> str:
+        """Create the table (metadata file and catalog row) and return its metadata location."""
+        if (namespace, name) in self.table_locations():
+            # Checked first: PyIceberg writes the metadata file before it finds the duplicate.
+            raise CatalogAlreadyExistsError(
+                f"The Iceberg catalog already has a table {namespace}.{name} that the store does "
+                "not know; nothing was changed (run 'metamigrate catalog check')."
+            )
+        try:
+            with self._translate(f"create the Iceberg table {namespace}.{name}"):
+                table = self._catalog.create_table(
+                    (namespace, name), schema, properties=dict(properties or {})
+                )
+        except NoSuchNamespaceError as exc:
+            raise CatalogNotFoundError(
+                f"The Iceberg catalog has no namespace {namespace!r} although the store has that "
+                "database; nothing was changed (run 'metamigrate catalog check')."
+            ) from exc
+        except TableAlreadyExistsError as exc:
+            raise CatalogAlreadyExistsError(
+                f"The Iceberg catalog already has a table {namespace}.{name}; nothing was changed."
+            ) from exc
+        return str(table.metadata_location)
+
+    def load_table(self, namespace: str, name: str) -> IcebergTable:
+        try:
+            with self._translate(f"load the Iceberg table {namespace}.{name}"):
+                return self._catalog.load_table((namespace, name))
+        except NoSuchTableError as exc:
+            raise CatalogNotFoundError(
+                f"The Iceberg catalog has no table {namespace}.{name} although the store lists it "
+                "(run 'metamigrate catalog check')."
+            ) from exc
+
+    def drop_table(self, namespace: str, name: str) -> None:
+        """Remove the table from the catalog; its files stay (see ``delete_files``)."""
+        try:
+            with self._translate(f"drop the Iceberg table {namespace}.{name}"):
+                self._catalog.drop_table((namespace, name))
+        except NoSuchTableError as exc:
+            raise CatalogNotFoundError(
+                f"The Iceberg catalog has no table {namespace}.{name}; nothing was changed "
+                "(run 'metamigrate catalog check', or drop with force=True)."
+            ) from exc
+
+    def register_table(self, namespace: str, name: str, metadata_location: str) -> None:
+        """Put a dropped table back in the catalog from its metadata file (used to undo a drop)."""
+        with self._translate(f"restore the Iceberg table {namespace}.{name}"):
+            self._catalog.register_table((namespace, name), metadata_location)
+
+    def table_locations(self) -> dict[tuple[str, str], str | None]:
+        """Every table in the catalog with the metadata location the catalog records for it."""
+        with self._translate("list the Iceberg tables"), Session(self._catalog.engine) as session:
+            rows = session.execute(
+                select(
+                    IcebergTables.table_namespace,
+                    IcebergTables.table_name,
+                    IcebergTables.metadata_location,
+                ).where(IcebergTables.catalog_name == CATALOG_NAME)
+            ).all()
+        return {(str(ns), str(name)): location for ns, name, location in rows}
+
+    def has_catalog_tables(self) -> bool:
+        """False for a catalog file that PyIceberg never initialised (read-only opening)."""
+        try:
+            with Session(self._catalog.engine) as session:
+                session.execute(select(IcebergNamespaceProperties.namespace).limit(1))
+        except SQLAlchemyError:
+            return False
+        return True
+
+    # -- files --------------------------------------------------------------------------------
+
+    def metadata_exists(self, location: str) -> bool:
+        with self._translate(f"read {location}"):
+            return bool(self._io(location).new_input(location).exists())
+
+    def delete_new_table_files(self, metadata_location: str, table_location: str) -> None:
+        """Undo the files of a table created moments ago: its metadata file and emptied folders."""
+        with self._translate(f"delete {metadata_location}"):
+            self._io(metadata_location).delete(metadata_location)
+        self._prune_empty_folders(table_location)
+
+    def delete_files(self, table: IcebergTable) -> None:
+        """Delete a dropped table's metadata files (every version) and emptied folders."""
+        io = self._io(table.metadata_location)
+        files = {log.metadata_file for log in table.metadata.metadata_log}
+        files.add(table.metadata_location)
+        with self._translate(f"delete the files of {table.location()}"):
+            for location in sorted(files):
+                if io.new_input(location).exists():
+                    io.delete(location)
+        self._prune_empty_folders(table.location())
+
+    def _prune_empty_folders(self, table_location: str) -> None:
+        """Remove emptied folders from the table's metadata folder up to the warehouse."""
+        parsed = urlparse(table_location)
+        if parsed.scheme not in ("", "file"):
+            return
+        root = self.warehouse.absolute()
+        folder = Path(parsed.path) / "metadata"
+        while folder != root and root in folder.parents:
+            if folder.is_dir():
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only succeeds when empty
+                if folder.exists():
+                    return
+            folder = folder.parent
+
+    def _io(self, location: str) -> Any:
+        return load_file_io(properties=self._catalog.properties, location=location)
+
+    # -- errors -------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _translate(self, action: str) -> Iterator[None]:
+        """Turn SQLAlchemy and file errors into one CatalogError sentence."""
+        try:
+            yield
+        except SQLAlchemyError as exc:
+            reason = getattr(exc, "orig", None) or exc.__class__.__name__
+            raise CatalogError(
+                f"Could not {action}: {reason} (catalog file {self.catalog_file})."
+            ) from exc
+        except OSError as exc:
+            raise CatalogError(f"Could not {action}: {exc.strerror or exc}.") from exc
