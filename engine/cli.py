@@ -54,7 +54,9 @@ class Output:
         self._errors.print(f"[bold red]error:[/] {_escape(message)}")
 
     def json(self, payload: Any) -> None:
-        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        # Indented only for a person: the compact form uses json's C encoder, much faster.
+        indent = 2 if sys.stdout.isatty() else None
+        sys.stdout.write(json.dumps(payload, indent=indent) + "\n")
 
 
 def _escape(text: str) -> str:

@@ -117,11 +117,11 @@ class Executor:
             try:
                 self.recorder.ensure_tables()
                 if self._already_done(step):
-                    sq.rollback_if_open(self.conn)
+                    self._rollback()
                     self._emit(MigrationSkipped(step.version, step.name, step.direction))
                     return _StepOutcome(skipped=True, duration_ms=0.0)
             except BaseException:
-                sq.rollback_if_open(self.conn)
+                self._rollback()
                 raise
             self._emit(MigrationStarted(step.version, step.name, step.direction))
             started_at = utc_now()
@@ -159,11 +159,11 @@ class Executor:
                     durations.append((time.perf_counter() - started) * 1000)
                 self._commit()
             except ConcurrentChangeError:
-                sq.rollback_if_open(self.conn)
+                self._rollback()
                 raise
             except BaseException as exc:
                 if step is None:
-                    sq.rollback_if_open(self.conn)
+                    self._rollback()
                     raise
                 self._fail(step, exc, started_at, started, undone=done)
         for finished, duration in zip(done, durations, strict=True):
@@ -176,12 +176,11 @@ class Executor:
 
     def _already_done(self, step: PlanStep) -> bool:
         """Re-read the applied set under the lock: skip what another runner did, refuse the rest."""
-        applied = self.recorder.is_applied(step.version)
-        top, count = self.recorder.head()
+        top, applied = self.recorder.head_and_applied(step.version)
         if step.direction == "up":
             if applied:
                 return True
-            if top != step.version - 1 or count != top:
+            if top != step.version - 1:
                 raise ConcurrentChangeError(
                     f"Cannot apply version {step.version}: the database is now at version {top} "
                     "(another runner changed it); nothing was changed, run the command again."
@@ -259,11 +258,15 @@ class Executor:
             error=None,
         )
 
+    def _rollback(self) -> None:
+        sq.rollback_if_open(self.conn)
+        self.recorder.forget()
+
     def _commit(self) -> None:
         try:
             self.conn.execute("COMMIT")
         except sqlite3.Error:
-            sq.rollback_if_open(self.conn)
+            self._rollback()
             raise
 
     def _fail(
@@ -276,7 +279,7 @@ class Executor:
         undone: Sequence[PlanStep] = (),
     ) -> None:
         """Roll back, record the failed attempt in its own transaction, raise one clear error."""
-        sq.rollback_if_open(self.conn)
+        self._rollback()
         duration_ms = (time.perf_counter() - started) * 1000
         version_now = self._version_now()
         cause = describe_failure(exc)
@@ -323,7 +326,7 @@ class Executor:
             )
             self.conn.execute("COMMIT")
         except (sqlite3.Error, MetamigrateError):
-            sq.rollback_if_open(self.conn)
+            self._rollback()
 
     @contextlib.contextmanager
     def _foreign_keys_off(self, needed: bool) -> Iterator[None]:

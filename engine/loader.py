@@ -11,10 +11,11 @@ import importlib.util
 import os
 import re
 import sys
+import types
 from pathlib import Path
 
 from engine.errors import RegistryError
-from engine.migration import Migration, MigrationFile, docstring_summary
+from engine.migration import Migration, MigrationFile, docstring_summary, source_checksum
 
 MIGRATION_FILE = re.compile(r"^(?P<version>\d+)_(?P<name>[A-Za-z0-9_]+)\.py$")
 
@@ -54,7 +55,7 @@ def scan_directory(directory: Path, *, package: str | None) -> list[MigrationFil
             MigrationFile(
                 version=int(match["version"]),
                 name=match["name"],
-                path=Path(directory, file_name),
+                path=os.path.join(directory, file_name),
                 module_name=f"{package}.{stem}" if package else "",
                 size=stat.st_size,
                 mtime_ns=stat.st_mtime_ns,
@@ -82,21 +83,24 @@ def package_directory(module_name: str) -> Path:
 
 def load_migration_file(entry: MigrationFile) -> Migration:
     """Import one file and build its Migration; any failure names the file."""
+    source = entry.read_source()
+    # One read serves both the code and its checksum (importlib would read and parse it again).
+    module_name = entry.module_name or (
+        f"_metamigrate_{abs(hash(os.path.dirname(entry.path))):x}_{entry.name}"
+    )
+    module = sys.modules.get(module_name)
     try:
-        if entry.module_name:
-            module = importlib.import_module(entry.module_name)
-        else:
-            unique = f"_metamigrate_{abs(hash(str(entry.path.parent))):x}_{entry.path.stem}"
-            spec = importlib.util.spec_from_file_location(unique, entry.path)
-            if spec is None or spec.loader is None:
-                raise ImportError("no loader for this file")
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[unique] = module
+        if module is None or getattr(module, "__file__", None) != entry.path:
+            module = types.ModuleType(module_name)
+            module.__file__ = entry.path
+            module.__package__ = module_name.rpartition(".")[0] if entry.module_name else ""
+            sys.modules[module_name] = module
             try:
-                spec.loader.exec_module(module)
+                exec(compile(source, entry.path, "exec", dont_inherit=True), module.__dict__)
             except BaseException:
-                sys.modules.pop(unique, None)
+                sys.modules.pop(module_name, None)
                 raise
+        checksum = source_checksum(source)
     except Exception as exc:
         raise RegistryError(
             f"Migration file {entry.path} failed to import ({type(exc).__name__}: {exc}); "
@@ -114,7 +118,7 @@ def load_migration_file(entry: MigrationFile) -> Migration:
         description=docstring_summary(module.__doc__),
         up=up,
         down=down,
-        source=str(entry.path),
+        source=entry.path,
         disable_foreign_keys=bool(getattr(module, "DISABLE_FOREIGN_KEYS", False)),
-        _checksum=entry.checksum(),
+        _checksum=checksum,
     )

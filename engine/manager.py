@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -161,7 +161,8 @@ class MigrationManager:
         """The ordered steps that ``migrate_to(target)`` or ``rollback(target)`` would run."""
         with self.connection() as conn:
             applied = self._applied(conn)
-        return self._plan(applied, self._check_target(target))[1]
+        target = self._check_target(target)
+        return self._plan(applied, target, lambda v: self.registry.header_of(v)[1])[1]
 
     def _check_target(self, target: int | None) -> int:
         latest = self.registry.latest_version
@@ -181,8 +182,13 @@ class MigrationManager:
         return target
 
     def _plan(
-        self, applied: dict[int, AppliedRow], target: int
+        self,
+        applied: dict[int, AppliedRow],
+        target: int,
+        reversible_of: Callable[[int], bool],
     ) -> tuple[Direction, list[PlanStep]]:
+        """Steps from the applied set to ``target``; ``reversible_of`` asks the code, not the
+        bookkeeping, because a down may have been added or removed since the version was applied."""
         unknown = sorted(v for v in applied if v not in self.registry)
         if unknown:
             raise SchemaMismatchError(
@@ -198,12 +204,12 @@ class MigrationManager:
             )
         if target >= current:
             steps = [
-                PlanStep("up", v, self.registry.name_of(v), self.registry.header_of(v)[1])
+                PlanStep("up", v, self.registry.name_of(v), reversible_of(v))
                 for v in range(current + 1, target + 1)
             ]
             return "up", steps
         return "down", [
-            PlanStep("down", v, applied[v].name, applied[v].reversible)
+            PlanStep("down", v, applied[v].name, reversible_of(v))
             for v in range(current, target, -1)
         ]
 
@@ -231,7 +237,11 @@ class MigrationManager:
         with self.connection() as conn:
             applied = self._applied(conn)
             current = max(applied, default=0)
-            planned_direction, steps = self._plan(applied, target)
+            # Loading every migration of the plan before the first write makes a broken file
+            # fail the run before anything changes.
+            planned_direction, steps = self._plan(
+                applied, target, lambda v: self.registry.get(v).reversible
+            )
             if steps and planned_direction != direction:
                 if direction == "up":
                     raise InvalidTargetError(
@@ -244,16 +254,6 @@ class MigrationManager:
                 )
             if direction == "down":
                 self._refuse_irreversible(steps)
-            for step in steps:
-                # Import every migration before the first write: a broken file fails the run early.
-                self.registry.get(step.version)
-            if direction == "down":
-                self._refuse_irreversible(
-                    [
-                        PlanStep("down", s.version, s.name, self.registry.get(s.version).reversible)
-                        for s in steps
-                    ]
-                )
             from engine.executor import Executor
 
             executor = Executor(

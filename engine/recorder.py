@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_by   TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS schema_migration_history (
-    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    id           INTEGER PRIMARY KEY,
     version      INTEGER NOT NULL,
     name         TEXT NOT NULL DEFAULT '',
     direction    TEXT NOT NULL CHECK (direction IN ('up', 'down')),
@@ -117,17 +117,28 @@ class Recorder:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        # sqlite_master has no index: looking a table up scans the whole schema, so a run with
+        # thousands of tables asks once and remembers (forget() after every rollback).
+        self._tables_present = False
 
     def has_tables(self) -> bool:
-        return sq.table_exists(self.conn, "schema_migrations")
+        if not self._tables_present:
+            self._tables_present = sq.table_exists(
+                self.conn, "schema_migrations"
+            ) and sq.table_exists(self.conn, "schema_migration_history")
+        return self._tables_present
+
+    def forget(self) -> None:
+        """A transaction was rolled back: tables created in it may be gone."""
+        self._tables_present = False
 
     def ensure_tables(self) -> None:
         """Create the bookkeeping tables if missing (inside the caller's write transaction)."""
-        # Not cached: a rolled-back transaction may have taken freshly created tables with it.
-        if not sq.table_exists(self.conn, "schema_migration_history"):
+        if not self.has_tables():
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     self.conn.execute(statement)
+            self._tables_present = True
 
     def applied(self) -> dict[int, AppliedRow]:
         if not self.has_tables():
@@ -162,11 +173,16 @@ class Recorder:
         ).fetchone()
         return int(top), int(count)
 
-    def is_applied(self, version: int) -> bool:
-        row = self.conn.execute(
-            "SELECT 1 FROM schema_migrations WHERE version = ?", (version,)
+    def head_and_applied(self, version: int) -> tuple[int, bool]:
+        """(highest applied, is ``version`` applied): two primary-key lookups, no scan."""
+        if not self.has_tables():
+            return 0, False
+        top, present = self.conn.execute(
+            "SELECT (SELECT coalesce(max(version), 0) FROM schema_migrations), "
+            "EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)",
+            (version,),
         ).fetchone()
-        return row is not None
+        return int(top), bool(present)
 
     def record_applied(
         self,
