@@ -59,6 +59,11 @@ class Output:
         sys.stdout.write(json.dumps(payload, indent=indent) + "\n")
 
 
+def _short_time(iso: str | None) -> str:
+    """'2026-11-26T03:32:21.723Z' -> '2026-11-26 03:32:21' for tables."""
+    return iso[:19].replace("T", " ") if iso else ""
+
+
 def _escape(text: str) -> str:
     from rich.markup import escape
 
@@ -229,8 +234,20 @@ def cmd_status(args: argparse.Namespace, out: Output) -> int:
     from rich.table import Table
 
     table = Table(title=f"{args.db}: version {current} of {manager.latest_version}")
-    for column in ("Version", "Name", "Description", "Status", "Applied at", "ms", "Checksum"):
-        table.add_column(column)
+    # At 80 columns the operator needs version, name, state and checksum; the rest when it fits.
+    wide = out.console.width >= 110
+    table.add_column("Ver", justify="right", no_wrap=True)
+    table.add_column("Name", no_wrap=True, overflow="ellipsis", max_width=30)
+    if wide:
+        # 86 = the other columns with their padding and borders.
+        table.add_column(
+            "Description", overflow="ellipsis", no_wrap=True, max_width=out.console.width - 86
+        )
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Applied at (UTC)", no_wrap=True)
+    if wide:
+        table.add_column("ms", justify="right", no_wrap=True)
+    table.add_column("Checksum", no_wrap=True)
     marks = {
         "applied": "[green]✓ applied[/]",
         "pending": "[yellow]○ pending[/]",
@@ -238,15 +255,14 @@ def cmd_status(args: argparse.Namespace, out: Output) -> int:
     }
     for s in statuses:
         checksum = "" if s.checksum_ok is None else ("ok" if s.checksum_ok else "[red]EDITED[/]")
-        table.add_row(
-            str(s.version),
-            _escape(s.name),
-            _escape(s.description),
-            marks[s.status],
-            s.applied_at or "",
-            "" if s.duration_ms is None else f"{s.duration_ms:.1f}",
-            checksum,
-        )
+        cells = [str(s.version), _escape(s.name)]
+        if wide:
+            cells.append(_escape(s.description))
+        cells += [marks[s.status], _short_time(s.applied_at)]
+        if wide:
+            cells.append("" if s.duration_ms is None else f"{s.duration_ms:.1f}")
+        cells.append(checksum)
+        table.add_row(*cells)
     out.console.print(table)
     if catalog is not None:
         out.console.print(check_line(catalog))
@@ -344,18 +360,26 @@ def cmd_history(args: argparse.Namespace, out: Output) -> int:
     from rich.table import Table
 
     table = Table(title="Migration history (newest first)")
-    for column in ("When", "Version", "Dir", "Result", "ms", "By", "Error"):
-        table.add_column(column)
+    wide = out.console.width >= 110
+    table.add_column("When (UTC)", no_wrap=True)
+    table.add_column("Migration", no_wrap=True, overflow="ellipsis", max_width=30)
+    table.add_column("Dir", no_wrap=True)
+    table.add_column("Result", no_wrap=True)
+    if wide:
+        table.add_column("ms", justify="right", no_wrap=True)
+        table.add_column("By", no_wrap=True)
+    table.add_column("Error", overflow="fold")
     for e in entries:
-        table.add_row(
-            e.started_at,
+        cells = [
+            _short_time(e.started_at),
             f"{e.version:04d}_{_escape(e.name)}",
             e.direction,
             "[green]ok[/]" if e.success else "[red]failed[/]",
-            f"{e.duration_ms:.1f}",
-            f"{e.user}@{e.host}:{e.pid}",
-            _escape(e.error or ""),
-        )
+        ]
+        if wide:
+            cells += [f"{e.duration_ms:.1f}", f"{e.user}@{e.host}:{e.pid}"]
+        cells.append(_escape(e.error or ""))
+        table.add_row(*cells)
     out.console.print(table)
     return 0
 
