@@ -6,6 +6,7 @@ through the code under test, so "both halves unchanged" means exactly that.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -58,9 +59,21 @@ def snapshot(base: Path, db_path: Path) -> Snapshot:
     )
 
 
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A service opened once (store migrated, catalog tables created): copied, it saves each test
+    the ~0.1 s of migrating and initialising."""
+    folder = tmp_path_factory.mktemp("template") / "service"
+    MetadataManager.open(folder / "metadata.db", folder).close()
+    return folder
+
+
 @pytest.fixture
-def base(tmp_path: Path) -> Path:
-    return tmp_path / "service"
+def base(tmp_path: Path, template: Path) -> Path:
+    """The service's base path, holding a migrated store and an empty catalog."""
+    folder = tmp_path / "service"
+    shutil.copytree(template, folder)
+    return folder
 
 
 @pytest.fixture

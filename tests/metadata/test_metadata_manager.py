@@ -12,13 +12,15 @@ from engine.store import AlreadyExistsError, NotFoundError, StoreError
 from tests.metadata.conftest import Snapshot, orders_schema
 
 
-def test_open_creates_the_catalog_file_and_warehouse_under_the_base_path(
-    meta: MetadataManager, base: Path
+def test_open_creates_the_store_catalog_file_and_warehouse_under_the_base_path(
+    tmp_path: Path,
 ) -> None:
-    assert (base / "iceberg_catalog.db").is_file()
-    assert (base / "warehouse").is_dir()
-    assert meta.base_path == base
-    assert meta.store.migrations.current_version == meta.store.migrations.latest_version
+    base = tmp_path / "fresh"
+    with MetadataManager.open(base / "metadata.db", base) as meta:
+        assert (base / "iceberg_catalog.db").is_file()
+        assert (base / "warehouse").is_dir()
+        assert meta.base_path == base
+        assert meta.store.migrations.current_version == meta.store.migrations.latest_version
 
 
 def test_a_database_and_table_survive_a_reopen_and_can_be_listed_and_loaded(
