@@ -17,6 +17,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from engine.metadata.consistency import CatalogCheck, attach_catalog_check
     from engine.metadata.errors import (
         CatalogAlreadyExistsError,
         CatalogError,
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, str] = {
+    "CatalogCheck": "engine.metadata.consistency",
+    "attach_catalog_check": "engine.metadata.consistency",
     "CATALOG_FILE": "engine.metadata.manager",
     "WAREHOUSE_DIR": "engine.metadata.manager",
     "CatalogAlreadyExistsError": "engine.metadata.errors",
@@ -47,11 +50,13 @@ __all__ = [
     "CATALOG_FILE",
     "WAREHOUSE_DIR",
     "CatalogAlreadyExistsError",
+    "CatalogCheck",
     "CatalogError",
     "CatalogNotFoundError",
     "CatalogNotInstalledError",
     "CatalogUnavailableError",
     "MetadataManager",
+    "attach_catalog_check",
     "catalog_paths",
 ]
 

@@ -79,56 +79,21 @@ def base_path_of(args: argparse.Namespace) -> Path | None:
 # -- the check on the CLI's MigrationManager -----------------------------------------------------
 
 
-class CatalogCheck:
-    """The consistency check as an extra check of ``verify()``, for a catalog given by its path.
-
-    The catalog is opened read-only for each run and closed after it.
-    """
-
-    def __init__(self, base_path: str | os.PathLike[str]) -> None:
-        self.base_path = Path(base_path)
-
-    def __call__(self, conn: Any) -> CheckResult:
-        from engine.metadata.consistency import check_with
-        from engine.metadata.manager import open_catalog
-
-        opened: list[Any] = []
-
-        def open_it() -> Any:
-            catalog = open_catalog(self.base_path, read_only=True)
-            if catalog is not None:
-                opened.append(catalog)
-            return catalog
-
-        try:
-            return check_with(conn, open_it)
-        finally:
-            for catalog in opened:
-                catalog.close()
-
-
-def attach_catalog_check(manager: MigrationManager, base_path: str | os.PathLike[str]) -> None:
-    """Make ``manager.verify()`` (and so the deployment status) include the catalog check.
-
-    PyIceberg is imported now, so a missing ``catalog`` extra is reported at once, in one sentence.
-    """
-    from engine.metadata.manager import load_adapter
-
-    load_adapter()
-    manager.extra_checks.append(CatalogCheck(base_path))
-
-
 def attach_from_args(manager: MigrationManager, args: argparse.Namespace) -> None:
     """Called by the CLI for every command: attach the check when a base path is configured."""
     if getattr(args, "command", None) not in CHECKED_COMMANDS:
         return
     base = base_path_of(args)
     if base is not None:
+        from engine.metadata.consistency import attach_catalog_check
+
         attach_catalog_check(manager, base)
 
 
 def catalog_report(manager: MigrationManager) -> CheckResult | None:
     """Run only the attached catalog check (for ``status``); None when none is attached."""
+    from engine.metadata.consistency import CatalogCheck
+
     checks = [c for c in manager.extra_checks if isinstance(c, CatalogCheck)]
     if not checks:
         return None

@@ -6,12 +6,17 @@ status, the CLI and the console's readiness panel show it. It never writes to ei
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.verify import CheckResult
+
+if TYPE_CHECKING:
+    from engine.manager import MigrationManager
 
 CHECK_NAME = "iceberg_catalog"
 CHECK_TITLE = "Store and Iceberg catalog agree"
@@ -169,3 +174,43 @@ def check_with(
     except Exception as exc:  # any failure is a failed check, never a crashed verify()
         message = getattr(exc, "message", None) or f"{exc.__class__.__name__}: {exc}"
         return could_not_run(str(message).rstrip(".") + ".")
+
+
+class CatalogCheck:
+    """The check as an extra check of ``verify()`` for the catalog under ``base_path``.
+
+    For managers that are not a MetadataManager's (the CLI's, the console's): the catalog is
+    opened read-only for each run and closed after it, so it can run on any thread.
+    """
+
+    def __init__(self, base_path: str | os.PathLike[str], *, busy_timeout: float = 5.0) -> None:
+        self.base_path = Path(base_path)
+        self.busy_timeout = busy_timeout
+
+    def __call__(self, conn: sqlite3.Connection) -> CheckResult:
+        from engine.metadata.manager import open_catalog
+
+        opened: list[Any] = []
+
+        def open_it() -> CatalogView | None:
+            catalog = open_catalog(self.base_path, read_only=True, busy_timeout=self.busy_timeout)
+            if catalog is not None:
+                opened.append(catalog)
+            return catalog
+
+        try:
+            return check_with(conn, open_it)
+        finally:
+            for catalog in opened:
+                catalog.close()
+
+
+def attach_catalog_check(manager: MigrationManager, base_path: str | os.PathLike[str]) -> None:
+    """Make ``manager.verify()`` (and so the deployment status) include the catalog check.
+
+    PyIceberg is imported now, so a missing ``catalog`` extra is reported at once, in one sentence.
+    """
+    from engine.metadata.manager import load_adapter
+
+    load_adapter()
+    manager.extra_checks.append(CatalogCheck(base_path, busy_timeout=manager.busy_timeout))

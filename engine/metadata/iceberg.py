@@ -43,16 +43,22 @@ class IcebergCatalog:
     Every method either does what it says or raises a ``CatalogError`` with one sentence.
     """
 
-    def __init__(self, catalog_file: Path, warehouse: Path, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        catalog_file: Path,
+        warehouse: Path,
+        *,
+        read_only: bool = False,
+        busy_timeout: float = 5.0,
+    ) -> None:
         self.catalog_file = catalog_file
         self.warehouse = warehouse
         self.read_only = read_only
-        absolute = catalog_file.absolute()
-        if read_only:
-            # SQLite's own read-only mode: nothing (not even table creation) can write the file.
-            uri = f"sqlite:///file:{quote(str(absolute))}?mode=ro&uri=true"
-        else:
-            uri = f"sqlite:///{absolute}"
+        path = quote(str(catalog_file.absolute()))
+        # SQLite's own read-only mode: nothing (not even table creation) can write the file. The
+        # timeout is how long a write waits for another writer's lock, as for the store.
+        mode = "ro" if read_only else "rwc"
+        uri = f"sqlite:///file:{path}?mode={mode}&uri=true&timeout={busy_timeout:g}"
         properties = {
             "uri": uri,
             "warehouse": f"file://{warehouse.absolute()}",
@@ -119,9 +125,30 @@ class IcebergCatalog:
                 f"The Iceberg catalog already has a table {namespace}.{name} that the store does "
                 "not know; nothing was changed (run 'metamigrate catalog check')."
             )
+        folder = self._local_path(self.namespace_location(namespace)) / name / "metadata"
+        existing = set(folder.iterdir()) if folder.is_dir() else set()
+        try:
+            table = self._create_table(namespace, name, schema, properties)
+        except BaseException:
+            # PyIceberg writes the metadata file before the catalog row: if the row failed, the
+            # file is an orphan. Delete what this call wrote, so the warehouse is unchanged too.
+            if folder.is_dir():
+                for orphan in set(folder.iterdir()) - existing:
+                    orphan.unlink(missing_ok=True)
+            self._prune_empty_folders(f"{self.namespace_location(namespace)}/{name}")
+            raise
+        return str(table.metadata_location)
+
+    def _create_table(
+        self,
+        namespace: str,
+        name: str,
+        schema: Schema | pa.Schema,
+        properties: Mapping[str, str] | None,
+    ) -> IcebergTable:
         try:
             with self._translate(f"create the Iceberg table {namespace}.{name}"):
-                table = self._catalog.create_table(
+                return self._catalog.create_table(
                     (namespace, name), schema, properties=dict(properties or {})
                 )
         except NoSuchNamespaceError as exc:
@@ -133,7 +160,6 @@ class IcebergCatalog:
             raise CatalogAlreadyExistsError(
                 f"The Iceberg catalog already has a table {namespace}.{name}; nothing was changed."
             ) from exc
-        return str(table.metadata_location)
 
     def load_table(self, namespace: str, name: str) -> IcebergTable:
         try:
@@ -207,11 +233,8 @@ class IcebergCatalog:
 
     def _prune_empty_folders(self, table_location: str) -> None:
         """Remove emptied folders from the table's metadata folder up to the warehouse."""
-        parsed = urlparse(table_location)
-        if parsed.scheme not in ("", "file"):
-            return
         root = self.warehouse.absolute()
-        folder = Path(parsed.path) / "metadata"
+        folder = self._local_path(table_location) / "metadata"
         while folder != root and root in folder.parents:
             if folder.is_dir():
                 with contextlib.suppress(OSError):
@@ -219,6 +242,11 @@ class IcebergCatalog:
                 if folder.exists():
                     return
             folder = folder.parent
+
+    @staticmethod
+    def _local_path(location: str) -> Path:
+        """The local path of a ``file://`` location (the warehouse is always local here)."""
+        return Path(urlparse(location).path)
 
     def _io(self, location: str) -> Any:
         return load_file_io(properties=self._catalog.properties, location=location)

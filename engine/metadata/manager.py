@@ -84,7 +84,7 @@ def catalog_paths(base_path: str | os.PathLike[str]) -> tuple[Path, Path]:
 
 
 def open_catalog(
-    base_path: str | os.PathLike[str], *, read_only: bool = False
+    base_path: str | os.PathLike[str], *, read_only: bool = False, busy_timeout: float = 5.0
 ) -> IcebergCatalog | None:
     """The catalog under ``base_path``; read-only returns None when there is no catalog file yet."""
     adapter = load_adapter()
@@ -93,7 +93,9 @@ def open_catalog(
         return None
     if not read_only:
         warehouse.mkdir(parents=True, exist_ok=True)
-    catalog: IcebergCatalog = adapter.IcebergCatalog(catalog_file, warehouse, read_only=read_only)
+    catalog: IcebergCatalog = adapter.IcebergCatalog(
+        catalog_file, warehouse, read_only=read_only, busy_timeout=busy_timeout
+    )
     if read_only and not catalog.has_catalog_tables():
         catalog.close()
         return None
@@ -130,7 +132,7 @@ class MetadataManager:
             load_adapter()  # a missing extra fails before the store is touched
         store = Store.open(db_path, base_path, migrations=migrations, busy_timeout=busy_timeout)
         try:
-            opened = open_catalog(store.base_path) if catalog else None
+            opened = open_catalog(store.base_path, busy_timeout=busy_timeout) if catalog else None
         except BaseException:
             store.close()
             raise

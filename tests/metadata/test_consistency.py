@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlparse
 
-from engine import DeploymentManager
-from engine.metadata import MetadataManager
+from engine import DeploymentManager, MigrationManager
+from engine.metadata import MetadataManager, attach_catalog_check
+from engine.store import BUILTIN_MIGRATIONS
 from tests.metadata.conftest import orders_schema
 
 
@@ -107,3 +108,17 @@ def test_without_a_catalog_verify_has_no_catalog_check(store_db: Path, base: Pat
         names = [c.name for c in meta.store.migrations.verify().checks]
         assert "iceberg_catalog" not in names
         assert not meta.has_catalog
+
+
+def test_any_migration_manager_can_carry_the_check_for_a_base_path(
+    meta: MetadataManager, store_db: Path, base: Path
+) -> None:
+    """How the CLI and the console get the check: a plain manager plus the service's base path."""
+    location = with_orders(meta)
+    manager = MigrationManager(store_db, BUILTIN_MIGRATIONS, read_only=True)
+    attach_catalog_check(manager, base)
+    assert DeploymentManager(manager).status().status == "ready"
+    Path(urlparse(location).path).unlink()
+    status = DeploymentManager(manager).status()
+    assert status.status == "error"
+    assert any("sales.orders" in p for p in status.problems)

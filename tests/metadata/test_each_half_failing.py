@@ -53,6 +53,18 @@ def reader(store_db: Path) -> Iterator[Callable[[], None]]:
     conn.close()
 
 
+@pytest.fixture
+def catalog_writer(base: Path) -> Iterator[Callable[[], None]]:
+    """Call it to hold the catalog file's write lock from another connection."""
+    conn = sqlite3.connect(base / "iceberg_catalog.db", isolation_level=None)
+
+    def hold() -> None:
+        conn.execute("BEGIN IMMEDIATE")
+
+    yield hold
+    conn.close()
+
+
 # -- create database --------------------------------------------------------------------------
 
 
@@ -76,6 +88,16 @@ def test_create_database_catalog_half_fails_on_an_existing_namespace_and_the_row
         meta.create_database("sales")
     assert state() == before
     assert before.store_databases == []
+
+
+def test_create_database_catalog_half_fails_on_a_locked_catalog_and_the_row_is_rolled_back(
+    slow_meta: MetadataManager, state: State, catalog_writer: Callable[[], None]
+) -> None:
+    before = state()
+    catalog_writer()
+    with pytest.raises(CatalogError, match="database is locked"):
+        slow_meta.create_database("sales")
+    assert state() == before
 
 
 def test_create_database_removes_the_new_namespace_when_the_store_cannot_commit(
@@ -154,6 +176,17 @@ def test_create_table_catalog_half_fails_on_an_existing_iceberg_table_and_nothin
     with pytest.raises(AlreadyExistsError, match=r"already has a table sales\.orders"):
         meta.create_table("sales", "orders", orders_schema())
     assert state() == before  # not even an orphan metadata file
+
+
+def test_create_table_catalog_half_fails_on_a_locked_catalog_and_leaves_no_orphan_file(
+    slow_meta: MetadataManager, state: State, catalog_writer: Callable[[], None]
+) -> None:
+    slow_meta.create_database("sales")
+    before = state()
+    catalog_writer()
+    with pytest.raises(CatalogError, match="database is locked"):
+        slow_meta.create_table("sales", "orders", orders_schema())
+    assert state() == before  # PyIceberg wrote a metadata file before failing: it is gone
 
 
 def test_create_table_catalog_half_fails_when_the_warehouse_cannot_be_written(

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from engine.errors import MigrationError
 from engine.metadata import MetadataManager
 from engine.store import AlreadyExistsError, NotFoundError, StoreError
+from tests.conftest import MigrationFiles
 from tests.metadata.conftest import Snapshot, orders_schema
 
 
@@ -21,6 +23,18 @@ def test_open_creates_the_store_catalog_file_and_warehouse_under_the_base_path(
         assert (base / "warehouse").is_dir()
         assert meta.base_path == base
         assert meta.store.migrations.current_version == meta.store.migrations.latest_version
+
+
+def test_open_fails_fast_on_a_failing_migration_before_opening_the_catalog(
+    tmp_path: Path, write_migrations: MigrationFiles
+) -> None:
+    broken = write_migrations(
+        {"0001_broken.py": '"""Broken."""\n\ndef up(tx):\n    raise RuntimeError("boom")\n'}
+    )
+    base = tmp_path / "broken"
+    with pytest.raises(MigrationError, match="boom"):
+        MetadataManager.open(base / "metadata.db", base, migrations=broken)
+    assert not (base / "iceberg_catalog.db").exists()
 
 
 def test_a_database_and_table_survive_a_reopen_and_can_be_listed_and_loaded(
