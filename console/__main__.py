@@ -1,0 +1,81 @@
+"""``python -m console [--db PATH] [--migrations DIR_OR_MODULE] [--read-only]``.
+
+``run_console`` is also what ``metamigrate console`` calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+DEFAULT_DB = "metadata.db"
+
+
+def run_console(
+    db_path: str | os.PathLike[str],
+    *,
+    migrations: str | os.PathLike[str] | None = None,
+    read_only: bool = False,
+) -> int:
+    """Open the console on ``db_path`` until the operator quits; the exit code (0 on a quit).
+
+    A missing database is created empty (version 0) unless ``read_only``; it is never migrated
+    unless the operator asks.
+    """
+    from engine import MetamigrateError, Registry
+    from engine import sqlite as sq
+
+    try:
+        registry = Registry.from_spec(migrations)
+        if read_only:
+            # Fail now, with the engine's sentence, rather than inside a full-screen app.
+            sq.connect(db_path, read_only=True).close()
+        else:
+            sq.validate_database_file(Path(db_path))
+    except MetamigrateError as exc:
+        sys.stderr.write(f"error: {exc.message}\n")
+        return exc.exit_code
+
+    from console.app import MigrationConsole
+
+    app = MigrationConsole(db_path, migrations=registry, read_only=read_only)
+    result = app.run()
+    return 0 if result is None else int(result)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m console",
+        description="The metamigrate operations console (keyboard only, works over SSH).",
+    )
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        default=None,
+        help=f"SQLite database (env METAMIGRATE_DB, default ./{DEFAULT_DB}; created if missing)",
+    )
+    parser.add_argument(
+        "--migrations",
+        metavar="DIR_OR_MODULE",
+        default=None,
+        help="folder or package of migration files (default: the built-in store migrations)",
+    )
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="open the database read-only (SQLite mode=ro): nothing can be written",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    db = args.db or os.environ.get("METAMIGRATE_DB") or DEFAULT_DB
+    return run_console(db, migrations=args.migrations, read_only=args.read_only)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,559 @@
+"""MigrationConsole: the operations console's app (state, actions, workers, message handlers).
+
+Invariants: every engine call runs in a thread worker and reports back with a message (the event
+loop never touches SQLite); at most one migrate or rollback runs at a time, and while it runs the
+actions that start work are disabled; nothing is written without an explicit confirmation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import ClassVar
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+
+from console.formatting import Clock, display_path, format_duration, local_now, migration_label
+from console.messages import (
+    DatabaseChanged,
+    EngineEvent,
+    LoadFailed,
+    MigratePlanReady,
+    PlanFailed,
+    ReadinessLoaded,
+    RollbackPlanReady,
+    RunCompleted,
+    StatusLoaded,
+)
+from console.plans import current_version as current_of
+from console.plans import preselected_target, rollback_targets
+from console.screens import ConfirmMigrateScreen, HelpScreen, RollbackScreen
+from console.watcher import DatabaseWatcher
+from console.widgets import ActionBar, ActivityLog, MigrationTable, ReadinessPanel
+from engine import (
+    DeploymentManager,
+    Event,
+    MetamigrateError,
+    MigrationFailed,
+    MigrationFinished,
+    MigrationManager,
+    MigrationSkipped,
+    MigrationStarted,
+    MigrationStatus,
+    Registry,
+    RunFinished,
+    RunStarted,
+)
+
+#: How long a read waits for another writer's lock; runs wait longer, like the CLI.
+READ_BUSY_TIMEOUT = 1.0
+RUN_BUSY_TIMEOUT = 5.0
+#: How often the watcher looks at the database file.
+POLL_INTERVAL = 0.5
+
+#: Actions that start engine work: disabled while a run is in progress.
+WORK_ACTIONS = frozenset({"migrate", "rollback", "verify", "refresh"})
+#: Actions that write: absent in read-only mode.
+WRITE_ACTIONS = frozenset({"migrate", "rollback"})
+#: Actions only offered on the main screen (a dialog has its own keys).
+MAIN_SCREEN_ACTIONS = WORK_ACTIONS | {"help", "quit_console"}
+
+
+class MigrationConsole(App[int]):
+    """The operations console for one database and one set of migrations."""
+
+    TITLE = "metamigrate console"
+    CSS_PATH = "console.tcss"
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
+        (0, "-narrow"),
+        (120, "-wide"),
+    ]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("m", "migrate", "Migrate"),
+        Binding("r", "rollback", "Roll back"),
+        Binding("v", "verify", "Verify"),
+        Binding("f5", "refresh", "Refresh"),
+        Binding("ctrl+r", "refresh", "Refresh", show=False),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit_console", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str],
+        *,
+        migrations: Registry | str | os.PathLike[str] | None = None,
+        read_only: bool = False,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__()
+        self.db_path = Path(db_path)
+        self.db_label = display_path(db_path)
+        self.migrations = migrations
+        self.read_only = read_only
+        self.clock: Clock = clock or local_now
+        self.running = False
+        self.current_version = 0
+        self.latest_version = 0
+        self._migration_registry: Registry | None = (
+            migrations if isinstance(migrations, Registry) else None
+        )
+        self._preparing = False
+        self._generation = 0
+        self._applied_generation = 0
+        self._load_in_flight = False
+        self._reload_reason: str | None = None
+        self._loaded_once = False
+        self._watcher: DatabaseWatcher | None = None
+        self._update_subtitle()
+
+    # -- structure ----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="≡")
+        yield ActionBar(read_only=self.read_only, id="actions")
+        with Vertical(id="main"):
+            yield MigrationTable(id="migrations")
+            with Horizontal(id="lower"):
+                yield ActivityLog(self.clock, id="log")
+                yield ReadinessPanel(id="readiness")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#migrations").border_title = "Migrations"
+        self.query_one("#log").border_title = "Activity"
+        self.query_one("#readiness").border_title = "Readiness"
+        mode = " (read-only)" if self.read_only else ""
+        self.log_widget.info(f"Opened {self.db_label}{mode}.")
+        self.query_one(MigrationTable).focus()
+        self.load("open")
+        self._watcher = DatabaseWatcher(self.db_path, self._on_file_change, interval=POLL_INTERVAL)
+        self._watcher.start()
+
+    def on_unmount(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+
+    @property
+    def log_widget(self) -> ActivityLog:
+        return self.query_one(ActivityLog)
+
+    @property
+    def table(self) -> MigrationTable:
+        return self.query_one(MigrationTable)
+
+    @property
+    def panel(self) -> ReadinessPanel:
+        return self.query_one(ReadinessPanel)
+
+    def _update_subtitle(self) -> None:
+        mode = " · READ-ONLY" if self.read_only else ""
+        self.sub_title = (
+            f"{self.db_label} · version {self.current_version} of {self.latest_version}{mode}"
+        )
+
+    def _set_versions(self, current: int, latest: int | None = None) -> None:
+        self.current_version = current
+        if latest is not None:
+            self.latest_version = latest
+        self._update_subtitle()
+
+    # -- engine access (worker threads only) --------------------------------------------------
+
+    def _registry_now(self) -> Registry:
+        if self._migration_registry is None:
+            self._migration_registry = Registry.from_spec(self.migrations)
+        return self._migration_registry
+
+    def _reader(self) -> MigrationManager:
+        return MigrationManager(
+            self.db_path,
+            self._registry_now(),
+            busy_timeout=READ_BUSY_TIMEOUT,
+            read_only=self.read_only,
+        )
+
+    def _runner(self) -> MigrationManager:
+        return MigrationManager(
+            self.db_path,
+            self._registry_now(),
+            busy_timeout=RUN_BUSY_TIMEOUT,
+            on_event=self._forward_event,
+            read_only=self.read_only,
+        )
+
+    def _forward_event(self, event: Event) -> None:
+        """Called by the engine in the worker thread: hand the event to the event loop."""
+        self.post_message(EngineEvent(event))
+
+    def _on_file_change(self, reason: str) -> None:
+        """Called by the watcher in its thread."""
+        # RuntimeError: the event loop is already closed, the app is exiting.
+        with contextlib.suppress(RuntimeError):
+            self.post_message(DatabaseChanged(reason))
+
+    # -- loading ------------------------------------------------------------------------------
+
+    def load(self, reason: str) -> None:
+        """Re-read status and readiness; coalesces requests made while a load is running."""
+        if self._load_in_flight:
+            self._reload_reason = reason
+            return
+        self._load_in_flight = True
+        self._generation += 1
+        self._load_worker(self._generation, reason)
+
+    @work(thread=True, group="load", exit_on_error=False)
+    def _load_worker(self, generation: int, reason: str) -> None:
+        try:
+            manager = self._reader()
+            statuses = manager.status()
+            self.post_message(StatusLoaded(generation, statuses, manager.latest_version, reason))
+            deployment = DeploymentManager(manager).status()
+            self.post_message(ReadinessLoaded(generation, deployment, reason))
+        except MetamigrateError as exc:
+            self.post_message(LoadFailed(generation, exc.message))
+        except Exception as exc:  # A bug must not kill the console: say it, keep running.
+            self.post_message(LoadFailed(generation, unexpected(exc)))
+
+    def _load_done(self) -> None:
+        self._load_in_flight = False
+        if self._reload_reason is not None:
+            reason, self._reload_reason = self._reload_reason, None
+            self.load(reason)
+
+    def on_status_loaded(self, message: StatusLoaded) -> None:
+        if message.generation < self._applied_generation:
+            return
+        self._applied_generation = message.generation
+        before = self.current_version
+        current = current_of(message.statuses)
+        self.table.show(message.statuses)
+        self._set_versions(current, message.latest_version)
+        if message.reason == "external" and self._loaded_once and current != before:
+            self.log_widget.warning(
+                f"The database changed outside the console: version {before} → {current}."
+            )
+        self._loaded_once = True
+
+    def on_readiness_loaded(self, message: ReadinessLoaded) -> None:
+        if message.generation >= self._applied_generation:
+            deployment = message.deployment
+            self.panel.show(deployment)
+            if message.reason == "open":
+                self.log_widget.info(
+                    f"Version {deployment.current_version} of {deployment.latest_version}: "
+                    f"{deployment.status.upper()}."
+                )
+            elif message.reason == "verify":
+                self._log_verification(deployment)
+            elif message.reason == "refresh":
+                self.log_widget.info(
+                    f"Refreshed: version {deployment.current_version} of "
+                    f"{deployment.latest_version}, {deployment.status.upper()}."
+                )
+        self._load_done()
+
+    def on_load_failed(self, message: LoadFailed) -> None:
+        if message.generation >= self._applied_generation:
+            self._applied_generation = message.generation
+            self.panel.show_error(message.error)
+            self.log_widget.error(message.error)
+        self._load_done()
+
+    def _log_verification(self, deployment: object) -> None:
+        from engine import DeploymentStatus
+
+        assert isinstance(deployment, DeploymentStatus)
+        report = deployment.verification
+        if report is None:
+            for problem in deployment.problems:
+                self.log_widget.error(problem)
+            return
+        for check in report.checks:
+            if check.passed:
+                detail = f" ({check.detail})" if check.detail else ""
+                self.log_widget.success(f"✓ {check.title}{detail}")
+            else:
+                self.log_widget.error(f"✗ {check.title}")
+                for problem in check.problems:
+                    self.log_widget.error(f"  {problem}")
+        verdict = "all checks pass" if report.ok else f"{len(report.problems)} problem(s)"
+        self.log_widget.info(f"Verify: {verdict}; {deployment.status.upper()}.")
+
+    def on_database_changed(self, message: DatabaseChanged) -> None:
+        if self.running:
+            return  # The run's own commits; the app reloads when the run ends.
+        self.load("external")
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in MAIN_SCREEN_ACTIONS and len(self.screen_stack) > 1:
+            return False
+        if action in WRITE_ACTIONS and self.read_only:
+            return False
+        if action in WORK_ACTIONS and (self.running or self._preparing):
+            return None
+        return True
+
+    def _set_running(self, running: bool, text: str = "") -> None:
+        self.running = running
+        self.query_one(ActionBar).set_busy(running, text)
+        self.refresh_bindings()
+
+    def action_refresh(self) -> None:
+        self.load("refresh")
+
+    def action_verify(self) -> None:
+        self.log_widget.info("Verifying…")
+        self.load("verify")
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    async def action_quit_console(self) -> None:
+        if self.running:
+            self.notify(
+                "A run is in progress; quit when it ends (ctrl+q quits after the current step).",
+                severity="warning",
+            )
+            return
+        self.exit(0)
+
+    def action_migrate(self) -> None:
+        if self.read_only or self.running or self._preparing:
+            return
+        self._preparing = True
+        self.refresh_bindings()
+        self._migrate_plan_worker()
+
+    @work(thread=True, group="plan", exit_on_error=False)
+    def _migrate_plan_worker(self) -> None:
+        try:
+            manager = self._reader()
+            steps = manager.plan(manager.latest_version)
+            current = manager.current_version
+            self.post_message(MigratePlanReady(steps, current, manager.latest_version))
+        except MetamigrateError as exc:
+            self.post_message(PlanFailed("migrate", exc.message))
+        except Exception as exc:
+            self.post_message(PlanFailed("migrate", unexpected(exc)))
+
+    def on_migrate_plan_ready(self, message: MigratePlanReady) -> None:
+        self._preparing = False
+        self.refresh_bindings()
+        if not message.steps:
+            text = (
+                "Nothing to migrate: the database is at the latest version "
+                f"({message.latest_version})."
+            )
+            self.log_widget.info(text)
+            self.notify(text, title="Migrate")
+            return
+
+        def confirmed(answer: bool | None) -> None:
+            if answer:
+                self._start_run("up", message.latest_version)
+            else:
+                self.log_widget.info("Migrate cancelled; nothing was changed.")
+
+        self.push_screen(
+            ConfirmMigrateScreen(
+                message.steps,
+                database=self.db_label,
+                current_version=message.current_version,
+                target_version=message.latest_version,
+            ),
+            confirmed,
+        )
+
+    def action_rollback(self) -> None:
+        if self.read_only or self.running or self._preparing:
+            return
+        self._preparing = True
+        self.refresh_bindings()
+        self._rollback_plan_worker(self.table.cursor_version)
+
+    @work(thread=True, group="plan", exit_on_error=False)
+    def _rollback_plan_worker(self, cursor_version: int | None) -> None:
+        try:
+            manager = self._reader()
+            steps = manager.plan(0)
+            current = max((step.version for step in steps), default=0)
+            self.post_message(RollbackPlanReady(steps, current, cursor_version))
+        except MetamigrateError as exc:
+            self.post_message(PlanFailed("rollback", exc.message))
+        except Exception as exc:
+            self.post_message(PlanFailed("rollback", unexpected(exc)))
+
+    def on_rollback_plan_ready(self, message: RollbackPlanReady) -> None:
+        self._preparing = False
+        self.refresh_bindings()
+        targets = rollback_targets(message.full_down_plan)
+        if not targets:
+            text = "Nothing to roll back: no migration is applied."
+            self.log_widget.info(text)
+            self.notify(text, title="Roll back")
+            return
+
+        def chosen(target: int | None) -> None:
+            if target is None:
+                self.log_widget.info("Rollback cancelled; nothing was changed.")
+            else:
+                self._start_run("down", target)
+
+        self.push_screen(
+            RollbackScreen(
+                message.full_down_plan,
+                database=self.db_label,
+                current_version=message.current_version,
+                preselect=preselected_target(targets, message.cursor_version),
+            ),
+            chosen,
+        )
+
+    def on_plan_failed(self, message: PlanFailed) -> None:
+        self._preparing = False
+        self.refresh_bindings()
+        self.log_widget.error(message.error)
+        self.notify(message.error, title=f"Cannot {message.action}", severity="error")
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    def _start_run(self, direction: str, target: int) -> None:
+        if self.running or self.read_only:
+            return
+        verb = "Migrating" if direction == "up" else "Rolling back"
+        self._set_running(True, f"▶ {verb} to {target}…")
+        self._run_worker(direction, target)
+
+    @work(thread=True, group="run", exit_on_error=False)
+    def _run_worker(self, direction: str, target: int) -> None:
+        try:
+            manager = self._runner()
+            run = manager.migrate_to if direction == "up" else manager.rollback
+            result = run(target)
+            self.post_message(RunCompleted(direction, target, result=result))
+        except MetamigrateError as exc:
+            self.post_message(RunCompleted(direction, target, error=exc.message))
+        except Exception as exc:
+            self.post_message(RunCompleted(direction, target, error=unexpected(exc)))
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        event = message.event
+        log = self.log_widget
+        table = self.table
+        if isinstance(event, RunStarted):
+            table.clear_marks()
+            verb = "Migrating" if event.direction == "up" else "Rolling back"
+            count = len(event.steps)
+            log.info(
+                f"{verb} {self.db_label} from version {event.from_version} to "
+                f"{event.target_version}: {count} step{'s' if count != 1 else ''}."
+            )
+        elif isinstance(event, MigrationStarted):
+            table.mark(event.version, "running")
+            verb = "Applying" if event.direction == "up" else "Undoing"
+            log.info(f"▶ {verb} {migration_label(event.version, event.name)}…")
+        elif isinstance(event, MigrationFinished):
+            table.mark(event.version, None)
+            self._row_finished(event)
+            verb = "Applied" if event.direction == "up" else "Undid"
+            log.success(
+                f"✓ {verb} {migration_label(event.version, event.name)} "
+                f"in {format_duration(event.duration_ms)}."
+            )
+        elif isinstance(event, MigrationSkipped):
+            log.warning(
+                f"· Skipped {migration_label(event.version, event.name)}: another runner did it."
+            )
+        elif isinstance(event, MigrationFailed):
+            table.mark(event.version, "failed")
+            verb = "apply" if event.direction == "up" else "undo"
+            log.error(f"✗ Could not {verb} {migration_label(event.version, event.name)}.")
+        elif isinstance(event, RunFinished):
+            self._set_versions(event.to_version)
+
+    def _row_finished(self, event: MigrationFinished) -> None:
+        """Show the finished step at once; the reload after the run brings the recorded values."""
+        status = self.table.status_of(event.version)
+        if status is None:
+            return
+        if event.direction == "up":
+            now = self.clock().astimezone().strftime("%Y-%m-%dT%H:%M")
+            updated = MigrationStatus(
+                status.version,
+                status.name,
+                status.description,
+                "applied",
+                now,
+                event.duration_ms,
+                True,
+                status.reversible,
+            )
+            self._set_versions(event.version)
+        else:
+            updated = MigrationStatus(
+                status.version,
+                status.name,
+                status.description,
+                "pending",
+                None,
+                None,
+                None,
+                status.reversible,
+            )
+            self._set_versions(event.version - 1)
+        self.table.set_status(updated)
+
+    def on_run_completed(self, message: RunCompleted) -> None:
+        self._set_running(False)
+        what = "Migrate" if message.direction == "up" else "Rollback"
+        if message.error is not None:
+            self.log_widget.error(message.error)
+            self.notify(message.error, title=f"{what} failed", severity="error", timeout=10)
+        elif message.result is not None:
+            result = message.result
+            if result.nothing_to_do:
+                text = f"Nothing to do: the database is already at version {result.to_version}."
+            else:
+                text = f"{what} done: the database is at version {result.to_version}."
+            self.log_widget.success(text)
+            self.notify(text, title=what)
+        self.load("run")
+
+    # -- command palette ----------------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        if not self.read_only:
+            yield SystemCommand(
+                "Migrate to latest",
+                "Show the plan, then apply it after you confirm",
+                self.action_migrate,
+            )
+            yield SystemCommand(
+                "Roll back to…",
+                "Emergency rollback to a version you type to confirm",
+                self.action_rollback,
+            )
+        yield SystemCommand(
+            "Verify",
+            "Integrity, foreign keys, edited migrations, schema drift",
+            self.action_verify,
+        )
+        yield SystemCommand("Refresh", "Re-read the database now", self.action_refresh)
+        yield SystemCommand("Help", "Keys and what the screen shows", self.action_help)
+        yield from super().get_system_commands(screen)
+
+
+def unexpected(exc: Exception) -> str:
+    """A bug's sentence: the console reports it and keeps running (no traceback on screen)."""
+    return f"Unexpected error (a bug, please report it): {type(exc).__name__}: {exc}"

@@ -1,0 +1,78 @@
+"""HelpScreen: what each key does, and what the screen shows."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Label, Static
+
+KEYS: list[tuple[str, str]] = [
+    ("m", "Migrate to latest: shows the plan, asks to confirm (focus starts on Cancel)"),
+    ("r", "Roll back to…: pick a version (the cursor row preselects it), type it to confirm"),
+    ("v", "Verify: integrity, foreign keys, edited migrations, schema drift"),
+    ("f5", "Refresh: re-read the database (it also follows changes by itself)"),
+    ("↑ ↓", "Move the cursor in the migration table"),
+    ("tab", "Move between the buttons, the table and the log"),
+    ("ctrl+p", "Command palette: every action by name"),
+    ("?", "This help"),
+    ("q", "Quit (ctrl+q from anywhere)"),
+    ("escape", "Cancel a dialog; nothing is written"),
+]
+
+LEGEND = (
+    "✓ applied   ○ pending   ▶ running   ✗ failed   ? unknown (in the database, not in the code)"
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    HelpScreen {
+        align: center middle;
+    }
+    HelpScreen #dialog {
+        width: 90;
+        max-width: 100%;
+        height: auto;
+        max-height: 100%;
+        border: thick $primary;
+        background: $surface;
+        padding: 0 1;
+    }
+    HelpScreen .title { text-style: bold; }
+    HelpScreen VerticalScroll { height: auto; max-height: 100%; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close"),
+        Binding("question_mark", "close", "Close", show=False),
+        Binding("q", "close", "Close", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
+        for key, text in KEYS:
+            table.add_row(key, text)
+        with Vertical(id="dialog"):
+            yield Label("metamigrate console — keys", classes="title")
+            with VerticalScroll():
+                yield Static(table)
+                yield Static(Text("\n" + LEGEND, style="dim"))
+                yield Static(
+                    Text(
+                        "\nThe readiness badge is the deployment gate: READY (all applied, all "
+                        "checks pass), PENDING (migrations waiting), ERROR (a check failed). "
+                        "Press escape to close.",
+                        style="dim",
+                    )
+                )
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,118 @@
+"""DatabaseWatcher: notices, cheaply, when another connection changed the database file.
+
+It owns one read-only connection, used only on its own daemon thread, and polls
+``PRAGMA data_version`` (which changes only when another connection commits) plus the file's
+identity, size and modification time (which change when the file is replaced or removed). It
+reports a change only when one happened, so an idle console does no work. The thread is a
+daemon and waits at most ``busy_timeout`` on a lock, so it never keeps the process alive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from engine import MetamigrateError
+from engine import sqlite as sq
+
+FileKey = tuple[int, int, int, int]
+
+
+def _file_key(path: Path) -> FileKey | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+class DatabaseWatcher:
+    """Calls ``on_change(reason)`` from its own thread whenever the database changed."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        on_change: Callable[[str], None],
+        *,
+        interval: float = 0.5,
+        busy_timeout: float = 0.1,
+    ) -> None:
+        self.path = Path(path)
+        self.on_change = on_change
+        self.interval = interval
+        self.busy_timeout = busy_timeout
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="metamigrate-watcher", daemon=True)
+        self._conn: sqlite3.Connection | None = None
+        self._data_version: int | None = None
+        self._file: FileKey | None = None
+        self._seen_file = False
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the thread to end; it does within one poll interval (and never blocks exit)."""
+        self._stop.set()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            self.poll()  # The baseline, at once: changes from now on are reported.
+            while not self._stop.wait(self.interval):
+                reason = self.poll()
+                if reason is not None and not self._stop.is_set():
+                    self.on_change(reason)
+        finally:
+            self._close()
+
+    def poll(self) -> str | None:
+        """One look at the file; the reason it changed since the last look, or None."""
+        key = _file_key(self.path)
+        previous, self._file = self._file, key
+        if key is None:
+            self._close()
+            self._data_version = None
+            if self._seen_file and previous is not None:
+                return "the database file disappeared"
+            return None
+        replaced = previous is not None and previous[:2] != key[:2]
+        if replaced:
+            self._close()
+        if self._conn is None:
+            try:
+                self._conn = sq.connect(self.path, read_only=True, busy_timeout=self.busy_timeout)
+            except MetamigrateError:
+                return None
+            self._data_version = None
+        try:
+            version = sq.data_version(self._conn)
+        except sqlite3.Error:
+            # Locked for a moment by a writer, or the file went bad: look again next time.
+            self._close()
+            return None
+        last, self._data_version = self._data_version, version
+        first = not self._seen_file
+        self._seen_file = True
+        if replaced:
+            return "the database file was replaced"
+        if first:
+            return None if previous is None else "the database file appeared"
+        if last is not None and version != last:
+            return "another connection committed"
+        if previous is not None and previous != key:
+            return "the database file changed"
+        return None
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = None

@@ -1,0 +1,8 @@
+"""The console's widgets, one per module."""
+
+from console.widgets.action_bar import ActionBar
+from console.widgets.activity_log import ActivityLog
+from console.widgets.migration_table import MigrationTable
+from console.widgets.readiness_panel import ReadinessPanel
+
+__all__ = ["ActionBar", "ActivityLog", "MigrationTable", "ReadinessPanel"]

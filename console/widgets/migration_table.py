@@ -1,0 +1,160 @@
+"""MigrationTable: every migration with its state, updated in place (never rebuilt needlessly)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from rich.text import Text
+from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist, RowKey
+
+from console.formatting import format_applied_at, format_duration
+from engine import MigrationStatus
+
+RowState = Literal["pending", "applied", "running", "failed", "unknown"]
+
+#: Each state reads without colour: a symbol and a word, then a colour on top.
+STATE_LOOK: dict[str, tuple[str, str]] = {
+    "applied": ("✓ applied", "green"),
+    "pending": ("○ pending", "yellow"),
+    "running": ("▶ running", "bold cyan"),
+    "failed": ("✗ failed", "bold red"),
+    "unknown": ("? unknown", "magenta"),
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    """What one row shows; equal rows are not redrawn."""
+
+    version: int
+    name: str
+    description: str
+    state: str
+    applied_at: str
+    duration: str
+    checksum: str
+
+    def cells(self) -> tuple[Text | str, ...]:
+        label, style = STATE_LOOK.get(self.state, (self.state, ""))
+        checksum_style = "green" if self.checksum == "✓" else "bold red"
+        return (
+            Text(label, style=style),
+            Text(str(self.version), justify="right"),
+            self.name,
+            self.applied_at,
+            Text(self.duration, justify="right"),
+            Text(self.checksum, style=checksum_style, justify="center"),
+            self.description,
+        )
+
+
+def row_for(status: MigrationStatus, state: str | None = None) -> Row:
+    checksum = "" if status.checksum_ok is None else ("✓" if status.checksum_ok else "✗ edited")
+    return Row(
+        version=status.version,
+        name=status.name,
+        description=status.description,
+        state=state or status.status,
+        applied_at=format_applied_at(status.applied_at),
+        duration=format_duration(status.duration_ms),
+        checksum=checksum,
+    )
+
+
+class MigrationTable(DataTable[Text | str]):
+    """The migrations, oldest first; the cursor row is the natural rollback target."""
+
+    COLUMNS: ClassVar[list[tuple[str, str, int | None]]] = [
+        ("State", "state", 9),
+        ("Ver", "version", 3),
+        ("Name", "name", None),
+        ("Applied at (UTC)", "applied_at", 16),
+        ("Duration", "duration", 8),
+        ("Checksum", "checksum", 8),
+        ("Description", "description", None),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self._rows: dict[int, Row] = {}
+        self._statuses: dict[int, MigrationStatus] = {}
+        self._overlay: dict[int, str] = {}
+
+    def on_mount(self) -> None:
+        for label, key, width in self.COLUMNS:
+            self.add_column(label, key=key, width=width)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    @property
+    def versions(self) -> list[int]:
+        return list(self._rows)
+
+    def state_of(self, version: int) -> str | None:
+        row = self._rows.get(version)
+        return row.state if row else None
+
+    @property
+    def cursor_version(self) -> int | None:
+        if not self._rows or self.cursor_row < 0:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        except CellDoesNotExist:
+            return None
+        return int(key.value) if key.value is not None else None
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def show(self, statuses: Sequence[MigrationStatus]) -> None:
+        """Show the database's view: update changed cells, rebuild only if the versions changed."""
+        self._statuses = {s.version: s for s in statuses}
+        self._render_rows()
+
+    def mark(self, version: int, state: str | None) -> None:
+        """Overlay a live state (running, failed) on one row; ``None`` removes it."""
+        if state is None:
+            self._overlay.pop(version, None)
+        else:
+            self._overlay[version] = state
+        self._render_rows()
+
+    def clear_marks(self, state: str | None = None) -> None:
+        self._overlay = {v: s for v, s in self._overlay.items() if state is not None and s != state}
+        self._render_rows()
+
+    def set_status(self, status: MigrationStatus) -> None:
+        """Replace one row's database view (a step just finished) without a reload."""
+        self._statuses[status.version] = status
+        self._render_rows()
+
+    def status_of(self, version: int) -> MigrationStatus | None:
+        return self._statuses.get(version)
+
+    def _render_rows(self) -> None:
+        wanted = {
+            version: row_for(status, self._overlay.get(version))
+            for version, status in sorted(self._statuses.items())
+        }
+        if list(wanted) != list(self._rows):
+            cursor = self.cursor_version
+            self.clear()
+            for version, row in wanted.items():
+                self.add_row(*row.cells(), key=str(version))
+            self._rows = wanted
+            if cursor is not None and cursor in wanted:
+                self.move_cursor(row=self.get_row_index(RowKey(str(cursor))), animate=False)
+            return
+        for version, row in wanted.items():
+            old = self._rows[version]
+            if row == old:
+                continue
+            for (_label, key, _width), new_cell, old_cell in zip(
+                self.COLUMNS, row.cells(), old.cells(), strict=True
+            ):
+                if new_cell != old_cell:
+                    self.update_cell(str(version), key, new_cell, update_width=True)
+            self._rows[version] = row

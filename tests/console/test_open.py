@@ -1,0 +1,81 @@
+"""Opening the console: the first look at a database, the header, help and the palette."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from console import MigrationConsole
+from console.screens import HelpScreen
+from console.widgets import MigrationTable, ReadinessPanel
+from tests.console.conftest import app_tables, make_console, settle, user_version
+
+
+async def test_first_open_of_an_empty_database_creates_it_at_version_0_with_all_pending(
+    db: Path,
+) -> None:
+    assert not db.exists()
+    app = make_console()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.query_one(MigrationTable)
+        assert table.versions == [1, 2, 3, 4]
+        assert {table.state_of(v) for v in table.versions} == {"pending"}
+        assert app.query_one(ReadinessPanel).status == "pending"
+        assert app.sub_title == "metadata.db · version 0 of 4"
+        assert "Opened metadata.db." in app.log_widget.lines_plain[0]
+    assert db.exists()
+    assert user_version(db) == 0
+    assert app_tables(db) == set()
+
+
+async def test_the_cursor_starts_in_the_migration_table() -> None:
+    app = make_console()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.focused, MigrationTable)
+        assert app.query_one(MigrationTable).cursor_version == 1
+
+
+async def test_question_mark_opens_help_and_escape_closes_it() -> None:
+    app = make_console()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_the_command_palette_offers_every_action() -> None:
+    app = make_console()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+    for title in ("Migrate to latest", "Roll back to…", "Verify", "Refresh", "Help"):
+        assert title in titles
+
+
+async def test_footer_shows_the_action_keys() -> None:
+    app = make_console()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        bindings = app.active_bindings.values()
+        shown = {b.binding.key for b in bindings if b.binding.show and b.enabled}
+    assert {"m", "r", "v", "f5", "question_mark", "q"} <= shown
+
+
+async def test_q_quits() -> None:
+    app = make_console()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_value == 0
+
+
+def test_the_app_is_built_with_the_documented_signature() -> None:
+    app = MigrationConsole("x.db", migrations=None, read_only=True, clock=None)
+    assert app.read_only
+    assert app.db_label == "x.db"

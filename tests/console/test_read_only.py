@@ -1,0 +1,55 @@
+"""Read-only mode: SQLite mode=ro, no write actions, and the file is byte-identical afterwards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Button, Static
+
+from console.screens import ConfirmMigrateScreen, RollbackScreen
+from console.widgets import MigrationTable
+from tests.console.conftest import make_console, migrate, settle
+
+
+async def test_read_only_mode_cannot_write_and_the_file_is_byte_identical(
+    db: Path, tmp_path: Path
+) -> None:
+    migrate(2)
+    before = db.read_bytes()
+    files_before = sorted(p.name for p in tmp_path.iterdir())
+    app = make_console(read_only=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        buttons = {b.id for b in app.query("ActionBar Button").results(Button)}
+        assert buttons == {"verify-button", "refresh-button"}
+        assert "READ-ONLY" in str(app.query_one("#mode", Static).render())
+        assert "READ-ONLY" in app.sub_title
+        for key in ("m", "r"):
+            await pilot.press(key)
+            await settle(pilot)
+            assert not isinstance(app.screen, ConfirmMigrateScreen | RollbackScreen)
+        app.action_migrate()
+        app._start_run("down", 0)
+        await pilot.press("v", "f5")
+        await settle(pilot)
+        table = app.query_one(MigrationTable)
+        assert [table.state_of(v) for v in table.versions] == [
+            "applied",
+            "applied",
+            "pending",
+            "pending",
+        ]
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == files_before
+
+
+async def test_read_only_hides_the_write_actions_from_keys_and_palette() -> None:
+    migrate(1)
+    app = make_console(read_only=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.check_action("migrate", ()) is False
+        assert app.check_action("rollback", ()) is False
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Migrate to latest" not in titles
+        assert "Verify" in titles
