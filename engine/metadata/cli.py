@@ -92,6 +92,8 @@ def attach_from_args(manager: MigrationManager, args: argparse.Namespace) -> Non
 
 def catalog_report(manager: MigrationManager) -> CheckResult | None:
     """Run only the attached catalog check (for ``status``); None when none is attached."""
+    if not manager.extra_checks:
+        return None  # the common case, without loading any verification code
     from engine.metadata.consistency import CatalogCheck
 
     checks = [c for c in manager.extra_checks if isinstance(c, CatalogCheck)]
