@@ -8,7 +8,7 @@ SQLite file and the warehouse a local folder, both under the service's ``base_pa
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlparse
@@ -22,8 +22,9 @@ from pyiceberg.exceptions import (
     TableAlreadyExistsError,
 )
 from pyiceberg.io import load_file_io
+from pyiceberg.table import CommitTableResponse
 from pyiceberg.table import Table as IcebergTable
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -32,9 +33,50 @@ from engine.metadata.errors import CatalogAlreadyExistsError, CatalogError, Cata
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.schema import Schema
+    from pyiceberg.table.update import TableRequirement, TableUpdate
 
 #: The catalog name recorded in every row of the catalog's tables.
 CATALOG_NAME = "metamigrate"
+
+#: Wraps every table commit: called with (namespace, name, commit, undo); ``commit()`` makes the
+#: commit and returns the new metadata location, ``undo()`` puts the catalog back as it was.
+CommitHook = Callable[[str, str, Callable[[], str], Callable[[], None]], None]
+
+
+class _HookedSqlCatalog(SqlCatalog):
+    """SqlCatalog whose table commits (appends, schema changes, ...) go through a hook."""
+
+    commit_hook: CommitHook | None = None
+    adapter: IcebergCatalog | None = None
+
+    def commit_table(
+        self,
+        table: IcebergTable,
+        requirements: tuple[TableRequirement, ...],
+        updates: tuple[TableUpdate, ...],
+    ) -> CommitTableResponse:
+        hook, adapter = self.commit_hook, self.adapter
+        if hook is None or adapter is None:
+            return super().commit_table(table, requirements, updates)
+        *namespace_parts, name = table.name()
+        namespace = ".".join(namespace_parts)
+        before = adapter.table_locations().get((namespace, name))
+        previous = adapter.previous_location(namespace, name)
+        responses: list[CommitTableResponse] = []
+        plain_commit = super().commit_table
+
+        def commit() -> str:
+            responses.append(plain_commit(table, requirements, updates))
+            return str(responses[0].metadata_location)
+
+        def undo() -> None:
+            if responses and before is not None and responses[0].metadata_location != before:
+                adapter.restore_location(
+                    namespace, name, str(responses[0].metadata_location), before, previous
+                )
+
+        hook(namespace, name, commit, undo)
+        return responses[0]
 
 
 class IcebergCatalog:
@@ -65,7 +107,12 @@ class IcebergCatalog:
             "init_catalog_tables": "false" if read_only else "true",
         }
         with self._translate(f"open the Iceberg catalog {catalog_file}"):
-            self._catalog = SqlCatalog(CATALOG_NAME, **properties)
+            self._catalog = _HookedSqlCatalog(CATALOG_NAME, **properties)
+        self._catalog.adapter = self
+
+    def on_commit(self, hook: CommitHook | None) -> None:
+        """Route every table commit made through this catalog's tables through ``hook``."""
+        self._catalog.commit_hook = hook
 
     def close(self) -> None:
         self._catalog.close()
@@ -198,6 +245,39 @@ class IcebergCatalog:
                 ).where(IcebergTables.catalog_name == CATALOG_NAME)
             ).all()
         return {(str(ns), str(name)): location for ns, name, location in rows}
+
+    def previous_location(self, namespace: str, name: str) -> str | None:
+        with self._translate("read the Iceberg tables"), Session(self._catalog.engine) as session:
+            return session.execute(
+                select(IcebergTables.previous_metadata_location).where(
+                    IcebergTables.catalog_name == CATALOG_NAME,
+                    IcebergTables.table_namespace == namespace,
+                    IcebergTables.table_name == name,
+                )
+            ).scalar()
+
+    def restore_location(
+        self, namespace: str, name: str, current: str, location: str, previous: str | None
+    ) -> None:
+        """Undo a commit: point the table back at ``location`` and delete the new metadata file.
+
+        Only if the catalog still points at ``current`` (nobody committed since).
+        """
+        with self._translate(f"restore the Iceberg table {namespace}.{name}"):
+            with Session(self._catalog.engine) as session:
+                result = session.execute(
+                    update(IcebergTables)
+                    .where(
+                        IcebergTables.catalog_name == CATALOG_NAME,
+                        IcebergTables.table_namespace == namespace,
+                        IcebergTables.table_name == name,
+                        IcebergTables.metadata_location == current,
+                    )
+                    .values(metadata_location=location, previous_metadata_location=previous)
+                )
+                session.commit()
+            if getattr(result, "rowcount", 0) == 1:
+                self._io(current).delete(current)
 
     def has_catalog_tables(self) -> bool:
         """False for a catalog file that PyIceberg never initialised (read-only opening)."""

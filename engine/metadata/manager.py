@@ -113,6 +113,7 @@ class MetadataManager:
         self._catalog = catalog
         if catalog is not None:
             store.migrations.extra_checks.append(self.check)
+            catalog.on_commit(self._record_commit)
 
     @classmethod
     def open(
@@ -240,7 +241,11 @@ class MetadataManager:
         return self.store.get_table(database, name)
 
     def load_table(self, database: str, name: str) -> IcebergTable:
-        """The PyIceberg table, after checking the store lists it."""
+        """The PyIceberg table, after checking the store lists it.
+
+        Its commits (``append``, ``update_schema().commit()``, ...) also update the store's metadata
+        location, both or neither, so the consistency check stays green.
+        """
         self.store.get_table(database, name)
         return self.catalog.load_table(database, name)
 
@@ -311,6 +316,27 @@ class MetadataManager:
                     exc, self.store.db_path, busy_timeout=self.store.migrations.busy_timeout
                 ) from exc
             raise
+
+    def _record_commit(
+        self,
+        database: str,
+        name: str,
+        commit: Callable[[], str],
+        undo: Callable[[], None],
+    ) -> None:
+        """A commit to a loaded table (append, schema change, ...): the store follows it."""
+        try:
+            self.store.get_table(database, name)
+        except NotFoundError:
+            commit()  # not a table of this service; the consistency check reports it
+            return
+
+        def work(undo_list: _Undo) -> None:
+            location = commit()
+            undo_list.append(undo)
+            self.store.update_table_location(database, name, location)
+
+        self._in_both_halves(work)
 
     def _refuse_existing_table(self, database: str, name: str) -> None:
         try:

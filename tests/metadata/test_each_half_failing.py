@@ -282,3 +282,25 @@ def test_drop_database_puts_the_namespace_back_when_the_store_cannot_commit(
     with pytest.raises(DatabaseLockedError):
         slow_meta.drop_database("sales")
     assert state() == before
+
+
+# -- commits to a loaded table ----------------------------------------------------------------
+
+
+def test_a_table_commit_is_undone_in_the_catalog_when_the_store_update_fails(
+    meta: MetadataManager, state: State
+) -> None:
+    from pyiceberg.types import StringType
+
+    meta.create_database("sales")
+    meta.create_table("sales", "orders", orders_schema())
+    table = meta.load_table("sales", "orders")
+    before = state()
+    abort_store_writes(meta, "UPDATE")
+    with (
+        pytest.raises(DatabaseError, match="refused by test trigger"),
+        table.update_schema() as change,
+    ):
+        change.add_column("note", StringType())
+    assert state() == before  # catalog points at the old metadata; the new file is deleted
+    assert meta.check().passed

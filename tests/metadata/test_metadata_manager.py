@@ -130,3 +130,23 @@ def test_operations_refuse_to_run_inside_an_open_store_transaction(
     ):
         meta.create_database("sales")
     assert state() == before
+
+
+def test_commits_to_a_loaded_table_move_the_store_location_with_the_catalog(
+    meta: MetadataManager,
+) -> None:
+    import pyarrow as pa
+
+    meta.create_database("sales")
+    created = meta.create_table("sales", "orders", orders_schema()).metadata_location
+    table = meta.load_table("sales", "orders")
+    rows = pa.table(
+        {"id": [1, 2], "region": ["eu", "us"]},
+        schema=pa.schema([pa.field("id", pa.int64(), nullable=False), ("region", pa.string())]),
+    )
+    table.append(rows)
+    appended = meta.get_table("sales", "orders").metadata_location
+    assert appended != created
+    assert appended == meta.load_table("sales", "orders").metadata_location
+    assert meta.load_table("sales", "orders").scan().to_arrow().num_rows == 2
+    assert meta.check().passed
