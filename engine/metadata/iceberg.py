@@ -1,7 +1,8 @@
 """The only module that imports PyIceberg: a small adapter over its ``SqlCatalog``.
 
-The rest of ``engine.metadata`` sees plain values and this package's errors, never a PyIceberg or
-SQLAlchemy exception, and imports this module only when a catalog is opened. The catalog is a
+The rest of ``engine.metadata`` sees plain values and this package's errors (and the PyIceberg
+``Table`` that ``load_table`` hands to the caller), never a PyIceberg or SQLAlchemy exception, and
+imports this module only when a catalog is opened. The catalog is a
 SQLite file and the warehouse a local folder, both under the service's ``base_path``.
 """
 
@@ -60,8 +61,7 @@ class _HookedSqlCatalog(SqlCatalog):
             return super().commit_table(table, requirements, updates)
         *namespace_parts, name = table.name()
         namespace = ".".join(namespace_parts)
-        before = adapter.table_locations().get((namespace, name))
-        previous = adapter.previous_location(namespace, name)
+        before, previous = adapter.locations_of(namespace, name)
         responses: list[CommitTableResponse] = []
         plain_commit = super().commit_table
 
@@ -246,15 +246,19 @@ class IcebergCatalog:
             ).all()
         return {(str(ns), str(name)): location for ns, name, location in rows}
 
-    def previous_location(self, namespace: str, name: str) -> str | None:
+    def locations_of(self, namespace: str, name: str) -> tuple[str | None, str | None]:
+        """The table's current and previous metadata locations in the catalog (None: no table)."""
         with self._translate("read the Iceberg tables"), Session(self._catalog.engine) as session:
-            return session.execute(
-                select(IcebergTables.previous_metadata_location).where(
+            row = session.execute(
+                select(
+                    IcebergTables.metadata_location, IcebergTables.previous_metadata_location
+                ).where(
                     IcebergTables.catalog_name == CATALOG_NAME,
                     IcebergTables.table_namespace == namespace,
                     IcebergTables.table_name == name,
                 )
-            ).scalar()
+            ).first()
+        return (None, None) if row is None else (row[0], row[1])
 
     def restore_location(
         self, namespace: str, name: str, current: str, location: str, previous: str | None
