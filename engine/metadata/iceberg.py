@@ -9,11 +9,20 @@ SQLite file and the warehouse a local folder, both under the service's ``base_pa
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlparse
 
+from pyiceberg.catalog import (
+    MANIFEST,
+    MANIFEST_LIST,
+    METADATA,
+    PREVIOUS_METADATA,
+    delete_data_files,
+    delete_files,
+)
 from pyiceberg.catalog.sql import IcebergNamespaceProperties, IcebergTables, SqlCatalog
 from pyiceberg.exceptions import (
     NamespaceAlreadyExistsError,
@@ -305,27 +314,42 @@ class IcebergCatalog:
         self._prune_empty_folders(table_location)
 
     def delete_files(self, table: IcebergTable) -> None:
-        """Delete a dropped table's metadata files (every version) and emptied folders."""
+        """Delete a dropped table's files as PyIceberg's purge does, then its emptied folders.
+
+        Data files, manifests, manifest lists and every metadata version; a file that cannot be
+        deleted is logged by PyIceberg and left behind.
+        """
         io = self._io(table.metadata_location)
-        files = {log.metadata_file for log in table.metadata.metadata_log}
-        files.add(table.metadata_location)
+        manifests = []
+        manifest_lists = set()
         with self._translate(f"delete the files of {table.location()}"):
-            for location in sorted(files):
-                if io.new_input(location).exists():
-                    io.delete(location)
+            for snapshot in table.metadata.snapshots:
+                manifests += snapshot.manifests(io)
+                manifest_lists.add(snapshot.manifest_list)
+            delete_data_files(io, manifests)
+            delete_files(io, {m.manifest_path for m in manifests}, MANIFEST)
+            delete_files(io, manifest_lists, MANIFEST_LIST)
+            previous = {log.metadata_file for log in table.metadata.metadata_log}
+            delete_files(io, previous, PREVIOUS_METADATA)
+            delete_files(io, {table.metadata_location}, METADATA)
         self._prune_empty_folders(table.location())
 
     def _prune_empty_folders(self, table_location: str) -> None:
-        """Remove emptied folders from the table's metadata folder up to the warehouse."""
+        """Remove the table's emptied folders, and its parents up to the warehouse if emptied."""
         root = self.warehouse.absolute()
-        folder = self._local_path(table_location) / "metadata"
-        while folder != root and root in folder.parents:
-            if folder.is_dir():
-                with contextlib.suppress(OSError):
-                    folder.rmdir()  # only succeeds when empty
-                if folder.exists():
-                    return
-            folder = folder.parent
+        table_folder = self._local_path(table_location)
+        if root not in table_folder.parents or not table_folder.is_dir():
+            return
+        for path, _subfolders, _files in os.walk(table_folder, topdown=False):
+            with contextlib.suppress(OSError):
+                os.rmdir(path)  # only succeeds when empty
+        parent = table_folder.parent
+        while parent != root and root in parent.parents:
+            try:
+                parent.rmdir()
+            except OSError:
+                return
+            parent = parent.parent
 
     @staticmethod
     def _local_path(location: str) -> Path:

@@ -103,3 +103,11 @@ def orders_schema():  # type: ignore[no-untyped-def]
         NestedField(1, "id", LongType(), required=True),
         NestedField(2, "region", StringType(), required=False),
     )
+
+
+def orders_rows():  # type: ignore[no-untyped-def]
+    """Two rows that fit ``orders_schema`` (a pyarrow table)."""
+    import pyarrow as pa
+
+    schema = pa.schema([pa.field("id", pa.int64(), nullable=False), ("region", pa.string())])
+    return pa.table({"id": [1, 2], "region": ["eu", "us"]}, schema=schema)

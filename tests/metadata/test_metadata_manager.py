@@ -11,7 +11,7 @@ from engine.errors import MigrationError
 from engine.metadata import MetadataManager
 from engine.store import AlreadyExistsError, NotFoundError, StoreError
 from tests.conftest import MigrationFiles
-from tests.metadata.conftest import Snapshot, orders_schema
+from tests.metadata.conftest import Snapshot, orders_rows, orders_schema
 
 
 def test_open_creates_the_store_catalog_file_and_warehouse_under_the_base_path(
@@ -84,12 +84,14 @@ def test_drop_table_and_database_remove_both_halves(
         meta.load_table("sales", "orders")
 
 
-def test_drop_table_with_purge_deletes_the_metadata_files(
+def test_drop_table_with_purge_deletes_data_and_metadata_files(
     meta: MetadataManager, state: Callable[[], Snapshot]
 ) -> None:
     before = state()
     meta.create_database("sales")
     meta.create_table("sales", "orders", orders_schema())
+    meta.load_table("sales", "orders").append(orders_rows())
+    assert any(f.endswith(".parquet") for f in state().files)
     meta.drop_table("sales", "orders", purge=True)
     meta.drop_database("sales")
     assert state() == before
@@ -135,16 +137,10 @@ def test_operations_refuse_to_run_inside_an_open_store_transaction(
 def test_commits_to_a_loaded_table_move_the_store_location_with_the_catalog(
     meta: MetadataManager,
 ) -> None:
-    import pyarrow as pa
-
     meta.create_database("sales")
     created = meta.create_table("sales", "orders", orders_schema()).metadata_location
     table = meta.load_table("sales", "orders")
-    rows = pa.table(
-        {"id": [1, 2], "region": ["eu", "us"]},
-        schema=pa.schema([pa.field("id", pa.int64(), nullable=False), ("region", pa.string())]),
-    )
-    table.append(rows)
+    table.append(orders_rows())
     appended = meta.get_table("sales", "orders").metadata_location
     assert appended != created
     assert appended == meta.load_table("sales", "orders").metadata_location
