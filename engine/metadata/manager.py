@@ -254,8 +254,8 @@ class MetadataManager:
     ) -> None:
         """Drop the table from both halves.
 
-        ``purge`` also deletes its metadata files once both halves agree it is gone; ``force``
-        removes the store row even when the Iceberg table is already missing from the catalog.
+        ``purge`` also deletes its data and metadata files once both halves agree it is gone;
+        ``force`` removes the store row even when the Iceberg table is missing from the catalog.
         """
         catalog = self.catalog
 
