@@ -304,3 +304,38 @@ def test_a_table_commit_is_undone_in_the_catalog_when_the_store_update_fails(
         change.add_column("note", StringType())
     assert state() == before  # catalog points at the old metadata; the new file is deleted
     assert meta.check().passed
+
+
+# -- two services at once ---------------------------------------------------------------------
+
+
+def test_two_services_creating_the_same_table_at_once_leave_exactly_one(
+    meta: MetadataManager, store_db: Path, base: Path, state: State
+) -> None:
+    import threading
+
+    meta.create_database("sales")
+    others = [MetadataManager.open(store_db, base) for _ in range(2)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(others))
+
+    def create(manager: MetadataManager) -> None:
+        start.wait()
+        try:
+            manager.create_table("sales", "orders", orders_schema())
+        except AlreadyExistsError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=create, args=(m,)) for m in others]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    for manager in others:
+        manager.close()
+    assert len(errors) == 1
+    after = state()
+    assert [t[:2] for t in after.store_tables] == [("sales", "orders")]
+    assert after.store_tables == after.catalog_tables
+    assert sum(f.endswith(".metadata.json") for f in after.files) == 1
+    assert meta.check().passed
