@@ -138,7 +138,15 @@ class Store:
             sq.rollback_if_open(conn)
             raise
         else:
-            conn.execute("COMMIT")
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                # A COMMIT that fails (a reader holding the file past the busy timeout) leaves the
+                # transaction open: roll it back so the store stays usable, and say why.
+                sq.rollback_if_open(conn)
+                raise sq.translate_error(
+                    exc, self.db_path, busy_timeout=self.migrations.busy_timeout
+                ) from exc
         finally:
             self._depth = 0
 

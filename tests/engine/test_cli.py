@@ -168,7 +168,7 @@ def test_locked_database_fails_with_the_lock_and_timeout_named(tmp_path: Path) -
     holder.execute("BEGIN IMMEDIATE")
     try:
         result = run_cli("migrate", "--db", str(db), "--busy-timeout", "0.3")
-        assert_one_clean_error(result, 1, "locked by another writer")
+        assert_one_clean_error(result, 1, "locked by another")
         assert "0.3 s" in result.stderr
         assert run_cli("status", "--db", str(db)).returncode == 0
     finally:

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from engine import DeploymentManager, MigrationError, MigrationManager, Store
+from engine import (
+    DatabaseLockedError,
+    DeploymentManager,
+    MigrationError,
+    MigrationManager,
+    SchemaMismatchError,
+    Store,
+)
 from engine.store import AlreadyExistsError, NotFoundError, StoreError
 from tests.conftest import MigrationFiles
 
@@ -125,3 +132,29 @@ def test_every_builtin_migration_round_trips_to_zero_and_back(tmp_path: Path) ->
         assert manager.current_version == 0
         manager.migrate_to_latest()
         assert manager.verify().ok
+
+
+def test_a_failed_commit_leaves_the_store_usable(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    with Store.open(path, busy_timeout=0.2) as store:
+        reader = sqlite3.connect(path, isolation_level=None)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM databases").fetchone()  # a shared lock: COMMIT waits
+        try:
+            with pytest.raises(DatabaseLockedError):
+                store.create_database("blocked")
+        finally:
+            reader.execute("ROLLBACK")
+            reader.close()
+        store.create_database("after")  # no transaction was left open
+        assert [d.name for d in store.list_databases()] == ["after"]
+
+
+def test_open_refuses_a_database_ahead_of_the_code(
+    tmp_path: Path, write_migrations: MigrationFiles
+) -> None:
+    path = tmp_path / "m.db"
+    Store.open(path).close()
+    older = write_migrations({"0001_initial.py": "def up(tx):\n    pass\n"})
+    with pytest.raises(SchemaMismatchError, match="ahead of the code"):
+        Store.open(path, migrations=older)
