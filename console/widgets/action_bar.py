@@ -35,10 +35,10 @@ class ActionBar(Horizontal):
         width: 1fr;
         height: 1;
         text-align: right;
-        padding: 0 1;
+        padding: 0 2 0 1;
         text-style: bold;
     }
-    ActionBar #mode.-read-only { color: $warning; }
+    ActionBar #mode.-read-only { color: $text-warning; }
     ActionBar #mode.-running { color: $accent; }
     """
 

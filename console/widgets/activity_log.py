@@ -21,7 +21,9 @@ class ActivityLog(RichLog):
     """
 
     def __init__(self, clock: Clock | None = None, *, id: str | None = None) -> None:
-        super().__init__(id=id, wrap=True, markup=False, highlight=False, max_lines=2000)
+        super().__init__(
+            id=id, wrap=True, markup=False, highlight=False, max_lines=2000, min_width=20
+        )
         self.clock: Clock = clock or local_now
         #: Plain copies of every line, for tests and for anyone reading the session back.
         self.lines_plain: list[str] = []

@@ -58,12 +58,19 @@ class ReadinessPanel(Vertical):
     def show(self, deployment: DeploymentStatus) -> None:
         self.deployment = deployment
         self._set_badge(deployment.status)
-        self.query_one("#details", Static).update(render_details(deployment))
+        self._set_details(render_details(deployment))
 
     def show_error(self, message: str) -> None:
         self.deployment = None
         self._set_badge("error")
-        self.query_one("#details", Static).update(Text(message, style="red"))
+        self._set_details(Text(message, style="red"))
+
+    def _set_details(self, text: Text) -> None:
+        details = self.query_one("#details", Static)
+        details.update(text)
+        # The details change height; make sure the next layout measures them again.
+        details.clear_cached_dimensions()
+        self.call_after_refresh(details.refresh, layout=True)
 
     def _set_badge(self, status: str) -> None:
         self.status = status
@@ -74,15 +81,16 @@ class ReadinessPanel(Vertical):
 
 
 def render_details(deployment: DeploymentStatus) -> Text:
+    """Counts first, then the gate's own sentence, then every check with its problems."""
     text = Text()
-    text.append("Current ", style="dim")
-    text.append(str(deployment.current_version), style="bold")
-    text.append("   Latest ", style="dim")
-    text.append(f"{deployment.latest_version}\n", style="bold")
-    text.append("Pending ", style="dim")
-    text.append(str(deployment.pending_count), style="yellow" if deployment.pending_count else "")
-    text.append("   Applied ", style="dim")
-    text.append(f"{deployment.applied_count}\n")
+    text.append("Version ", style="dim")
+    text.append(f"{deployment.current_version} of {deployment.latest_version}", style="bold")
+    text.append(" · ", style="dim")
+    text.append(
+        f"{deployment.pending_count} pending", style="yellow" if deployment.pending_count else ""
+    )
+    text.append(" · ", style="dim")
+    text.append(f"{deployment.applied_count} applied\n")
     text.append("Schema  ", style="dim")
     if deployment.verification is None:
         text.append("not checked\n", style="red")
@@ -90,6 +98,11 @@ def render_details(deployment: DeploymentStatus) -> Text:
         text.append("✓ valid\n", style="green")
     else:
         text.append("✗ invalid\n", style="bold red")
+    check_problems = set(deployment.verification.problems) if deployment.verification else set()
+    for problem in deployment.problems:
+        if problem not in check_problems:
+            style = "yellow" if deployment.status == "pending" else "red"
+            text.append(f"{problem}\n", style=style)
     checks = deployment.verification.checks if deployment.verification else []
     for check in checks:
         if check.passed:
@@ -99,10 +112,5 @@ def render_details(deployment: DeploymentStatus) -> Text:
         text.append(f"{check.title}\n")
         for problem in check.problems:
             text.append(f"  {problem}\n", style="red")
-    check_problems = set(deployment.verification.problems) if deployment.verification else set()
-    others = [p for p in deployment.problems if p not in check_problems]
-    for problem in others:
-        style = "yellow" if deployment.status == "pending" else "red"
-        text.append(f"{problem}\n", style=style)
     text.rstrip()
     return text

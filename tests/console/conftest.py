@@ -1,7 +1,9 @@
 """Console test fixtures: real SQLite files in tmp_path, a fixed clock, no animation.
 
 Every test runs with tmp_path as the working directory, so the app is opened on the relative
-path ``metadata.db`` and the header (and so every snapshot) is the same on every run.
+path ``metadata.db`` and the header (and so every snapshot) is the same on every run. The
+migrations are a fixed copy of the store's first four (``STORE_LIKE``, written to
+``./migrations``), so the tests do not change when the store gains a migration.
 """
 
 from __future__ import annotations
@@ -19,6 +21,78 @@ from console import MigrationConsole
 from engine import MigrationManager, Registry
 
 DB = "metadata.db"
+MIGRATIONS = "migrations"
+
+#: Four migrations shaped like the store's first four: names, descriptions, real DDL.
+STORE_LIKE: dict[str, str] = {
+    "0001_initial.py": '''
+        """Initial schema: databases and their tables with metadata locations."""
+
+
+        def up(tx):
+            tx.script("""
+                CREATE TABLE databases (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+                CREATE TABLE tables (
+                    id INTEGER PRIMARY KEY,
+                    database_id INTEGER NOT NULL REFERENCES databases (id),
+                    name TEXT NOT NULL,
+                    metadata_location TEXT NOT NULL,
+                    properties TEXT NOT NULL DEFAULT '{}'
+                );
+            """)
+
+
+        def down(tx):
+            tx.script("DROP TABLE tables; DROP TABLE databases;")
+    ''',
+    "0002_add_user_preferences.py": '''
+        """Add user preferences table."""
+
+
+        def up(tx):
+            tx.execute(
+                "CREATE TABLE user_preferences (user_name TEXT, key TEXT, value TEXT, "
+                "PRIMARY KEY (user_name, key)) WITHOUT ROWID"
+            )
+
+
+        def down(tx):
+            tx.execute("DROP TABLE user_preferences")
+    ''',
+    "0003_add_table_format.py": '''
+        """Record each table's format (ICEBERG by default)."""
+
+
+        def up(tx):
+            tx.execute("ALTER TABLE tables ADD COLUMN table_format TEXT NOT NULL DEFAULT 'ICEBERG'")
+
+
+        def down(tx):
+            tx.execute("ALTER TABLE tables DROP COLUMN table_format")
+    ''',
+    "0004_move_table_properties.py": '''
+        """Move table properties from a JSON column into a key/value table."""
+
+
+        def up(tx):
+            tx.script("""
+                CREATE TABLE table_properties (
+                    table_id INTEGER NOT NULL REFERENCES tables (id),
+                    key TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    PRIMARY KEY (table_id, key)
+                ) WITHOUT ROWID;
+                ALTER TABLE tables DROP COLUMN properties;
+            """)
+
+
+        def down(tx):
+            tx.script("""
+                ALTER TABLE tables ADD COLUMN properties TEXT NOT NULL DEFAULT '{}';
+                DROP TABLE table_properties;
+            """)
+    ''',
+}
 FIXED_NOW = datetime(2026, 11, 26, 3, 30, 0, tzinfo=UTC)
 
 
@@ -33,6 +107,10 @@ def console_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.delenv("TEXTUAL_THEME", raising=False)
     monkeypatch.delenv("METAMIGRATE_DB", raising=False)
+    folder = tmp_path / MIGRATIONS
+    folder.mkdir()
+    for name, source in STORE_LIKE.items():
+        (folder / name).write_text(textwrap.dedent(source).lstrip(), encoding="utf-8")
     return tmp_path
 
 
@@ -43,11 +121,13 @@ def db(tmp_path: Path) -> Path:
 
 
 def make_console(**kwargs: object) -> MigrationConsole:
+    """The app on ``./metadata.db`` with the fixed clock and (by default) ``./migrations``."""
     kwargs.setdefault("clock", fixed_clock)
+    kwargs.setdefault("migrations", MIGRATIONS)
     return MigrationConsole(DB, **kwargs)  # type: ignore[arg-type]
 
 
-def migrate(target: int | None = None, migrations: Registry | str | Path | None = None) -> None:
+def migrate(target: int | None = None, migrations: Registry | str | Path = MIGRATIONS) -> None:
     """Bring the database to ``target`` (default: latest) through the engine, outside the app."""
     manager = MigrationManager(DB, migrations)
     manager.migrate_to(manager.latest_version if target is None else target)

@@ -7,7 +7,7 @@ from pathlib import Path
 from console.watcher import DatabaseWatcher
 from console.widgets import MigrationTable, ReadinessPanel
 from engine import MigrationManager
-from tests.console.conftest import DB, make_console, migrate, settle, wait_until
+from tests.console.conftest import DB, MIGRATIONS, make_console, migrate, settle, wait_until
 
 
 async def test_a_change_made_by_another_connection_appears_without_input() -> None:
@@ -16,7 +16,7 @@ async def test_a_change_made_by_another_connection_appears_without_input() -> No
         await settle(pilot)
         table = app.query_one(MigrationTable)
         assert table.state_of(1) == "pending"
-        MigrationManager(DB).migrate_to(2)  # another "process": its own connections
+        MigrationManager(DB, MIGRATIONS).migrate_to(2)  # another "process": its own connections
         assert await wait_until(pilot, lambda: table.state_of(2) == "applied", timeout=5)
         await settle(pilot)
         assert table.state_of(3) == "pending"
@@ -44,9 +44,9 @@ def test_the_watcher_reports_only_real_changes(db: Path) -> None:
     watcher = DatabaseWatcher(db, reasons.append)
     assert watcher.poll() is None  # the baseline
     assert watcher.poll() is None
-    MigrationManager(db).status()  # a read changes nothing
+    MigrationManager(db, MIGRATIONS).status()  # a read changes nothing
     assert watcher.poll() is None
-    MigrationManager(db).migrate_to(2)
+    MigrationManager(db, MIGRATIONS).migrate_to(2)
     assert watcher.poll() == "another connection committed"
     assert watcher.poll() is None
 
@@ -56,7 +56,7 @@ def test_the_watcher_notices_a_replaced_file(db: Path, tmp_path: Path) -> None:
     watcher = DatabaseWatcher(db, lambda reason: None)
     watcher.poll()
     other = tmp_path / "other.db"
-    MigrationManager(other).migrate_to(3)
+    MigrationManager(other, MIGRATIONS).migrate_to(3)
     other.replace(db)
     assert watcher.poll() == "the database file was replaced"
 

@@ -79,3 +79,14 @@ def test_the_app_is_built_with_the_documented_signature() -> None:
     app = MigrationConsole("x.db", migrations=None, read_only=True, clock=None)
     assert app.read_only
     assert app.db_label == "x.db"
+
+
+async def test_without_migrations_the_console_uses_the_built_in_store_migrations() -> None:
+    from engine import Registry
+
+    latest = Registry.from_spec(None).latest_version
+    app = MigrationConsole("metadata.db", clock=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.latest_version == latest
+        assert app.query_one(MigrationTable).versions == list(range(1, latest + 1))
