@@ -162,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     from engine.metadata.cli import register as register_catalog
 
     register_catalog(commands, command, lambda sub: _common_options(sub, suppress=True))
+    from engine.safety_cli import register as register_safety
+
+    register_safety(commands, command)  # backups, restore, --no-backup, --rehearse, --force
     return parser
 
 
@@ -177,6 +180,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def _manager(args: argparse.Namespace, out: Output, *, events: bool = False) -> MigrationManager:
     from engine.manager import MigrationManager
+    from engine.safety_cli import manager_options
 
     handler = _progress_printer(out) if events and not out.as_json else None
     manager = MigrationManager(
@@ -185,6 +189,7 @@ def _manager(args: argparse.Namespace, out: Output, *, events: bool = False) -> 
         busy_timeout=args.busy_timeout,
         on_event=handler,
         read_only=args.read_only,
+        **manager_options(args),
     )
     from engine.metadata.cli import attach_from_args
 
@@ -193,11 +198,19 @@ def _manager(args: argparse.Namespace, out: Output, *, events: bool = False) -> 
 
 
 def _progress_printer(out: Output) -> Callable[[Event], None]:
-    from engine.events import MigrationFailed, MigrationFinished, MigrationSkipped, MigrationStarted
+    from engine.events import (
+        BackupTaken,
+        MigrationFailed,
+        MigrationFinished,
+        MigrationSkipped,
+        MigrationStarted,
+    )
 
     def show(event: Event) -> None:
         verb = {"up": "apply", "down": "undo "}
-        if isinstance(event, MigrationStarted):
+        if isinstance(event, BackupTaken):
+            out.console.print(f"  backup {_escape(event.path)} (version {event.version}, verified)")
+        elif isinstance(event, MigrationStarted):
             out.console.print(
                 f"  {verb[event.direction]} {event.version:04d}_{event.name} ...", end=" "
             )
@@ -270,15 +283,24 @@ def cmd_status(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_plan(args: argparse.Namespace, out: Output) -> int:
+    from engine.safety_cli import impact_lines, plan_impact
+
     manager = _manager(args, out)
     steps = manager.plan(args.to)
+    impact, impact_error = None, None
+    going_down = bool(steps) and steps[0].direction == "down" and args.to is not None
+    if going_down and all(s.reversible for s in steps):
+        impact, impact_error = plan_impact(out, manager, args.to)
     if out.as_json:
-        out.json(
-            {
-                "target": manager.latest_version if args.to is None else args.to,
-                "steps": [s.to_dict() for s in steps],
-            }
-        )
+        payload: dict[str, Any] = {
+            "target": manager.latest_version if args.to is None else args.to,
+            "steps": [s.to_dict() for s in steps],
+        }
+        if impact is not None:
+            payload["impact"] = impact.to_dict()
+        elif impact_error is not None:
+            payload["impact"] = {"error": impact_error}
+        out.json(payload)
         return 0
     if not steps:
         out.console.print("Nothing to do: the database is already at the target version.")
@@ -286,22 +308,33 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     for step in steps:
         flag = "" if step.reversible or step.direction == "up" else " [red](irreversible)[/]"
         out.console.print(f"  {step.direction:<4} {step.version:04d}_{_escape(step.name)}{flag}")
+    if impact is not None:
+        for line in impact_lines(impact):
+            out.console.print(line)
+    elif impact_error is not None:
+        out.console.print(f"[yellow]Impact unknown:[/] {_escape(impact_error)}")
     return 0
 
 
 def cmd_migrate(args: argparse.Namespace, out: Output) -> int:
+    from engine.safety_cli import run_rehearsal, warn_if_no_backup
+
     manager = _manager(args, out, events=True)
+    if args.rehearse:
+        return run_rehearsal(out, manager, args.to, "migrate")
+    warn_if_no_backup(args, out)
     if args.to is None:
         result = manager.migrate_to_latest(atomic=args.atomic)
     else:
         result = manager.migrate_to(args.to, atomic=args.atomic)
-    return _report_run(out, result, "migrate")
+    return _report_run(out, result, "migrate", manager.last_backup)
 
 
-def _report_run(out: Output, result: Any, verb: str) -> int:
+def _report_run(out: Output, result: Any, verb: str, backup: Any = None) -> int:
     if out.as_json:
         payload = result.to_dict()
         payload["nothing_to_do"] = result.nothing_to_do
+        payload["backup"] = backup.to_dict() if backup is not None else None
         out.json(payload)
         return 0
     if result.nothing_to_do:
@@ -315,25 +348,45 @@ def _report_run(out: Output, result: Any, verb: str) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace, out: Output) -> int:
+    from engine import safety_cli
+
     manager = _manager(args, out, events=True)
+    if args.rehearse:
+        return safety_cli.run_rehearsal(out, manager, args.to, "rollback")
     steps = manager.plan(args.to)
     if steps and steps[0].direction == "up":
         raise _usage(f"Version {args.to} is above the current version; use migrate to go up.")
-    if steps and not args.yes:
+    # What the downs would destroy, measured by rehearsing them (the same refusals as rollback).
+    impact = manager.rollback_impact(args.to) if steps else None
+    if steps and safety_cli.rollback_needs_typing(args, impact):
         if not sys.stdin.isatty():
-            raise _usage("rollback asks for confirmation: pass --yes when stdin is not a terminal.")
-        if not _confirm_rollback(out, args, steps):
+            raise safety_cli.refuse_untyped(args, impact)
+        if not _confirm_rollback(out, args, steps, impact, safety_cli.backup_notice(args, manager)):
             out.error("Rollback cancelled: the typed version did not match; nothing was changed.")
             return EXIT_FAILED
+    safety_cli.warn_if_no_backup(args, out)
     result = manager.rollback(args.to, atomic=args.atomic)
-    return _report_run(out, result, "rollback")
+    return _report_run(out, result, "rollback", manager.last_backup)
 
 
-def _confirm_rollback(out: Output, args: argparse.Namespace, steps: Sequence[Any]) -> bool:
+def _confirm_rollback(
+    out: Output,
+    args: argparse.Namespace,
+    steps: Sequence[Any],
+    impact: Any = None,
+    notice: str = "",
+) -> bool:
+    from engine.safety_cli import impact_lines
+
     console = out.console
     console.print(f"[bold red]Rollback of {args.db} to version {args.to}[/] will undo:")
     for step in steps:
         console.print(f"  down {step.version:04d}_{_escape(step.name)}")
+    if impact is not None:
+        for line in impact_lines(impact):
+            console.print(line)
+    if notice:
+        console.print(notice)
     answer = console.input(f"Type the target version ([bold]{args.to}[/]) to confirm: ")
     return answer.strip() == str(args.to)
 
@@ -463,6 +516,14 @@ def cmd_catalog(args: argparse.Namespace, out: Output) -> int:
     return run_catalog(args, out)
 
 
+def _safety(name: str, args: argparse.Namespace, out: Output) -> int:
+    from engine import safety_cli
+
+    command: Callable[[argparse.Namespace, Output, MigrationManager], int]
+    command = getattr(safety_cli, name)
+    return command(args, out, _manager(args, out))
+
+
 class _UsageError(MetamigrateError):
     exit_code = EXIT_BAD_INPUT
 
@@ -482,6 +543,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
     "new": cmd_new,
     "console": cmd_console,
     "catalog": cmd_catalog,
+    "backup": lambda args, out: _safety("cmd_backup", args, out),
+    "backups": lambda args, out: _safety("cmd_backups", args, out),
+    "restore": lambda args, out: _safety("cmd_restore", args, out),
 }
 
 

@@ -109,3 +109,7 @@ class DeploymentNotReady(MetamigrateError):
 
 class SchemaMismatchError(MetamigrateError):
     """The database's applied versions do not fit the code (ahead of it, or diverged)."""
+
+
+class BackupError(DatabaseError):
+    """A backup could not be taken or restored; nothing was changed."""

@@ -57,6 +57,15 @@ class RunFinished:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class BackupTaken:
+    """A verified backup was written before the run changed anything (see ``engine.backup``)."""
+
+    path: str
+    version: int
+    size: int
+
+
 Event = (
     RunStarted
     | MigrationStarted
@@ -64,5 +73,6 @@ Event = (
     | MigrationSkipped
     | MigrationFailed
     | RunFinished
+    | BackupTaken
 )
 EventHandler = Callable[[Event], None]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from engine import sqlite as sq
 from engine.errors import (
+    BackupError,
     InvalidTargetError,
     IrreversibleMigrationError,
     ReadOnlyDatabaseError,
@@ -26,7 +27,9 @@ from engine.models import Direction, MigrationStatus, PlanStep, RunResult
 from engine.recorder import AppliedRow, HistoryEntry, Recorder
 
 if TYPE_CHECKING:
+    from engine.backup import BackupInfo, BackupManager, RestoreResult
     from engine.events import EventHandler
+    from engine.rehearsal import RehearsalReport, RollbackImpact
     from engine.verify import ExtraCheck, VerificationReport
 
 RegistrySpec = Registry | str | os.PathLike[str] | None
@@ -43,6 +46,9 @@ class MigrationManager:
         busy_timeout: float = 5.0,
         on_event: EventHandler | None = None,
         read_only: bool = False,
+        backup: bool = True,
+        backup_dir: str | os.PathLike[str] | None = None,
+        keep_backups: int = 10,
     ) -> None:
         self.registry = Registry.from_spec(registry)
         self.busy_timeout = busy_timeout
@@ -51,6 +57,13 @@ class MigrationManager:
         self._conn: sqlite3.Connection | None = None
         #: More checks for verify(), each called with a connection (the Iceberg catalog adds one).
         self.extra_checks: list[ExtraCheck] = []
+        #: Take a verified backup before migrate/rollback change anything (only when there is
+        #: something to run and the database is not empty); ``backup=`` per call overrides it.
+        self.backup_enabled = backup
+        self.backup_dir = backup_dir
+        self.keep_backups = keep_backups
+        #: The backup taken by the last migrate/rollback of this manager (None: none was needed).
+        self.last_backup: BackupInfo | None = None
         if isinstance(db_path_or_connection, sqlite3.Connection):
             self._conn = db_path_or_connection
             self.db_path = Path(sq.database_path(db_path_or_connection) or ":memory:")
@@ -215,20 +228,30 @@ class MigrationManager:
 
     # -- changing -----------------------------------------------------------------------------
 
-    def migrate_to_latest(self, *, atomic: bool = False) -> RunResult:
-        return self.migrate_to(self.registry.latest_version, atomic=atomic)
+    def migrate_to_latest(self, *, atomic: bool = False, backup: bool | None = None) -> RunResult:
+        return self.migrate_to(self.registry.latest_version, atomic=atomic, backup=backup)
 
-    def migrate_to(self, version: int, *, atomic: bool = False) -> RunResult:
-        """Apply pending migrations up to ``version``, one transaction each (or one for all)."""
+    def migrate_to(
+        self, version: int, *, atomic: bool = False, backup: bool | None = None
+    ) -> RunResult:
+        """Apply pending migrations up to ``version``, one transaction each (or one for all).
+
+        ``backup`` (default: the manager's setting) takes a verified backup first when there is
+        something to run; if it cannot be made, nothing runs.
+        """
         target = self._check_target(version)
-        return self._run("up", target, atomic=atomic)
+        return self._run("up", target, atomic=atomic, backup=backup)
 
-    def rollback(self, to_version: int, *, atomic: bool = False) -> RunResult:
+    def rollback(
+        self, to_version: int, *, atomic: bool = False, backup: bool | None = None
+    ) -> RunResult:
         """Undo applied migrations down to ``to_version`` (0: empty schema), newest first."""
         target = self._check_target(to_version)
-        return self._run("down", target, atomic=atomic)
+        return self._run("down", target, atomic=atomic, backup=backup)
 
-    def _run(self, direction: Direction, target: int, *, atomic: bool) -> RunResult:
+    def _run(
+        self, direction: Direction, target: int, *, atomic: bool, backup: bool | None = None
+    ) -> RunResult:
         if self.read_only:
             raise ReadOnlyDatabaseError(
                 f"Database {self.db_path} was opened read-only; nothing was changed. "
@@ -254,6 +277,10 @@ class MigrationManager:
                 )
             if direction == "down":
                 self._refuse_irreversible(steps)
+            self.last_backup = None
+            if steps and (self.backup_enabled if backup is None else backup):
+                verb = "migrate" if direction == "up" else "rollback"
+                self._backup_before(conn, f"before {verb} to {target}")
             from engine.executor import Executor
 
             executor = Executor(
@@ -273,6 +300,65 @@ class MigrationManager:
                 f"Cannot roll back across irreversible migration(s) {names}; nothing was changed. "
                 f"The lowest reachable version is {lowest_ok}."
             )
+
+    # -- backups, rehearsal, rollback impact ---------------------------------------------------
+
+    @property
+    def backups(self) -> BackupManager:
+        """The backups of this database (folder, listing, retention, restore)."""
+        from engine.backup import BackupManager
+
+        return BackupManager(
+            self.db_path, self.backup_dir, keep=self.keep_backups, busy_timeout=self.busy_timeout
+        )
+
+    def _backup_before(self, conn: sqlite3.Connection, reason: str) -> None:
+        from engine.events import BackupTaken
+
+        if str(self.db_path) == ":memory:" or sq.is_empty(conn):
+            return  # nothing to lose
+        info = self.backups.take(conn, reason=reason)
+        self.last_backup = info
+        if self.on_event is not None:
+            self.on_event(BackupTaken(str(info.path), info.version, info.size))
+
+    def backup(self, *, reason: str = "manual") -> BackupInfo:
+        """Take a verified backup now (see ``engine.backup``); returns what was written."""
+        with self.connection() as conn:
+            return self.backups.take(conn, reason=reason)
+
+    def list_backups(self) -> list[BackupInfo]:
+        """This database's backups, newest first."""
+        return self.backups.list_backups()
+
+    def restore(self, backup: str | os.PathLike[str] | BackupInfo) -> RestoreResult:
+        """Put ``backup`` (a BackupInfo, a path, or a file name in the folder) back, atomically.
+
+        The replaced file is kept as a backup first. Refused while another process holds the
+        write lock, and for a manager built on a connection (close it and pass the path).
+        """
+        if self._conn is not None:
+            raise BackupError(
+                "Cannot restore through a manager that shares an open connection (a Store); "
+                "close it and restore by path (metamigrate restore)."
+            )
+        if self.read_only:
+            raise ReadOnlyDatabaseError(
+                f"Database {self.db_path} was opened read-only; nothing was restored."
+            )
+        return self.backups.restore(backup)
+
+    def rehearse(self, target: int | None = None) -> RehearsalReport:
+        """Run the real plan to ``target`` and roll it all back: see ``engine.rehearsal``."""
+        from engine.rehearsal import rehearse
+
+        return rehearse(self, target)
+
+    def rollback_impact(self, target: int) -> RollbackImpact:
+        """What ``rollback(target)`` would destroy: see ``engine.rehearsal.rollback_impact``."""
+        from engine.rehearsal import rollback_impact
+
+        return rollback_impact(self, target)
 
     # -- checking -----------------------------------------------------------------------------
 

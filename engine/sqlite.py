@@ -304,3 +304,8 @@ def translate_error(
             f"I/O error on database{where} ({text}); check the disk, then verify the database."
         )
     return DatabaseError(f"SQLite error on database{where}: {text}.")
+
+
+def is_empty(conn: sqlite3.Connection) -> bool:
+    """True when the database has no schema at all (a new or zero-byte file): nothing to lose."""
+    return conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone() is None

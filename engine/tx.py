@@ -8,7 +8,7 @@ while migration code runs.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 Params = Sequence[Any] | dict[str, Any]
@@ -72,6 +72,18 @@ class Tx:
             self.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
             is not None
         )
+
+    def rebuild_table(
+        self, name: str, new_create_sql: str, column_map: Mapping[str, str] | None = None
+    ) -> None:
+        """Change a table the way ALTER TABLE cannot (SQLite's 12-step rebuild), keeping its rows.
+
+        The migration must declare ``DISABLE_FOREIGN_KEYS = True`` (or ``disable_foreign_keys=True``
+        on the decorator). See ``engine.rebuild.rebuild_table`` for ``column_map``.
+        """
+        from engine.rebuild import rebuild_table
+
+        rebuild_table(self._conn, name, new_create_sql, column_map)
 
     def columns(self, table: str) -> list[str]:
         return [

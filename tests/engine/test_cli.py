@@ -196,7 +196,7 @@ def test_already_at_target_is_success(tmp_path: Path, capsys: pytest.CaptureFixt
     capsys.readouterr()
     assert main(["migrate", "--to", "2", "--db", db]) == 2  # below current: that is a rollback
     assert "use rollback" in capsys.readouterr().err
-    assert main(["rollback", "--to", "4", "--yes", "--db", db]) == 0
+    assert main(["rollback", "--to", "5", "--yes", "--db", db]) == 0
     assert "Nothing to do" in capsys.readouterr().out
 
 
@@ -205,7 +205,7 @@ def test_rollback_needs_yes_without_a_terminal(tmp_path: Path) -> None:
     assert run_cli("migrate", "--db", str(db)).returncode == 0
     result = run_cli("rollback", "--to", "1", "--db", str(db))
     assert_one_clean_error(result, 2, "pass --yes")
-    assert json.loads(run_cli("status", "--json", "--db", str(db)).stdout)["current_version"] == 4
+    assert json.loads(run_cli("status", "--json", "--db", str(db)).stdout)["current_version"] == 5
 
 
 def test_rollback_across_an_irreversible_migration_exits_1(
@@ -331,6 +331,6 @@ def test_interactive_rollback_requires_the_typed_version(tmp_path: Path) -> None
         return os.waitpid(pid, 0)[1] >> 8
 
     assert rollback_typing("2") == 1
-    assert json.loads(run_cli("status", "--json", "--db", str(db)).stdout)["current_version"] == 4
+    assert json.loads(run_cli("status", "--json", "--db", str(db)).stdout)["current_version"] == 5
     assert rollback_typing("1") == 0
     assert json.loads(run_cli("status", "--json", "--db", str(db)).stdout)["current_version"] == 1
