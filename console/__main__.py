@@ -40,9 +40,15 @@ def run_console(
         return exc.exit_code
 
     from console.app import MigrationConsole
+    from console.hangup import HangupGuard
 
     app = MigrationConsole(db_path, migrations=registry, read_only=read_only)
-    result = app.run()
+    guard = HangupGuard(app, sys.__stdin__.fileno() if sys.__stdin__ else 0)
+    guard.start()
+    try:
+        result = app.run()
+    finally:
+        guard.stop()
     return 0 if result is None else int(result)
 
 

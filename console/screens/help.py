@@ -26,7 +26,9 @@ KEYS: list[tuple[str, str]] = [
 ]
 
 LEGEND = (
-    "✓ applied   ○ pending   ▶ running   ✗ failed   ? unknown (in the database, not in the code)"
+    "State: ✓ applied  ○ pending  ▶ running  ✗ failed  "
+    "? unknown (in the database, not in the code)\n"
+    "Sum: ✓ the migration's code is unchanged since it was applied; ✗ it was edited"
 )
 
 

@@ -52,7 +52,8 @@ class Row:
 
 
 def row_for(status: MigrationStatus, state: str | None = None) -> Row:
-    checksum = "" if status.checksum_ok is None else ("✓" if status.checksum_ok else "✗ edited")
+    # "Sum": the checksum of the migration's code still matches the one recorded when applied.
+    checksum = "" if status.checksum_ok is None else ("✓" if status.checksum_ok else "✗")
     return Row(
         version=status.version,
         name=status.name,
@@ -73,7 +74,7 @@ class MigrationTable(DataTable[Text | str]):
         ("Name", "name", None),
         ("Applied at (UTC)", "applied_at", 16),
         ("Duration", "duration", 8),
-        ("Checksum", "checksum", 8),
+        ("Sum", "checksum", 3),
         ("Description", "description", None),
     ]
 
