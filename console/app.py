@@ -133,9 +133,8 @@ class MigrationConsole(App[int]):
         mode = " (read-only)" if self.read_only else ""
         self.log_widget.info(f"Opened {self.db_label}{mode}.")
         self.query_one(MigrationTable).focus()
-        self.load("open")
         self._watcher = DatabaseWatcher(self.db_path, self._on_file_change, interval=POLL_INTERVAL)
-        self._watcher.start()
+        self.load("open")
 
     def on_unmount(self) -> None:
         if self._watcher is not None:
@@ -214,6 +213,8 @@ class MigrationConsole(App[int]):
     def _load_worker(self, generation: int, reason: str) -> None:
         try:
             manager = self._reader()
+            if reason == "open" and self._watcher is not None:
+                self._start_watching(manager)
             statuses = manager.status()
             self.post_message(StatusLoaded(generation, statuses, manager.latest_version, reason))
             deployment = DeploymentManager(manager).status()
@@ -222,6 +223,17 @@ class MigrationConsole(App[int]):
             self.post_message(LoadFailed(generation, exc.message))
         except Exception as exc:  # A bug must not kill the console: say it, keep running.
             self.post_message(LoadFailed(generation, unexpected(exc)))
+
+    def _start_watching(self, manager: MigrationManager) -> None:
+        """In the first load: create a missing file, take the watcher's baseline, then poll."""
+        assert self._watcher is not None
+        try:
+            if not self.read_only:
+                with manager.connection():
+                    pass  # Creates a missing database file (empty, version 0); writes nothing.
+        finally:
+            self._watcher.prime()
+            self._watcher.start()
 
     def _load_done(self) -> None:
         self._load_in_flight = False

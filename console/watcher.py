@@ -50,10 +50,22 @@ class DatabaseWatcher:
         self._conn: sqlite3.Connection | None = None
         self._data_version: int | None = None
         self._file: FileKey | None = None
-        self._seen_file = False
+        self._polled = False
+        self._lock = threading.Lock()
 
     def start(self) -> None:
-        self._thread.start()
+        """Start polling (from any thread; a second call does nothing)."""
+        with self._lock:
+            if not self._thread.is_alive() and not self._stop.is_set():
+                self._thread.start()
+
+    def prime(self) -> None:
+        """Take the baseline now: any change after this call is reported by a later poll.
+
+        The console calls it in its first load, just before reading the database, so no change
+        can fall between what the table shows and what the watcher compares with.
+        """
+        self.poll()
 
     def stop(self) -> None:
         """Ask the thread to end; it does within one poll interval (and never blocks exit)."""
@@ -65,7 +77,8 @@ class DatabaseWatcher:
 
     def _run(self) -> None:
         try:
-            self.poll()  # The baseline, at once: changes from now on are reported.
+            if not self._polled:
+                self.poll()  # The baseline, at once: changes from now on are reported.
             while not self._stop.wait(self.interval):
                 reason = self.poll()
                 if reason is not None and not self._stop.is_set():
@@ -75,14 +88,17 @@ class DatabaseWatcher:
 
     def poll(self) -> str | None:
         """One look at the file; the reason it changed since the last look, or None."""
+        with self._lock:
+            first, self._polled = not self._polled, True
+            return self._look(first)
+
+    def _look(self, first: bool) -> str | None:
         key = _file_key(self.path)
         previous, self._file = self._file, key
         if key is None:
             self._close()
             self._data_version = None
-            if self._seen_file and previous is not None:
-                return "the database file disappeared"
-            return None
+            return None if first or previous is None else "the database file disappeared"
         replaced = previous is not None and previous[:2] != key[:2]
         if replaced:
             self._close()
@@ -90,6 +106,7 @@ class DatabaseWatcher:
             try:
                 self._conn = sq.connect(self.path, read_only=True, busy_timeout=self.busy_timeout)
             except MetamigrateError:
+                self._file = previous  # Not seen yet: look again next time.
                 return None
             self._data_version = None
         try:
@@ -99,12 +116,12 @@ class DatabaseWatcher:
             self._close()
             return None
         last, self._data_version = self._data_version, version
-        first = not self._seen_file
-        self._seen_file = True
+        if first:
+            return None
         if replaced:
             return "the database file was replaced"
-        if first:
-            return None if previous is None else "the database file appeared"
+        if previous is None:
+            return "the database file appeared"
         if last is not None and version != last:
             return "another connection committed"
         if previous is not None and previous != key:

@@ -69,3 +69,11 @@ def test_the_watcher_thread_is_a_daemon_and_stops(db: Path) -> None:
     watcher.stop()
     watcher._thread.join(timeout=2)
     assert not watcher.alive
+
+
+def test_the_watcher_reports_a_database_file_that_appears(db: Path) -> None:
+    watcher = DatabaseWatcher(db, lambda reason: None)
+    assert watcher.poll() is None
+    migrate(1)
+    assert watcher.poll() == "the database file appeared"
+    assert watcher.poll() is None
