@@ -25,7 +25,10 @@ class Plan:
     mode: str
     ns: tuple[int, ...]
     status_n: int | None
-    reps: int
+    #: Timed repetitions for each N of ``ns`` (the last one also for the large status run).
+    reps: tuple[int, ...]
+    #: Tools in the large status run (None: all). Peers take minutes there: see bench/README.md.
+    status_large_tools: tuple[str, ...] | None
     status_runs: int
     probe_reps: int
     library_n: int
@@ -33,8 +36,12 @@ class Plan:
     idle_seconds: float
 
 
-QUICK = Plan("quick", (100,), None, 3, 2, 5, 100, 100, 3.0)
-FULL = Plan("full", (100, 1000), 10_000, 5, 3, 10, 1000, 1000, 10.0)
+QUICK = Plan("quick", (100,), None, (3,), None, 2, 5, 100, 100, 3.0)
+FULL = Plan("full", (100, 1000), 10_000, (5, 3), ("raw", "metamigrate"), 3, 10, 1000, 1000, 10.0)
+
+
+def reps_for(plan: Plan, index: int, override: int | None) -> int:
+    return override or plan.reps[min(index, len(plan.reps) - 1)]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -45,6 +52,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--status-n", type=int, help="N of the large status/memory run (0: skip)")
     p.add_argument("--reps", type=int, help="timed repetitions per tool")
+    p.add_argument(
+        "--status-large-tools",
+        help="comma-separated tools for the large status run, or 'all' "
+        "(default: raw,metamigrate in a full run; peers take minutes each at N = 10,000)",
+    )
     p.add_argument("--status-runs", type=int, help="status runs per repetition")
     p.add_argument("--tools", help="comma-separated tool keys (default: all)")
     p.add_argument("--probe-reps", type=int, help="repetitions of the single-figure probes")
@@ -55,6 +67,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=float,
         default=240.0,
         help="seconds a tool may take to set up the large status run (untimed)",
+    )
+    p.add_argument(
+        "--setup-on-disk",
+        action="store_true",
+        help="set up the large status run on disk rather than on /dev/shm",
     )
     p.add_argument("--workdir", type=Path, help="where generated projects go (default: a temp dir)")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -102,6 +119,21 @@ def choose_tools(selection: str | None) -> list[Tool]:
     return [t for t in tools if t.key in wanted]
 
 
+def large_tools(runnable: list[Tool], plan: Plan, selection: str | None) -> list[Tool]:
+    if selection == "all" or (selection is None and plan.status_large_tools is None):
+        return runnable
+    keys = selection.split(",") if selection else list(plan.status_large_tools or ())
+    return [t for t in runnable if t.key in keys]
+
+
+def tmpfs() -> Path | None:
+    """A scratch directory on /dev/shm for untimed setup, when there is one."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or not environment.filesystem(shm).startswith("tmpfs"):
+        return None
+    return Path(tempfile.mkdtemp(prefix="metamigrate-bench-setup-", dir=shm))
+
+
 def measure(args: argparse.Namespace, plan: Plan, work: Path) -> dict[str, Any]:
     started = time.perf_counter()
     tools = choose_tools(args.tools)
@@ -127,17 +159,31 @@ def measure(args: argparse.Namespace, plan: Plan, work: Path) -> dict[str, Any]:
         "status_large": None,
         "probes": {},
     }
-    for n in args.n or plan.ns:
+    for index, n in enumerate(n for n in (args.n or plan.ns) if n > 0):
         cycle = suite.run_cycles(
-            runnable, n, args.reps or plan.reps, args.status_runs or plan.status_runs, work
+            runnable,
+            n,
+            reps_for(plan, index, args.reps),
+            args.status_runs or plan.status_runs,
+            work,
         )
         cycle["skipped"].update(skipped)
         results["cycles"].append(cycle)
     status_n = plan.status_n if args.status_n is None else args.status_n
     if status_n:
-        results["status_large"] = suite.run_status_large(
-            runnable, status_n, args.reps or plan.reps, work, args.setup_timeout
-        )
+        setup_dir = None if args.setup_on_disk else tmpfs()
+        try:
+            results["status_large"] = suite.run_status_large(
+                large_tools(runnable, plan, args.status_large_tools),
+                status_n,
+                reps_for(plan, len(plan.reps), args.reps),
+                work,
+                args.setup_timeout,
+                setup_dir,
+            )
+        finally:
+            if setup_dir is not None:
+                shutil.rmtree(setup_dir, ignore_errors=True)
     if not args.no_probes:
         suite.log("probes: startup, import engine, --json imports, library commits, console")
         results["probes"] = probes.all_probes(

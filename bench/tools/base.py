@@ -73,6 +73,10 @@ class Tool(ABC):
     def project(self, workload: Workload, root: Path) -> Project:
         """The database and commands for sources written by :meth:`write_sources`."""
 
+    def setup_apply(self, project: Project) -> Invocation:
+        """The untimed apply that prepares a database for status runs (default: ``apply``)."""
+        return project.apply
+
     def status_ok(self, output: str, workload: Workload) -> bool:
         """Whether the status output reports the last migration (default: it names it)."""
         return workload.step(workload.n).slug in output

@@ -112,6 +112,11 @@ class Metamigrate(Tool):
             Invocation([*base, "rollback", "--to", "0", "--yes", *self._flags("rollback")], root),
         )
 
+    def setup_apply(self, project: Project) -> Invocation:
+        """``migrate --atomic``: the same bookkeeping as per-migration apply, one transaction."""
+        argv = project.apply.argv
+        return Invocation(argv if "--atomic" in argv else [*argv, "--atomic"], project.apply.cwd)
+
     def status_ok(self, output: str, workload: Workload) -> bool:
         json.loads(output)
         return workload.step(workload.n).version in output

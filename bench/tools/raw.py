@@ -51,6 +51,11 @@ class RawSqlite(Tool):
 
         return Project(root, db, call("apply"), call("status"), call("rollback"))
 
+    def setup_apply(self, project: Project) -> Invocation:
+        """One transaction: the same rows as per-migration apply, in a fraction of the time."""
+        argv = project.apply.argv
+        return Invocation(argv if "--one-tx" in argv else [*argv, "--one-tx"], project.apply.cwd)
+
     def status_ok(self, output: str, workload: Workload) -> bool:
         rows = json.loads(output)
         return len(rows) == workload.n and all(row["applied"] for row in rows)
