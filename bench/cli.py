@@ -36,7 +36,7 @@ class Plan:
     idle_seconds: float
 
 
-QUICK = Plan("quick", (100,), None, (3,), None, 2, 5, 100, 100, 3.0)
+QUICK = Plan("quick", (100,), None, (2,), None, 2, 3, 100, 100, 2.0)
 FULL = Plan("full", (100, 1000), 10_000, (5, 3), ("raw", "metamigrate"), 3, 10, 1000, 1000, 10.0)
 
 
@@ -46,7 +46,7 @@ def reps_for(plan: Plan, index: int, override: int | None) -> int:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="N = 100 only, 3 repetitions (smoke run)")
+    p.add_argument("--quick", action="store_true", help="N = 100 only, 2 repetitions (smoke run)")
     p.add_argument(
         "--n", type=int, nargs="+", help="override the Ns of the apply/status/rollback runs"
     )

@@ -71,8 +71,10 @@ def status_large_table(results: dict[str, Any], section: dict[str, Any]) -> list
     lines = [
         f"### Status at N = {section['n']} ({section['reps']} repetitions)",
         "",
-        "Each database migrated by the tool itself first (untimed). Peak RSS is `ru_maxrss` of the "
-        "status process (from `os.wait4`).",
+        "Each database is migrated by the tool's own apply first (untimed; raw and metamigrate "
+        "in one transaction, on tmpfs when available, then copied with its timestamps). Peak RSS "
+        "is `ru_maxrss` of the whole status process (from `os.wait4`). Tools not listed were "
+        "left out of this run (see bench/README.md for the peers at this N).",
         "",
         "| | status of a migrated DB | peak RSS | untimed setup apply |",
         "|---|---|---|---|",

@@ -140,6 +140,7 @@ def add_ratios(results: dict[str, Any], tools: list[Tool]) -> None:
             summary["ratio_floor"] = ratio(summary, floor)
             summary["ratio_floor_min"] = ratio(summary, floor, "min")
             summary["ratio_baseline"] = ratio(summary, base)
+            summary["ratio_baseline_min"] = ratio(summary, base, "min")
 
 
 def set_up(

@@ -29,12 +29,23 @@ def _target(name: str, goal: str, measured: str, ok: bool | None, note: str = ""
 def _ratio_target(
     cycle: dict[str, Any], key: str, op: str, which: str, limit: float, name: str, goal: str
 ) -> dict[str, Any]:
+    """Judged on the ratio of medians; the ratio of minimums (less sensitive to other load on a
+    shared machine) is shown beside it, and noted when it alone meets the target."""
     summary = _get(cycle, "results", key, op)
     value = _get(summary, which)
     if value is None:
         return _target(name, goal, "not measured", None, _get(cycle, "skipped", key) or "")
-    measured = f"{value:.2f}x ({summary['median']:.3f} s median, N = {cycle['n']})"
-    return _target(name, goal, measured, value <= limit)
+    at_min = _get(summary, which + "_min")
+    measured = f"{value:.2f}x median ({summary['median']:.3f} s)"
+    if at_min is not None:
+        measured += f", {at_min:.2f}x min"
+    measured += f", N = {cycle['n']}"
+    note = (
+        "met on the minimums only"
+        if value > limit and at_min is not None and at_min <= limit
+        else ""
+    )
+    return _target(name, goal, measured, value <= limit, note)
 
 
 def _marginal(statuses: dict[int, float]) -> list[tuple[int, int, float]]:
