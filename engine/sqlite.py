@@ -40,17 +40,27 @@ def validate_database_file(path: Path) -> None:
         )
     if not path.exists():
         return
-    try:
-        with path.open("rb") as handle:
-            header = handle.read(len(SQLITE_HEADER))
-    except PermissionError as exc:
+    if not os.access(path, os.R_OK):
         raise DatabaseError(
             f"Cannot read {path}: permission denied; run as a user who can read it."
-        ) from exc
-    if header and header != SQLITE_HEADER:
-        raise NotADatabaseError(
-            f"{path} is not a SQLite database (its header is wrong); check the --db path."
         )
+    # The header is read through SQLite, never with open(): closing any descriptor of the file
+    # drops every POSIX lock this process holds on it, including the locks of this process's
+    # other connections (a write transaction would silently lose its lock). SQLite's own close
+    # keeps them.
+    try:
+        probe = sqlite3.connect(f"file:{_uri_path(path)}?mode=ro", uri=True, timeout=0)
+        try:
+            probe.execute("PRAGMA schema_version").fetchone()
+        finally:
+            probe.close()
+    except sqlite3.DatabaseError as exc:
+        name = getattr(exc, "sqlite_errorname", "") or ""
+        if name == "SQLITE_NOTADB" or "not a database" in str(exc):
+            raise NotADatabaseError(
+                f"{path} is not a SQLite database (its header is wrong); check the --db path."
+            ) from exc
+        # Anything else (busy, a WAL that needs recovery) is for the real connection to report.
 
 
 def connect(
