@@ -264,6 +264,9 @@ class MigrationConsole(App[int]):
                     f"Version {deployment.current_version} of {deployment.latest_version}: "
                     f"{deployment.status.upper()}."
                 )
+                if deployment.status == "error":
+                    for problem in deployment.problems:
+                        self.log_widget.error(problem)
             elif message.reason == "verify":
                 self._log_verification(deployment)
             elif message.reason == "refresh":

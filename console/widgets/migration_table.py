@@ -37,17 +37,18 @@ class Row:
     duration: str
     checksum: str
 
-    def cells(self) -> tuple[Text | str, ...]:
+    def cells(self) -> tuple[Text, ...]:
+        """Rich Text for every cell: plain strings would be parsed as markup, row by row."""
         label, style = STATE_LOOK.get(self.state, (self.state, ""))
         checksum_style = "green" if self.checksum == "✓" else "bold red"
         return (
             Text(label, style=style),
             Text(str(self.version), justify="right"),
-            self.name,
-            self.applied_at,
+            Text(self.name),
+            Text(self.applied_at),
             Text(self.duration, justify="right"),
             Text(self.checksum, style=checksum_style, justify="center"),
-            self.description,
+            Text(self.description),
         )
 
 
@@ -65,7 +66,7 @@ def row_for(status: MigrationStatus, state: str | None = None) -> Row:
     )
 
 
-class MigrationTable(DataTable[Text | str]):
+class MigrationTable(DataTable[Text]):
     """The migrations, oldest first; the cursor row is the natural rollback target."""
 
     COLUMNS: ClassVar[list[tuple[str, str, int | None]]] = [

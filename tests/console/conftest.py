@@ -124,7 +124,10 @@ def make_console(**kwargs: object) -> MigrationConsole:
     """The app on ``./metadata.db`` with the fixed clock and (by default) ``./migrations``."""
     kwargs.setdefault("clock", fixed_clock)
     kwargs.setdefault("migrations", MIGRATIONS)
-    return MigrationConsole(DB, **kwargs)  # type: ignore[arg-type]
+    app = MigrationConsole(DB, **kwargs)  # type: ignore[arg-type]
+    # textual.constants read TEXTUAL_ANIMATIONS when Textual was imported; say it again here.
+    app.animation_level = "none"
+    return app
 
 
 def migrate(target: int | None = None, migrations: Registry | str | Path = MIGRATIONS) -> None:
