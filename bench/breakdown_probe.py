@@ -24,6 +24,7 @@ WRAP = (
     ("engine.migration", "Registry.from_directory", "discover migration files"),
     ("engine.migration", "MigrationFile.read_header", "read headers (ast.parse)"),
     ("engine.migration", "MigrationFile.checksum", "checksums (ast.parse + ast.dump)"),
+    ("engine.migration", "source_checksum", "checksum of a migration's source"),
     ("engine.loader", "load_migration_file", "import migration modules"),
     ("engine.sqlite", "connect", "connect and validate the file"),
     ("engine.sqlite", "table_exists", "bookkeeping: table_exists (scans sqlite_master)"),
@@ -81,8 +82,14 @@ def install() -> list[str]:
         if isinstance(original, (classmethod, staticmethod)):
             kind = type(original)
             setattr(owner, name, kind(_wrap(label, original.__func__)))
-        else:
-            setattr(owner, name, _wrap(label, original))
+            continue
+        wrapped = _wrap(label, original)
+        setattr(owner, name, wrapped)
+        # Modules that did ``from engine.x import f`` hold their own reference: rebind it too.
+        for module in list(sys.modules.values()):
+            in_engine = getattr(module, "__name__", "").startswith("engine")
+            if in_engine and module is not owner and getattr(module, name, None) is original:
+                setattr(module, name, wrapped)
     return missing
 
 
