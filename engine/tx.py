@@ -18,15 +18,22 @@ def split_statements(sql: str) -> list[str]:
     """Split a script into complete statements, respecting strings, comments and triggers."""
     statements: list[str] = []
     buffer = ""
-    for line in sql.splitlines(keepends=True):
-        buffer += line
+    # Cut at every semicolon that ends a statement (several may share a line); a semicolon inside
+    # a string, a comment or a trigger body does not complete the statement, so it stays.
+    pieces = sql.split(";")
+    for index, piece in enumerate(pieces):
+        buffer += piece
+        if index == len(pieces) - 1:
+            break
+        buffer += ";"
         if sqlite3.complete_statement(buffer):
             if buffer.strip().strip(";").strip():
                 statements.append(buffer.strip())
             buffer = ""
     if buffer.strip():
-        # A trailing statement without a semicolon is still a statement.
-        if not sqlite3.complete_statement(buffer + ";"):
+        # A trailing statement without a semicolon is still a statement (a trailing line
+        # comment is ended by the newline).
+        if not sqlite3.complete_statement(buffer + "\n;"):
             raise ValueError(
                 f"Incomplete SQL statement at the end of the script: {buffer.strip()!r}"
             )
