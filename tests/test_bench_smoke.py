@@ -43,6 +43,8 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "1",
         "--idle-seconds",
         "0.2",
+        "--status-large-tools",
+        "raw,metamigrate",
         "--out-dir",
         str(out),
         "--workdir",
