@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.events import Resize
 from textual.widgets import RichLog
 
 from console.formatting import Clock, local_now
@@ -27,12 +28,29 @@ class ActivityLog(RichLog):
         self.clock: Clock = clock or local_now
         #: Plain copies of every line, for tests and for anyone reading the session back.
         self.lines_plain: list[str] = []
+        self._entries: list[Text] = []
+        self._wrapped_at = 0
 
     def add(self, message: str, style: str = "") -> None:
         stamp = self.clock().strftime("%H:%M:%S")
         line = Text.assemble((stamp, "dim"), " ", (message, style))
         self.lines_plain.append(line.plain)
+        self._entries = [*self._entries[-(self.MAX_ENTRIES - 1) :], line]
         self.write(line)
+
+    MAX_ENTRIES = 2000
+
+    def on_resize(self, event: Resize) -> None:
+        """RichLog wraps a line once, at the width it has then: wrap everything again."""
+        super().on_resize(event)
+        width = self.scrollable_content_region.width
+        if self._size_known and width and width != self._wrapped_at:
+            first = not self._wrapped_at
+            self._wrapped_at = width
+            if not first:
+                self.clear()
+                for line in self._entries:
+                    self.write(line)
 
     def info(self, message: str) -> None:
         self.add(message)
