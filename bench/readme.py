@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.report import VERDICT, seconds
+from bench.report import VERDICT, seconds, versus_peers
 from bench.targets import TARGET_N
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
@@ -22,11 +22,16 @@ ROWS = (
 )
 
 
-def _fig(summary: dict[str, Any] | None) -> str:
+def _fig(summary: dict[str, Any] | None, baseline: str = "raw") -> str:
     if not summary:
         return "—"
     ratio = summary.get("ratio_floor")
-    return seconds(summary["median"]) + (f" ({ratio:.2f}x)" if ratio is not None else "")
+    text = seconds(summary["median"])
+    if ratio is not None:
+        own = summary.get("ratio_baseline")
+        extra = f"; {own:.2f}x one-tx" if baseline != "raw" and own is not None else ""
+        text += f" ({ratio:.2f}x{extra})"
+    return text
 
 
 def render_section(results: dict[str, Any]) -> str:
@@ -53,10 +58,11 @@ def render_section(results: dict[str, Any]) -> str:
             continue
         name = label if tools[key]["group"] == "floor" else f"{label} ({tools[key]['version']})"
         lines.append(
-            f"| {name} | {_fig(data.get('apply'))} | {_fig(data.get('status'))} "
-            f"| {_fig(data.get('rollback'))} |"
+            f"| {name} | {_fig(data.get('apply'), tools[key]['baseline'])} "
+            f"| {_fig(data.get('status'))} | {_fig(data.get('rollback'), tools[key]['baseline'])} |"
         )
-    lines += ["", "| target | measured | |", "|---|---|---|"]
+    lines += ["", *[line.replace("#### ", "") for line in versus_peers(results, cycle)]]
+    lines += ["| target | measured | |", "|---|---|---|"]
     for t in results.get("targets", []):
         lines.append(f"| {t['name']}: {t['target']} | {t['measured']} | {VERDICT[t['ok']]} |")
     lines += [

@@ -67,6 +67,44 @@ def cycle_table(results: dict[str, Any], cycle: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def versus_peers(results: dict[str, Any], cycle: dict[str, Any]) -> list[str]:
+    """Peer median / metamigrate median per operation: above 1, metamigrate is faster."""
+    res = cycle["results"]
+    ours = res.get("metamigrate")
+    peers = [k for k in res if results["tools"][k]["group"] == "peer"]
+    if not ours or not peers:
+        return []
+    lines = [
+        f"#### metamigrate against the peers, N = {cycle['n']}",
+        "",
+        "Peer median divided by metamigrate's median (one tx per migration, no backup): above 1, "
+        "metamigrate is faster. `--atomic` apply against the same peers in the last column.",
+        "",
+        "| | apply | status | rollback | apply, metamigrate --atomic |",
+        "|---|---|---|---|---|",
+    ]
+    atomic = res.get("metamigrate-atomic", {}).get("apply")
+    slower: list[str] = []
+    for key in peers:
+        cells = []
+        for op in ("apply", "status", "rollback"):
+            mine, theirs = (ours.get(op) or {}), (res[key].get(op) or {})
+            if mine.get("median") and theirs.get("median"):
+                value = theirs["median"] / mine["median"]
+                cells.append(f"{value:.2f}x")
+                if value < 1:
+                    slower.append(f"{results['tools'][key]['label']} on {op}")
+            else:
+                cells.append("—")
+        apply = (res[key].get("apply") or {}).get("median")
+        cells.append(f"{apply / atomic['median']:.2f}x" if apply and atomic else "—")
+        lines.append(f"| {results['tools'][key]['label']} | {' | '.join(cells)} |")
+    lines.append("")
+    if slower:
+        lines += [f"Faster than metamigrate in this run: {'; '.join(slower)}.", ""]
+    return lines
+
+
 def status_large_table(results: dict[str, Any], section: dict[str, Any]) -> list[str]:
     lines = [
         f"### Status at N = {section['n']} ({section['reps']} repetitions)",
@@ -189,6 +227,7 @@ def render_markdown(results: dict[str, Any]) -> str:
     lines += targets_table(results)
     for cycle in results.get("cycles", []):
         lines += cycle_table(results, cycle)
+        lines += versus_peers(results, cycle)
     if results.get("status_large"):
         lines += status_large_table(results, results["status_large"])
     lines += probes_section(results)
