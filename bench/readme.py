@@ -56,10 +56,12 @@ def render_section(results: dict[str, Any]) -> str:
         data = cycle["results"].get(key)
         if not data:
             continue
-        name = label if tools[key]["group"] == "floor" else f"{label} ({tools[key]['version']})"
+        floor = tools[key]["group"] == "floor"
+        name = label if floor else f"{label} ({tools[key]['version']})"
+        base = "raw" if floor else tools[key]["baseline"]
         lines.append(
-            f"| {name} | {_fig(data.get('apply'), tools[key]['baseline'])} "
-            f"| {_fig(data.get('status'))} | {_fig(data.get('rollback'), tools[key]['baseline'])} |"
+            f"| {name} | {_fig(data.get('apply'), base)} "
+            f"| {_fig(data.get('status'))} | {_fig(data.get('rollback'), base)} |"
         )
     lines += ["", *[line.replace("#### ", "") for line in versus_peers(results, cycle)]]
     lines += ["| target | measured | |", "|---|---|---|"]

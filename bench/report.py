@@ -55,7 +55,8 @@ def cycle_table(results: dict[str, Any], cycle: dict[str, Any]) -> list[str]:
     for key, data in cycle["results"].items():
         commits = data.get("commits") or {}
         rss = (data.get("status") or {}).get("max_rss_kib")
-        base = results["tools"][key]["baseline"]
+        tool = results["tools"][key]
+        base = "raw" if tool["group"] == "floor" else tool["baseline"]
         lines.append(
             f"| {_label(results, key)} | {cell(data.get('apply'), base)} "
             f"| {cell(data.get('status'))} | {cell(data.get('rollback'), base)} "
