@@ -13,6 +13,7 @@ before and after, and counts the rows that would go with them.
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -375,8 +376,57 @@ def _run(
     return RehearsalReport(direction, current, target, mode, tuple(results)), before, after
 
 
+class _SqlLog:
+    """The statements a step ran, as the trace callback sees them, kept readable and small.
+
+    Repeats of one statement shape (an ``executemany``: the same SQL with other values) become one
+    line with a count, each statement is clipped, and only the first ``limit`` lines are kept.
+    """
+
+    _LITERAL = re.compile(r"'(?:[^']|'')*'|\bx'[0-9a-fA-F]*'|\b\d+(?:\.\d+)?\b")
+
+    def __init__(self, limit: int = 200, width: int = 500) -> None:
+        self.limit = limit
+        self.width = width
+        self.lines: list[str] = []
+        self.dropped = 0
+        self._shape: str | None = None
+        self._first = ""
+        self._count = 0
+
+    def __call__(self, sql: str) -> None:
+        shape = self._LITERAL.sub("?", sql)
+        if shape == self._shape:
+            self._count += 1
+            return
+        self._flush()
+        self._shape, self._first, self._count = shape, sql, 1
+
+    def _flush(self) -> None:
+        if self._shape is None:
+            return
+        if self._count == 1:
+            line = self._clip(self._first)
+        else:
+            line = f"{self._clip(self._shape)}  -- x{self._count:,}"
+        if len(self.lines) < self.limit:
+            self.lines.append(line)
+        else:
+            self.dropped += 1
+        self._shape = None
+
+    def _clip(self, sql: str) -> str:
+        return sql if len(sql) <= self.width else sql[: self.width] + " ..."
+
+    def result(self) -> tuple[str, ...]:
+        self._flush()
+        if self.dropped:
+            return (*self.lines, f"-- ... and {self.dropped:,} more statement(s)")
+        return tuple(self.lines)
+
+
 def _run_step(conn: sqlite3.Connection, step: PlanStep, migration: Migration) -> RehearsedStep:
-    statements: list[str] = []
+    statements = _SqlLog()
     changes = conn.total_changes
     started = time.perf_counter()
     func = migration.up if step.direction == "up" else migration.down
@@ -384,7 +434,7 @@ def _run_step(conn: sqlite3.Connection, step: PlanStep, migration: Migration) ->
     try:
         if func is None:
             raise MigrationError(f"Migration {migration.label} is irreversible (it has no down).")
-        conn.set_trace_callback(statements.append)
+        conn.set_trace_callback(statements)
         try:
             with sq.transactions_forbidden(conn):
                 func(Tx(conn))
@@ -411,14 +461,14 @@ def _run_step(conn: sqlite3.Connection, step: PlanStep, migration: Migration) ->
             step.version,
             step.name,
             "failed",
-            tuple(statements),
+            statements.result(),
             duration_ms,
             conn.total_changes - changes,
             describe_failure(exc),
         )
     conn.execute(f"RELEASE rehearse_{step.version}")
     return RehearsedStep(
-        step.direction, step.version, step.name, "ok", tuple(statements), duration_ms, rows
+        step.direction, step.version, step.name, "ok", statements.result(), duration_ms, rows
     )
 
 

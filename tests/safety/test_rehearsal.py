@@ -140,3 +140,12 @@ def test_cli_rollback_rehearse_needs_no_confirmation_and_changes_nothing(tmp_pat
     assert [s["version"] for s in payload["steps"]] == [5, 4, 3, 2]
     assert payload["ok"] is True
     assert files_digest(db) == before
+
+
+def test_repeated_statements_are_reported_once_with_a_count(db_path: Path, folder: Path) -> None:
+    manager = MigrationManager(db_path, Registry.from_directory(folder), backup=False)
+    manager.migrate_to(1)
+    bulk = manager.rehearse(2).steps[0]
+    assert bulk.sql[0].startswith("CREATE TABLE bulk")
+    assert bulk.sql[1] == "INSERT INTO bulk (payload) VALUES (?)  -- x12,000"
+    assert len(bulk.sql) == 3  # and the UPDATE of seed
