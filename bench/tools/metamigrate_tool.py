@@ -118,5 +118,8 @@ class Metamigrate(Tool):
         return Invocation(argv if "--atomic" in argv else [*argv, "--atomic"], project.apply.cwd)
 
     def status_ok(self, output: str, workload: Workload) -> bool:
-        json.loads(output)
-        return workload.step(workload.n).version in output
+        data = json.loads(output)
+        rows = data.get("migrations") if isinstance(data, dict) else data
+        if not isinstance(rows, list):
+            return workload.step(workload.n).slug in output
+        return len(rows) == workload.n and all(row.get("status") == "applied" for row in rows)
