@@ -71,10 +71,7 @@ class MigrationConsole(App[int]):
 
     TITLE = "metamigrate console"
     CSS_PATH = "console.tcss"
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
-        (0, "-narrow"),
-        (120, "-wide"),
-    ]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]  # noqa: RUF012 (Textual's type)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("m", "migrate", "Migrate"),
         Binding("r", "rollback", "Roll back"),

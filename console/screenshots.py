@@ -14,10 +14,11 @@ import os
 import sqlite3
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from textual.pilot import Pilot
 from textual.widgets import Input
@@ -28,8 +29,6 @@ from engine import MigrationManager
 
 DB = "metadata.db"
 FIXED_NOW = datetime(2026, 11, 26, 3, 30, 0, tzinfo=UTC)
-
-Steps = Callable[[Pilot[object]], Awaitable[None]]
 
 
 def fixed_clock() -> datetime:
@@ -98,7 +97,7 @@ def _prepare(scene: Scene) -> None:
         conn.close()
 
 
-async def _settle(pilot: Pilot[object]) -> None:
+async def _settle(pilot: Pilot[Any]) -> None:
     for _ in range(2):
         await pilot.pause()
         await pilot.app.workers.wait_for_complete()

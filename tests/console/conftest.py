@@ -13,6 +13,7 @@ import textwrap
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.pilot import Pilot
@@ -168,7 +169,7 @@ def app_tables(path: str | Path = DB) -> set[str]:
     return {r[0] for r in rows} - {"schema_migrations", "schema_migration_history"}
 
 
-async def settle(pilot: Pilot[object]) -> None:
+async def settle(pilot: Pilot[Any]) -> None:
     """Let the app finish what it started: workers, then the messages they posted."""
     await pilot.pause()
     await pilot.app.workers.wait_for_complete()
@@ -178,7 +179,7 @@ async def settle(pilot: Pilot[object]) -> None:
 
 
 async def wait_until(
-    pilot: Pilot[object], predicate: Callable[[], bool], timeout: float = 10.0
+    pilot: Pilot[Any], predicate: Callable[[], bool], timeout: float = 10.0
 ) -> bool:
     """Poll ``predicate`` while the app runs; False if it never held within ``timeout``."""
     steps = int(timeout / 0.05)
@@ -189,7 +190,7 @@ async def wait_until(
     return predicate()
 
 
-async def run_to_end(pilot: Pilot[object]) -> None:
+async def run_to_end(pilot: Pilot[Any]) -> None:
     """Wait for a migrate or rollback started from the UI to finish and be shown."""
     app = pilot.app
     assert isinstance(app, MigrationConsole)

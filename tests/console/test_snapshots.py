@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from textual.pilot import Pilot
 from textual.widgets import Input
@@ -21,15 +22,15 @@ from tests.console.conftest import DB, make_console, migrate, pin_timestamps, se
 SnapCompare = Callable[..., bool]
 
 
-async def _steady(pilot: Pilot[object]) -> None:
+async def _steady(pilot: Pilot[Any]) -> None:
     await settle(pilot)
     for widget in pilot.app.screen.query(Input):
         widget.cursor_blink = False
     await pilot.pause()
 
 
-def _then(*keys: str, cursor: int | None = None) -> Callable[[Pilot[object]], Awaitable[None]]:
-    async def run_before(pilot: Pilot[object]) -> None:
+def _then(*keys: str, cursor: int | None = None) -> Callable[[Pilot[Any]], Awaitable[None]]:
+    async def run_before(pilot: Pilot[Any]) -> None:
         await settle(pilot)
         if cursor is not None:
             table = pilot.app.query_one(MigrationTable)
