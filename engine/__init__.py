@@ -10,11 +10,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from engine.backup import BackupInfo, RestoreResult
     from engine.deployment import (
         DeploymentManager,
         DeploymentStatus,
     )
     from engine.errors import (
+        BackupError,
         ConcurrentChangeError,
         DatabaseError,
         DatabaseLockedError,
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
         SchemaMismatchError,
     )
     from engine.events import (
+        BackupTaken,
         Event,
         EventHandler,
         MigrationFailed,
@@ -51,6 +54,7 @@ if TYPE_CHECKING:
         RunResult,
     )
     from engine.recorder import HistoryEntry
+    from engine.rehearsal import RehearsalReport, RollbackImpact
     from engine.store import Store
     from engine.tx import Tx
     from engine.verify import (
@@ -59,6 +63,9 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, str] = {
+    "BackupError": "engine.errors",
+    "BackupInfo": "engine.backup",
+    "BackupTaken": "engine.events",
     "CheckResult": "engine.verify",
     "ConcurrentChangeError": "engine.errors",
     "DatabaseError": "engine.errors",
@@ -87,6 +94,9 @@ _EXPORTS: dict[str, str] = {
     "ReadOnlyDatabaseError": "engine.errors",
     "Registry": "engine.migration",
     "RegistryError": "engine.errors",
+    "RehearsalReport": "engine.rehearsal",
+    "RestoreResult": "engine.backup",
+    "RollbackImpact": "engine.rehearsal",
     "RunFinished": "engine.events",
     "RunResult": "engine.models",
     "RunStarted": "engine.events",
@@ -97,6 +107,9 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "BackupError",
+    "BackupInfo",
+    "BackupTaken",
     "CheckResult",
     "ConcurrentChangeError",
     "DatabaseError",
@@ -125,6 +138,9 @@ __all__ = [
     "ReadOnlyDatabaseError",
     "Registry",
     "RegistryError",
+    "RehearsalReport",
+    "RestoreResult",
+    "RollbackImpact",
     "RunFinished",
     "RunResult",
     "RunStarted",

@@ -357,7 +357,7 @@ def cmd_rollback(args: argparse.Namespace, out: Output) -> int:
     if steps and steps[0].direction == "up":
         raise _usage(f"Version {args.to} is above the current version; use migrate to go up.")
     # What the downs would destroy, measured by rehearsing them (the same refusals as rollback).
-    impact = manager.rollback_impact(args.to) if steps else None
+    impact = manager.rollback_impact(args.to) if steps and not (args.yes and args.force) else None
     if steps and safety_cli.rollback_needs_typing(args, impact):
         if not sys.stdin.isatty():
             raise safety_cli.refuse_untyped(args, impact)

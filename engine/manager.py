@@ -349,13 +349,32 @@ class MigrationManager:
         return self.backups.restore(backup)
 
     def rehearse(self, target: int | None = None) -> RehearsalReport:
-        """Run the real plan to ``target`` and roll it all back: see ``engine.rehearsal``."""
+        """Run the real plan to ``target`` (default latest; below current means a rollback) and
+        keep nothing: inside one write transaction that is rolled back, or on a throw-away copy
+        when a step needs foreign keys off on a connection that has them on, or the database is
+        read-only. The report has, per step, the SQL run, its time, the rows changed, and whether
+        it would fail (``report.ok``, ``report.failed_step``). Takes no backup. Raises like
+        ``plan`` (bad target, database ahead of code) and refuses irreversible downs like
+        ``rollback``; a locked database raises ``DatabaseLockedError`` after the busy timeout.
+        """
         from engine.rehearsal import rehearse
 
         return rehearse(self, target)
 
     def rollback_impact(self, target: int) -> RollbackImpact:
-        """What ``rollback(target)`` would destroy: see ``engine.rehearsal.rollback_impact``."""
+        """What ``rollback(target)`` would destroy, measured by rehearsing its downs.
+
+        Nothing is kept (see ``rehearse``). The result lists the tables the downs drop with their
+        row counts now (``dropped_tables``), the dropped columns with the rows that hold a value
+        (``dropped_columns``), and rows deleted from tables that stay (``deleted_rows``);
+        ``rows_lost``/``loses_data`` add them up, ``changes`` gives one phrase per loss ("drops
+        table user_preferences, 1,204 rows") and ``summary()`` one sentence for a dialog. A down
+        that would fail sets ``would_fail`` and ``error``. A rollback that ``loses_data`` must be
+        confirmed by typing the target version (the CLI demands it even with --yes unless
+        --force). Raises like ``rollback`` before anything runs: a target above the current
+        version (``InvalidTargetError``), an irreversible migration in the way
+        (``IrreversibleMigrationError``), a lock held past the busy timeout.
+        """
         from engine.rehearsal import rollback_impact
 
         return rollback_impact(self, target)
