@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from engine import sqlite as sq
-from engine.errors import InvalidTargetError, MigrationError
+from engine.errors import InvalidTargetError, MigrationError, ReadOnlyDatabaseError
 from engine.executor import _TransactionEnded, describe_failure
 from engine.migration import Migration
 from engine.models import Direction, PlanStep
@@ -300,12 +300,14 @@ def _rehearse(
             or (foreign_keys_on and any(m.disable_foreign_keys for m in migrations))
             or str(manager.db_path) == ":memory:"
         )
-        if not needs_copy and sq.is_read_only(conn):
-            needs_copy = True
+        if not needs_copy:
+            try:
+                sq.begin_immediate(conn, busy_timeout=manager.busy_timeout)
+            except ReadOnlyDatabaseError:
+                needs_copy = True  # a file this process cannot write: rehearse on a copy
         if needs_copy:
             with _throwaway_copy(conn, foreign_keys_on) as copy:
                 return _run(copy, steps, migrations, planned, current, wanted, "copy", measure)
-        sq.begin_immediate(conn, busy_timeout=manager.busy_timeout)
         try:
             return _run(conn, steps, migrations, planned, current, wanted, "transaction", measure)
         finally:

@@ -283,3 +283,12 @@ def test_cli_restore_refuses_under_a_write_lock(tmp_path: Path) -> None:
         result = run_cli("restore", backup, "--yes", "--busy-timeout", "0.2", "--db", str(db))
         assert time.monotonic() - started < 30
     assert_clean_failure(result, [1], "write lock")
+
+
+def test_restore_when_the_database_file_is_gone(db_path: Path) -> None:
+    store_at(db_path, 2)
+    manager = MigrationManager(db_path)
+    backup = manager.backup()
+    db_path.unlink()
+    result = manager.restore(backup)
+    assert result.replaced is None and manager.current_version == 2

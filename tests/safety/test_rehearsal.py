@@ -149,3 +149,18 @@ def test_repeated_statements_are_reported_once_with_a_count(db_path: Path, folde
     assert bulk.sql[0].startswith("CREATE TABLE bulk")
     assert bulk.sql[1] == "INSERT INTO bulk (payload) VALUES (?)  -- x12,000"
     assert len(bulk.sql) == 3  # and the UPDATE of seed
+
+
+def test_rehearsal_of_a_locked_database_says_so_and_changes_nothing(
+    db_path: Path, folder: Path
+) -> None:
+    from engine.errors import DatabaseLockedError
+    from tests.safety.helpers import write_lock_held
+
+    manager = MigrationManager(db_path, Registry.from_directory(folder), busy_timeout=0.2)
+    manager.migrate_to(1, backup=False)
+    with write_lock_held(db_path):
+        before = files_digest(db_path)
+        with pytest.raises(DatabaseLockedError, match="locked"):
+            manager.rehearse(2)
+        assert files_digest(db_path) == before
