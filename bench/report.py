@@ -49,7 +49,7 @@ def cycle_table(results: dict[str, Any], cycle: dict[str, Any]) -> list[str]:
         "Median wall time of the whole process (ratio to the raw floor's median) · minimum.",
         "",
         "| | apply all | status of a migrated DB | rollback all | write transactions "
-        "(apply / rollback) | status peak RSS |",
+        "(apply / status / rollback) | status peak RSS |",
         "|---|---|---|---|---|---|",
     ]
     for key, data in cycle["results"].items():
@@ -60,7 +60,7 @@ def cycle_table(results: dict[str, Any], cycle: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {_label(results, key)} | {cell(data.get('apply'), base)} "
             f"| {cell(data.get('status'))} | {cell(data.get('rollback'), base)} "
-            f"| {commits.get('apply', '—')} / "
+            f"| {commits.get('apply', '—')} / {commits.get('status', '—')} / "
             f"{commits.get('rollback', '—')} | {f'{rss / 1024:.0f} MiB' if rss else '—'} |"
         )
     for key, reason in cycle.get("skipped", {}).items():
