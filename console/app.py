@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
@@ -109,6 +110,8 @@ class MigrationConsole(App[int]):
         self._reload_reason: str | None = None
         self._loaded_once = False
         self._watcher: DatabaseWatcher | None = None
+        self._stop_run = threading.Event()
+        self._quit_armed = False
         self._update_subtitle()
 
     # -- structure ----------------------------------------------------------------------------
@@ -134,6 +137,8 @@ class MigrationConsole(App[int]):
         self.load("open")
 
     def on_unmount(self) -> None:
+        # Closing (q twice, ctrl+q, a lost terminal) stops a run after its current step.
+        self._stop_run.set()
         if self._watcher is not None:
             self._watcher.stop()
 
@@ -186,8 +191,20 @@ class MigrationConsole(App[int]):
         )
 
     def _forward_event(self, event: Event) -> None:
-        """Called by the engine in the worker thread: hand the event to the event loop."""
-        self.post_message(EngineEvent(event))
+        """Called by the engine in the worker thread: hand the event to the event loop.
+
+        When the operator quits during a run, the run stops after the step that is running:
+        raising here, after that step committed, ends the plan with the database at a good
+        version (never between BEGIN and COMMIT: MigrationFinished comes after the commit).
+        """
+        with contextlib.suppress(RuntimeError):  # The loop is closed: the app is exiting.
+            self.post_message(EngineEvent(event))
+        if self._stop_run.is_set() and isinstance(event, MigrationFinished):
+            version = event.version if event.direction == "up" else event.version - 1
+            raise RunStopped(
+                f"Stopped after {migration_label(event.version, event.name)} because the console "
+                f"was closed; the database is at version {version}."
+            )
 
     def _on_file_change(self, reason: str) -> None:
         """Called by the watcher in its thread."""
@@ -318,6 +335,7 @@ class MigrationConsole(App[int]):
 
     def _set_running(self, running: bool, text: str = "") -> None:
         self.running = running
+        self._quit_armed = False
         self.query_one(ActionBar).set_busy(running, text)
         self.refresh_bindings()
 
@@ -332,12 +350,16 @@ class MigrationConsole(App[int]):
         self.push_screen(HelpScreen())
 
     async def action_quit_console(self) -> None:
-        if self.running:
+        if self.running and not self._quit_armed:
+            self._quit_armed = True
             self.notify(
-                "A run is in progress; quit when it ends (ctrl+q quits after the current step).",
+                "A run is in progress. Press q again to stop it after the current migration "
+                "and quit.",
+                title="Quit",
                 severity="warning",
             )
             return
+        self._stop_run.set()
         self.exit(0)
 
     def action_migrate(self) -> None:
@@ -564,6 +586,10 @@ class MigrationConsole(App[int]):
         yield SystemCommand("Refresh", "Re-read the database now", self.action_refresh)
         yield SystemCommand("Help", "Keys and what the screen shows", self.action_help)
         yield from super().get_system_commands(screen)
+
+
+class RunStopped(MetamigrateError):
+    """The operator closed the console during a run: it stopped after the current step."""
 
 
 def unexpected(exc: Exception) -> str:

@@ -21,7 +21,7 @@ KEYS: list[tuple[str, str]] = [
     ("tab", "Move between the buttons, the table and the log"),
     ("ctrl+p", "Command palette: every action by name"),
     ("?", "This help"),
-    ("q", "Quit (ctrl+q from anywhere)"),
+    ("q", "Quit (ctrl+q from anywhere); during a run, q twice stops it after the current step"),
     ("escape", "Cancel a dialog; nothing is written"),
 ]
 

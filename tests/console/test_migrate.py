@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from textual.widgets import Button
@@ -141,3 +142,29 @@ async def test_rows_show_running_and_the_actions_are_disabled_during_a_run(
         await run_to_end(pilot)
         assert table.state_of(2) == "applied"
         assert not any(button.disabled for button in app.query("ActionBar Button").results(Button))
+
+
+async def test_quitting_during_a_run_stops_it_after_the_current_migration(
+    db: Path, migration_folder: MigrationFolder
+) -> None:
+    folder = migration_folder(
+        {f"000{i}_slow_{i}.py": table_migration(f"slow_{i}", sleep=0.6) for i in (1, 2, 3)}
+    )
+    app = make_console(migrations=str(folder))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.query_one(MigrationTable)
+        await pilot.press("m")
+        await settle(pilot)
+        await pilot.press("tab", "enter")
+        assert await wait_until(pilot, lambda: table.state_of(1) == "running")
+        await pilot.press("q")  # the first q only warns
+        await pilot.pause()
+        assert app.is_running
+        await pilot.press("q")
+        await pilot.pause()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and user_version(db) < 1:
+        time.sleep(0.05)
+    time.sleep(2.0)  # long enough for steps 2 and 3 had the run gone on
+    assert user_version(db) == 1
