@@ -6,9 +6,10 @@ checked, flushed to disk, then renamed), so a crash or a full disk never leaves 
 looks like a good one.
 
 Backups live in a folder beside the database (``backups/`` by default) and are named
-``<stem>-<UTC time>-v<version>.db``, with a small JSON sidecar (``.json``) recording the source,
-the reason, the schema version and fingerprint. The version is also in the file name and in the
-copy's own ``PRAGMA user_version``, so a backup without its sidecar is still listed correctly.
+``<database file name>-<UTC time>-v<version>.db``, e.g.
+``metadata.db-20261126T033000.000000Z-v0004.db``, with a small JSON sidecar (``.json``) recording
+the source, the reason, the schema version and fingerprint. The version is also in the file name
+and in the copy's own ``PRAGMA user_version``, so a backup without its sidecar is still listed.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ class BackupManager:
         self.keep = keep
         self.busy_timeout = busy_timeout
         self._pattern = re.compile(
-            rf"^{re.escape(self.db_path.stem)}-(?P<stamp>\d{{8}}T\d{{6}}\.\d{{6}})Z-v(?P<version>\d+)"
+            rf"^{re.escape(self.db_path.name)}-(?P<stamp>\d{{8}}T\d{{6}}\.\d{{6}})Z-v(?P<version>\d+)"
             r"(?:-(?P<n>\d+))?\.db$"
         )
 
@@ -126,7 +127,13 @@ class BackupManager:
 
     # -- taking ---------------------------------------------------------------------------------
 
-    def take(self, conn: sqlite3.Connection | None = None, *, reason: str = "manual") -> BackupInfo:
+    def take(
+        self,
+        conn: sqlite3.Connection | None = None,
+        *,
+        reason: str = "manual",
+        protect: Iterable[Path] = (),
+    ) -> BackupInfo:
         """Copy the database online (consistent with WAL and concurrent readers), verify, keep it.
 
         ``conn`` is a connection to the database outside any transaction (a fresh one is opened
@@ -142,7 +149,7 @@ class BackupManager:
         created = datetime.now(UTC)
         stamp = created.strftime(_STAMP_FORMAT) + f".{created.microsecond:06d}"
         temp = (
-            self.folder / f"{_TEMP_PREFIX}{self.db_path.stem}-{stamp}.{os.getpid()}{_TEMP_SUFFIX}"
+            self.folder / f"{_TEMP_PREFIX}{self.db_path.name}-{stamp}.{os.getpid()}{_TEMP_SUFFIX}"
         )
         try:
             with self._source(conn) as source:
@@ -161,7 +168,7 @@ class BackupManager:
             fingerprint=fingerprint,
         )
         self._write_sidecar(info)
-        self.prune(protect=[final])
+        self.prune(protect=[final, *protect])
         return info
 
     def _prepare_folder(self) -> None:
@@ -250,7 +257,7 @@ class BackupManager:
         """Give the checked copy its final name without ever replacing another backup."""
         for n in range(100):
             suffix = f"-{n}" if n else ""
-            final = self.folder / f"{self.db_path.stem}-{stamp}Z-v{version:04d}{suffix}.db"
+            final = self.folder / f"{self.db_path.name}-{stamp}Z-v{version:04d}{suffix}.db"
             try:
                 os.link(temp, final)
             except FileExistsError:
@@ -279,7 +286,7 @@ class BackupManager:
 
     def _remove_stale_temps(self) -> None:
         """Delete temporary files left by a backup whose process died (a crash or a SIGKILL)."""
-        prefix = f"{_TEMP_PREFIX}{self.db_path.stem}-"
+        prefix = f"{_TEMP_PREFIX}{self.db_path.name}-"
         with contextlib.suppress(OSError):
             for entry in os.scandir(self.folder):
                 if not (entry.name.startswith(prefix) and entry.name.endswith(_TEMP_SUFFIX)):
@@ -424,16 +431,15 @@ class BackupManager:
             raise BackupError(f"Cannot restore into {folder}: the folder does not exist.")
         temp = folder / f"{_TEMP_PREFIX}{self.db_path.name}.restore.{os.getpid()}{_TEMP_SUFFIX}"
         live: sqlite3.Connection | None = None
+        wal = False
         try:
             if self.db_path.exists():
                 live = sq.connect(self.db_path, busy_timeout=self.busy_timeout, create=False)
                 wal = _leave_wal_mode(live, self.db_path)
-            else:
-                wal = False
             self._copy_for_restore(source_path, temp, wal=wal)
             replaced: BackupInfo | None = None
             if live is not None:
-                replaced = self.take(live, reason="before restore")
+                replaced = self.take(live, reason="before restore", protect=[source_path])
                 changed_at = sq.data_version(live)
                 self._lock_for_restore(live)
                 if sq.data_version(live) != changed_at:
@@ -445,6 +451,11 @@ class BackupManager:
             _fsync_dir(folder)
         except BaseException:
             _unlink_quietly(temp)
+            if live is not None and wal:
+                # Nothing was restored: put the database back in WAL mode as it was.
+                sq.rollback_if_open(live)
+                with contextlib.suppress(sqlite3.Error):
+                    live.execute("PRAGMA journal_mode = WAL").fetchone()
             raise
         finally:
             if live is not None:

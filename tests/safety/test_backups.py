@@ -47,7 +47,7 @@ def test_migrate_takes_a_verified_backup_before_the_first_step(db_path: Path) ->
     assert query(backup.path, "PRAGMA quick_check") == [("ok",)]
     assert user_version(backup.path) == 2
     assert query(backup.path, "SELECT name FROM databases") == [("sales",)]
-    assert "-v0002" in backup.name
+    assert backup.name.startswith(f"{db_path.name}-") and backup.name.endswith("-v0002.db")
     sidecar = json.loads(Path(str(backup.path) + ".json").read_text())
     assert sidecar["version"] == 2 and sidecar["source"] == str(db_path.absolute())
     assert manager.list_backups() == [backup]
@@ -129,7 +129,7 @@ def test_half_written_backups_of_dead_processes_are_removed_and_never_listed(
     folder = manager.backups.folder
     folder.mkdir()
     dead_pid = 2**22 + 12345  # above the default pid_max: no such process
-    stale = folder / f".{db_path.stem}-20260101T000000.000000.{dead_pid}.tmp"
+    stale = folder / f".{db_path.name}-20260101T000000.000000.{dead_pid}.tmp"
     stale.write_bytes(b"half a backup")
     assert manager.list_backups() == []
     manager.backup()
@@ -292,3 +292,25 @@ def test_restore_when_the_database_file_is_gone(db_path: Path) -> None:
     db_path.unlink()
     result = manager.restore(backup)
     assert result.replaced is None and manager.current_version == 2
+
+
+def test_databases_sharing_a_folder_keep_separate_backups(tmp_path: Path) -> None:
+    one, two = tmp_path / "meta.db", tmp_path / "meta.sqlite"
+    store_at(one, 1)
+    store_at(two, 1)
+    first = MigrationManager(one, keep_backups=1)
+    second = MigrationManager(two, keep_backups=1)
+    kept = first.backup()
+    second.backup()
+    second.backup()
+    assert first.list_backups() == [kept]
+    assert len(second.list_backups()) == 1
+
+
+def test_restoring_the_oldest_backup_does_not_let_retention_delete_it(db_path: Path) -> None:
+    store_at(db_path, 1)
+    manager = MigrationManager(db_path, keep_backups=2)
+    oldest = manager.backup()
+    manager.backup()
+    manager.restore(oldest)
+    assert oldest.path.exists()
