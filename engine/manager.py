@@ -324,6 +324,10 @@ class MigrationManager:
 
     def backup(self, *, reason: str = "manual") -> BackupInfo:
         """Take a verified backup now (see ``engine.backup``); returns what was written."""
+        if self._conn is None and not self.db_path.exists():
+            raise BackupError(
+                f"Database {self.db_path} does not exist; there is nothing to back up."
+            )
         with self.connection() as conn:
             return self.backups.take(conn, reason=reason)
 

@@ -314,3 +314,9 @@ def test_restoring_the_oldest_backup_does_not_let_retention_delete_it(db_path: P
     manager.backup()
     manager.restore(oldest)
     assert oldest.path.exists()
+
+
+def test_backing_up_a_database_that_does_not_exist_creates_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "typo.db"
+    assert_clean_failure(run_cli("backup", "--db", str(db)), [1], "nothing to back up")
+    assert not db.exists() and not (tmp_path / "backups").exists()
