@@ -100,10 +100,10 @@ def test_eight_runners_on_one_empty_file_apply_every_migration_exactly_once(
 def test_runners_that_wait_past_the_busy_timeout_fail_cleanly_and_change_nothing(
     tmp_path: Path,
 ) -> None:
-    """One step holds the lock for 1.5 s; runners with a 0.3 s busy timeout give up in words."""
+    """One step holds the lock for 2.5 s; runners with a 0.3 s busy timeout give up in words."""
     folder = write_files(
         tmp_path / "migrations",
-        {"0001_t1.py": SLOWISH.format(n=1, sleep=1.5)},
+        {"0001_t1.py": SLOWISH.format(n=1, sleep=2.5)},
     )
     db = tmp_path / "shared.db"
     db.touch()
