@@ -286,14 +286,7 @@ class BackupManager:
 
     def _remove_stale_temps(self) -> None:
         """Delete temporary files left by a backup whose process died (a crash or a SIGKILL)."""
-        prefix = f"{_TEMP_PREFIX}{self.db_path.name}-"
-        with contextlib.suppress(OSError):
-            for entry in os.scandir(self.folder):
-                if not (entry.name.startswith(prefix) and entry.name.endswith(_TEMP_SUFFIX)):
-                    continue
-                pid_text = entry.name[: -len(_TEMP_SUFFIX)].rsplit(".", 1)[-1]
-                if pid_text.isdigit() and not _process_alive(int(pid_text)):
-                    _unlink_quietly(Path(entry.path))
+        _remove_dead_temps(self.folder, f"{_TEMP_PREFIX}{self.db_path.name}-")
 
     # -- listing and retention ------------------------------------------------------------------
 
@@ -429,6 +422,7 @@ class BackupManager:
         folder = self.db_path.absolute().parent
         if not folder.is_dir():
             raise BackupError(f"Cannot restore into {folder}: the folder does not exist.")
+        _remove_dead_temps(folder, f"{_TEMP_PREFIX}{self.db_path.name}.restore.")
         temp = folder / f"{_TEMP_PREFIX}{self.db_path.name}.restore.{os.getpid()}{_TEMP_SUFFIX}"
         live: sqlite3.Connection | None = None
         wal = False
@@ -523,6 +517,17 @@ def _leave_wal_mode(live: sqlite3.Connection, path: Path) -> bool:
             "changed. Stop them and retry."
         )
     return True
+
+
+def _remove_dead_temps(folder: Path, prefix: str) -> None:
+    """Delete ``<prefix>...<pid>.tmp`` files whose process is gone (killed mid-backup/restore)."""
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            if not (entry.name.startswith(prefix) and entry.name.endswith(_TEMP_SUFFIX)):
+                continue
+            pid_text = entry.name[: -len(_TEMP_SUFFIX)].rsplit(".", 1)[-1]
+            if pid_text.isdigit() and not _process_alive(int(pid_text)):
+                _unlink_quietly(Path(entry.path))
 
 
 def _is_source_error(exc: BaseException) -> bool:

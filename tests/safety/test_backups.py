@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -320,3 +321,49 @@ def test_backing_up_a_database_that_does_not_exist_creates_nothing(tmp_path: Pat
     db = tmp_path / "typo.db"
     assert_clean_failure(run_cli("backup", "--db", str(db)), [1], "nothing to back up")
     assert not db.exists() and not (tmp_path / "backups").exists()
+
+
+def test_a_restore_cleans_up_after_a_restore_that_was_killed(db_path: Path) -> None:
+    store_at(db_path, 2)
+    manager = MigrationManager(db_path)
+    backup = manager.backup()
+    leftover = db_path.parent / f".{db_path.name}.restore.{2**22 + 4321}.tmp"
+    leftover.write_bytes(b"half a copy")
+    manager.restore(backup)
+    assert not leftover.exists()
+
+
+def test_cli_interactive_restore_requires_the_typed_version(tmp_path: Path) -> None:
+    import pty
+    import sys
+
+    db = tmp_path / "c.db"
+    store_at(db, 2)
+    backup = json.loads(run_cli("backup", "--json", "--db", str(db)).stdout)["file"]
+    assert run_cli("migrate", "--no-backup", "--db", str(db)).returncode == 0
+
+    def restore_typing(answer: str) -> tuple[int, str]:
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execvpe(
+                sys.executable,
+                [sys.executable, "-m", "engine", "restore", backup, "--db", str(db)],
+                {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
+            )
+        output = b""
+        while b"confirm" not in output:
+            chunk = os.read(fd, 4096)
+            assert chunk
+            output += chunk
+        os.write(fd, answer.encode() + b"\n")
+        try:
+            while chunk := os.read(fd, 4096):
+                output += chunk
+        except OSError:
+            pass
+        return os.waitpid(pid, 0)[1] >> 8, output.decode(errors="replace")
+
+    code, text = restore_typing("5")
+    assert code == 1 and "cancelled" in text and user_version(db) == 5
+    code, text = restore_typing("2")
+    assert code == 0 and "restored" in text and user_version(db) == 2
