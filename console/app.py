@@ -39,6 +39,7 @@ from console.screens import ConfirmMigrateScreen, HelpScreen, RollbackScreen
 from console.watcher import DatabaseWatcher
 from console.widgets import ActionBar, ActivityLog, MigrationTable, ReadinessPanel
 from engine import (
+    BackupTaken,
     DeploymentManager,
     Event,
     MetamigrateError,
@@ -515,6 +516,11 @@ class MigrationConsole(App[int]):
             log.error(f"✗ Could not {verb} {migration_label(event.version, event.name)}.")
         elif isinstance(event, RunFinished):
             self._set_versions(event.to_version)
+        elif isinstance(event, BackupTaken):
+            where = display_path(relative(event.path), 60)
+            log.info(
+                f"Backup of version {event.version} saved: {where} ({event.size / 1024:,.0f} KiB)."
+            )
 
     def _row_finished(self, event: MigrationFinished) -> None:
         """Show the finished step at once; the reload after the run brings the recorded values."""
@@ -586,6 +592,14 @@ class MigrationConsole(App[int]):
         yield SystemCommand("Refresh", "Re-read the database now", self.action_refresh)
         yield SystemCommand("Help", "Keys and what the screen shows", self.action_help)
         yield from super().get_system_commands(screen)
+
+
+def relative(path: str) -> str:
+    """``path`` relative to the working directory when it is inside it (shorter in the log)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return path
 
 
 class RunStopped(MetamigrateError):

@@ -119,6 +119,10 @@ async def test_rollback_confirmed_changes_the_version_and_rows_are_pending_again
         assert any(
             "Undid 0004_move_table_properties" in line for line in app.log_widget.lines_plain
         )
+        # The engine backs the database up before a rollback; the log says where.
+        assert any(
+            "Backup of version 4 saved: backups/" in line for line in app.log_widget.lines_plain
+        )
     assert user_version(db) == 1
 
 
