@@ -41,6 +41,7 @@ from console.widgets import ActionBar, ActivityLog, MigrationTable, ReadinessPan
 from engine import (
     BackupTaken,
     DeploymentManager,
+    DeploymentStatus,
     Event,
     MetamigrateError,
     MigrationFailed,
@@ -59,6 +60,9 @@ READ_BUSY_TIMEOUT = 1.0
 RUN_BUSY_TIMEOUT = 5.0
 #: How often the watcher looks at the database file.
 POLL_INTERVAL = 0.5
+
+#: Which reload wins when several wait for the one in flight (see ``MigrationConsole.load``).
+LOAD_PRIORITY = {"verify": 3, "refresh": 2, "open": 2, "run": 1, "external": 0}
 
 #: Actions that start engine work: disabled while a run is in progress.
 WORK_ACTIONS = frozenset({"migrate", "rollback", "verify", "refresh"})
@@ -216,9 +220,15 @@ class MigrationConsole(App[int]):
     # -- loading ------------------------------------------------------------------------------
 
     def load(self, reason: str) -> None:
-        """Re-read status and readiness; coalesces requests made while a load is running."""
+        """Re-read status and readiness; coalesces requests made while a load is running.
+
+        Of the requests that wait, the one whose result the operator asked to see wins
+        (verify, then refresh, then the others), so a poll never swallows a Verify.
+        """
         if self._load_in_flight:
-            self._reload_reason = reason
+            waiting = self._reload_reason
+            if waiting is None or LOAD_PRIORITY.get(reason, 0) >= LOAD_PRIORITY.get(waiting, 0):
+                self._reload_reason = reason
             return
         self._load_in_flight = True
         self._generation += 1
@@ -298,10 +308,7 @@ class MigrationConsole(App[int]):
             self.log_widget.error(message.error)
         self._load_done()
 
-    def _log_verification(self, deployment: object) -> None:
-        from engine import DeploymentStatus
-
-        assert isinstance(deployment, DeploymentStatus)
+    def _log_verification(self, deployment: DeploymentStatus) -> None:
         report = deployment.verification
         if report is None:
             for problem in deployment.problems:
