@@ -90,3 +90,24 @@ async def test_without_migrations_the_console_uses_the_built_in_store_migrations
         await settle(pilot)
         assert app.latest_version == latest
         assert app.query_one(MigrationTable).versions == list(range(1, latest + 1))
+
+
+async def test_verify_logs_every_check_and_the_verdict() -> None:
+    app = make_console()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("v")
+        await settle(pilot)
+        lines = app.log_widget.lines_plain
+        assert any("✓ Integrity (PRAGMA quick_check)" in line for line in lines)
+        assert any("✓ Live schema matches the recorded one" in line for line in lines)
+        assert "Verify: all checks pass; PENDING." in lines[-1]
+
+
+async def test_refresh_rereads_the_database_and_says_so() -> None:
+    app = make_console()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f5")
+        await settle(pilot)
+        assert "Refreshed: version 0 of 4, PENDING." in app.log_widget.lines_plain[-1]
