@@ -19,6 +19,7 @@ def run_console(
     *,
     migrations: str | os.PathLike[str] | None = None,
     read_only: bool = False,
+    busy_timeout: float | None = None,
 ) -> int:
     """Open the console on ``db_path`` until the operator quits; the exit code (0 on a quit).
 
@@ -42,7 +43,9 @@ def run_console(
     from console.app import MigrationConsole
     from console.hangup import HangupGuard
 
-    app = MigrationConsole(db_path, migrations=registry, read_only=read_only)
+    app = MigrationConsole(
+        db_path, migrations=registry, read_only=read_only, busy_timeout=busy_timeout
+    )
     guard = HangupGuard(app, sys.__stdin__.fileno() if sys.__stdin__ else 0)
     guard.start()
     try:
@@ -70,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder or package of migration files (default: the built-in store migrations)",
     )
     parser.add_argument(
+        "--busy-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how long a migrate or rollback waits for another writer's lock (default 5)",
+    )
+    parser.add_argument(
         "--read-only",
         action="store_true",
         help="open the database read-only (SQLite mode=ro): nothing can be written",
@@ -80,7 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     db = args.db or os.environ.get("METAMIGRATE_DB") or DEFAULT_DB
-    return run_console(db, migrations=args.migrations, read_only=args.read_only)
+    return run_console(
+        db, migrations=args.migrations, read_only=args.read_only, busy_timeout=args.busy_timeout
+    )
 
 
 if __name__ == "__main__":

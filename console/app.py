@@ -95,8 +95,11 @@ class MigrationConsole(App[int]):
         migrations: Registry | str | os.PathLike[str] | None = None,
         read_only: bool = False,
         clock: Clock | None = None,
+        busy_timeout: float | None = None,
     ) -> None:
+        """``busy_timeout``: seconds a migrate or rollback waits for another writer's lock."""
         super().__init__()
+        self.busy_timeout = RUN_BUSY_TIMEOUT if busy_timeout is None else busy_timeout
         self.db_path = Path(db_path)
         self.db_label = display_path(db_path)
         self.migrations = migrations
@@ -190,7 +193,7 @@ class MigrationConsole(App[int]):
         return MigrationManager(
             self.db_path,
             self._registry_now(),
-            busy_timeout=RUN_BUSY_TIMEOUT,
+            busy_timeout=self.busy_timeout,
             on_event=self._forward_event,
             read_only=self.read_only,
         )

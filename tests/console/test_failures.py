@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from console.screens import ConfirmMigrateScreen
@@ -87,3 +88,27 @@ async def test_a_database_ahead_of_the_code_shows_unknown_rows_and_refuses_to_pl
         await pilot.press("r")
         await settle(pilot)
         assert "ahead of the code" in app.log_widget.lines_plain[-1]
+
+
+async def test_a_locked_database_fails_the_run_with_the_engines_sentence(
+    db: Path,
+) -> None:
+    migrate(1)
+    app = make_console(busy_timeout=0.2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        other = sqlite3.connect(db, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        try:
+            await pilot.press("m")
+            await settle(pilot)
+            await pilot.press("tab", "enter")
+            await run_to_end(pilot)
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert any("locked" in line for line in app.log_widget.lines_plain)
+        assert [n.severity for n in app._notifications][-1] == "error"
+        assert not app.running
+        assert app.query_one(MigrationTable).state_of(2) in ("pending", "failed")
+    assert user_version(db) == 1
