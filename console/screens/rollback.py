@@ -22,6 +22,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from console.formatting import migration_label
 from console.plans import irreversible, lowest_reachable, rollback_targets, steps_to_undo
+from console.widgets.text import set_text
 from engine import PlanStep
 
 
@@ -159,22 +160,24 @@ class RollbackScreen(ModalScreen[int | None]):
     def _update(self) -> None:
         steps = self.steps
         count = len(steps)
-        self.query_one("#undo-title", Static).update(
+        set_text(
+            self.query_one("#undo-title", Static),
             Text.assemble(
                 f"Undoes {count} migration{'s' if count != 1 else ''}, newest first ",
                 (f"(version {self.current_version} → {self.target}):", "bold"),
-            )
+            ),
         )
-        self.query_one("#undo-steps", Static).update(render_undo(steps))
+        set_text(self.query_one("#undo-steps", Static), render_undo(steps))
         blocked = self.blocked
         refusal = self.query_one("#refusal", Static)
         typed = self.query_one("#typed", Input)
         if blocked:
             names = ", ".join(migration_label(s.version, s.name) for s in blocked)
             lowest = lowest_reachable(self.full_down_plan)
-            refusal.update(
+            set_text(
+                refusal,
                 f"Refused: {names} cannot be undone (no down). "
-                f"The lowest reachable version is {lowest}."
+                f"The lowest reachable version is {lowest}.",
             )
             refusal.display = True
             typed.disabled = True

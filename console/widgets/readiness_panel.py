@@ -7,6 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
+from console.widgets.text import set_text
 from engine import DeploymentStatus
 
 BADGES: dict[str, str] = {
@@ -66,11 +67,7 @@ class ReadinessPanel(Vertical):
         self._set_details(Text(message, style="red"))
 
     def _set_details(self, text: Text) -> None:
-        details = self.query_one("#details", Static)
-        details.update(text)
-        # The details change height; make sure the next layout measures them again.
-        details.clear_cached_dimensions()
-        self.call_after_refresh(details.refresh, layout=True)
+        set_text(self.query_one("#details", Static), text)
 
     def _set_badge(self, status: str) -> None:
         self.status = status
