@@ -60,10 +60,11 @@ class DeploymentManager:
         else:
             self.manager = store_or_manager.migrations
 
-    def status(self) -> DeploymentStatus:
+    def status(self, *, full_checksums: bool = True) -> DeploymentStatus:
+        """Readiness now; ``full_checksums=False`` is the quick form (see ``verify``)."""
         try:
             migrations = self.manager.status()
-            report = self.manager.verify()
+            report = self.manager.verify(full_checksums=full_checksums)
         except MetamigrateError as exc:
             latest = self.manager.latest_version
             return DeploymentStatus("error", 0, latest, 0, 0, False, [], [exc.message], None)

@@ -120,18 +120,19 @@ class Executor:
                     self._rollback()
                     self._emit(MigrationSkipped(step.version, step.name, step.direction))
                     return _StepOutcome(skipped=True, duration_ms=0.0)
+                # Inside the try: a handler that raises must not leave the transaction open.
+                self._emit(MigrationStarted(step.version, step.name, step.direction))
             except BaseException:
                 self._rollback()
                 raise
-            self._emit(MigrationStarted(step.version, step.name, step.direction))
             started_at = utc_now()
             started = time.perf_counter()
             try:
-                self._execute(step, migration, started_at, started, fingerprint=last)
+                duration = self._execute(step, migration, started_at, started, fingerprint=last)
                 self._commit()
             except BaseException as exc:
                 self._fail(step, exc, started_at, started)
-        duration = (time.perf_counter() - started) * 1000
+        # The same duration as the bookkeeping row: the migration's own work, without the commit.
         self._emit(MigrationFinished(step.version, step.name, step.direction, duration))
         return _StepOutcome(skipped=False, duration_ms=duration)
 
@@ -154,9 +155,10 @@ class Executor:
                     self._emit(MigrationStarted(step.version, step.name, step.direction))
                     started_at, started = utc_now(), time.perf_counter()
                     last = index == len(steps) - 1
-                    self._execute(step, migration, started_at, started, fingerprint=last)
+                    durations.append(
+                        self._execute(step, migration, started_at, started, fingerprint=last)
+                    )
                     done.append(step)
-                    durations.append((time.perf_counter() - started) * 1000)
                 self._commit()
             except ConcurrentChangeError:
                 self._rollback()
@@ -203,7 +205,8 @@ class Executor:
         started: float,
         *,
         fingerprint: bool,
-    ) -> None:
+    ) -> float:
+        """Run one step and its bookkeeping (no commit); returns the step's duration in ms."""
         func = migration.up if step.direction == "up" else migration.down
         if func is None:
             raise MigrationError(
@@ -257,6 +260,7 @@ class Executor:
             success=True,
             error=None,
         )
+        return duration_ms
 
     def _rollback(self) -> None:
         sq.rollback_if_open(self.conn)

@@ -385,12 +385,20 @@ class MigrationManager:
 
     # -- checking -----------------------------------------------------------------------------
 
-    def verify(self) -> VerificationReport:
+    def verify(self, *, full_checksums: bool = True) -> VerificationReport:
+        """Every check; ``full_checksums=False`` re-parses only the migration files whose size
+        or mtime changed since they were applied (quick enough for a UI refresh)."""
         from engine.verify import verify
 
         with self.connection() as conn:
             statuses = self._statuses(self._applied(conn))
-            return verify(conn, self.registry, statuses, self.extra_checks)
+            return verify(
+                conn,
+                self.registry,
+                statuses,
+                self.extra_checks,
+                full_checksums=full_checksums,
+            )
 
 
 def _join(versions: list[int]) -> str:

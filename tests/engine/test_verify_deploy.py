@@ -148,3 +148,22 @@ def test_rollback_to_version_is_the_emergency_rollback(manager: MigrationManager
     manager.migrate_to_latest()
     result = DeploymentManager(manager).rollback_to_version(1)
     assert result.to_version == 1 and manager.current_version == 1
+
+
+def test_quick_verify_trusts_untouched_files_and_rechecks_touched_ones(
+    manager: MigrationManager, three_tables: Path, db_path: Path
+) -> None:
+    manager.migrate_to_latest()
+    path = three_tables / "0002_create_b.py"
+    stat = path.stat()
+    edited = path.read_text().replace("value TEXT", "value BLOB")
+    path.write_text(edited)
+    fresh = MigrationManager(db_path, Registry.from_directory(three_tables))
+    assert not fresh.verify(full_checksums=False).ok  # touched: re-parsed, the edit is found
+    # An edit of the same size with the old mtime put back: only the full check sees it, which
+    # is why the full check stays the default.
+    assert path.stat().st_size == stat.st_size
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    fresh = MigrationManager(db_path, Registry.from_directory(three_tables))
+    assert fresh.verify(full_checksums=False).ok
+    assert not fresh.verify().ok
