@@ -37,7 +37,7 @@ class Plan:
 
 
 QUICK = Plan("quick", (100,), None, (2,), None, 2, 3, 100, 100, 2.0)
-FULL = Plan("full", (100, 1000), 10_000, (5, 3), ("raw", "metamigrate"), 3, 10, 1000, 1000, 10.0)
+FULL = Plan("full", (100, 1000), 10_000, (4, 3), ("raw", "metamigrate"), 3, 10, 1000, 1000, 10.0)
 
 
 def reps_for(plan: Plan, index: int, override: int | None) -> int:
