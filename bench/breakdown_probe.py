@@ -108,6 +108,14 @@ def measured(call: Callable[[], Any]) -> dict[str, Any]:
     return {"total_s": total, "parts": parts, "unattributed_s": total - attributed}
 
 
+def _migrate(manager: Any, registry: Any, migrations: str, atomic: bool) -> None:
+    manager(registry.from_directory(migrations)).migrate_to_latest(atomic=atomic)
+
+
+def _rollback(manager: Any, registry: Any, migrations: str, atomic: bool) -> None:
+    manager(registry.from_directory(migrations)).rollback(0, atomic=atomic)
+
+
 def main() -> int:
     migrations, db, raw_dir = sys.argv[1], sys.argv[2], sys.argv[3]
     missing = install()
@@ -121,15 +129,12 @@ def main() -> int:
     for atomic in (False, True):
         mode = "atomic" if atomic else "per_migration"
         fresh(db)
+        manager = functools.partial(MigrationManager, db)
         out[f"migrate_{mode}"] = measured(
-            lambda a=atomic: MigrationManager(
-                db, Registry.from_directory(migrations)
-            ).migrate_to_latest(atomic=a)
+            functools.partial(_migrate, manager, Registry, migrations, atomic)
         )
         out[f"rollback_{mode}"] = measured(
-            lambda a=atomic: MigrationManager(db, Registry.from_directory(migrations)).rollback(
-                0, atomic=a
-            )
+            functools.partial(_rollback, manager, Registry, migrations, atomic)
         )
         fresh(db)
         conn = sqlite3.connect(db, isolation_level=None)
