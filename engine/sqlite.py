@@ -203,6 +203,21 @@ def _normalise_sql(sql: str | None) -> str:
     return _SPACE_AROUND_PUNCT.sub(r"\1", text).lower()
 
 
+def _check_clauses(normalised_sql: str) -> list[str]:
+    """The CHECK (...) constraints of a CREATE TABLE (no pragma lists them), parentheses balanced."""
+    clauses: list[str] = []
+    start = normalised_sql.find("check(")
+    while start != -1:
+        depth, index = 0, start + len("check")
+        for index in range(start + len("check"), len(normalised_sql)):
+            depth += {"(": 1, ")": -1}.get(normalised_sql[index], 0)
+            if depth == 0:
+                break
+        clauses.append(normalised_sql[start : index + 1])
+        start = normalised_sql.find("check(", index + 1)
+    return clauses
+
+
 def schema_entries(conn: sqlite3.Connection) -> list[str]:
     """The application schema as sorted, order-insensitive facts (bookkeeping excluded).
 
@@ -230,7 +245,9 @@ def schema_entries(conn: sqlite3.Connection) -> list[str]:
                 (name,),
             ):
                 facts.append(f"fk {name} {fk}")
-            facts.append(f"table {name} without_rowid={'without rowid' in _normalise_sql(sql)}")
+            normalised = _normalise_sql(sql)
+            facts.append(f"table {name} without_rowid={'without rowid' in normalised}")
+            facts.extend(f"check {name} {check}" for check in sorted(_check_clauses(normalised)))
         elif kind == "index":
             columns = [
                 row[0]

@@ -167,3 +167,20 @@ def test_quick_verify_trusts_untouched_files_and_rechecks_touched_ones(
     fresh = MigrationManager(db_path, Registry.from_directory(three_tables))
     assert fresh.verify(full_checksums=False).ok
     assert not fresh.verify().ok
+
+
+def test_a_check_constraint_removed_by_hand_is_drift(db_path: Path) -> None:
+    from engine import Migration, Tx
+
+    def up(tx: Tx) -> None:
+        tx.execute("CREATE TABLE t (name TEXT CHECK (length(name) > 0))")
+
+    manager = MigrationManager(db_path, Registry([Migration(1, "t", "", up)]))
+    manager.migrate_to_latest()
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.executescript(
+        "BEGIN; CREATE TABLE t2 (name TEXT); INSERT INTO t2 SELECT * FROM t; DROP TABLE t; "
+        "ALTER TABLE t2 RENAME TO t; COMMIT;"
+    )
+    conn.close()
+    assert not manager.verify().check("schema_drift").passed
