@@ -204,7 +204,7 @@ def _normalise_sql(sql: str | None) -> str:
 
 
 def _check_clauses(normalised_sql: str) -> list[str]:
-    """The CHECK (...) constraints of a CREATE TABLE (no pragma lists them), parentheses balanced."""
+    """The CHECK (...) constraints of a CREATE TABLE: no pragma lists them."""
     clauses: list[str] = []
     start = normalised_sql.find("check(")
     while start != -1:
