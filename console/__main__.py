@@ -1,4 +1,4 @@
-"""``python -m console [--db PATH] [--migrations DIR_OR_MODULE] [--read-only]``.
+"""``python -m console [--db PATH] [--migrations DIR_OR_MODULE] [--read-only] [--base-path DIR]``.
 
 ``run_console`` is also what ``metamigrate console`` calls.
 """
@@ -20,11 +20,13 @@ def run_console(
     migrations: str | os.PathLike[str] | None = None,
     read_only: bool = False,
     busy_timeout: float | None = None,
+    base_path: str | os.PathLike[str] | None = None,
 ) -> int:
     """Open the console on ``db_path`` until the operator quits; the exit code (0 on a quit).
 
     A missing database is created empty (version 0) unless ``read_only``; it is never migrated
-    unless the operator asks.
+    unless the operator asks. ``base_path`` (the metadata service's folder) adds the Iceberg
+    catalog's consistency check to the readiness panel.
     """
     from engine import MetamigrateError, Registry
     from engine import sqlite as sq
@@ -36,6 +38,11 @@ def run_console(
             sq.connect(db_path, read_only=True).close()
         else:
             sq.validate_database_file(Path(db_path))
+        if base_path is not None:
+            # A missing catalog extra is told now, in one sentence, not inside the app.
+            from engine.metadata.manager import load_adapter
+
+            load_adapter()
     except MetamigrateError as exc:
         sys.stderr.write(f"error: {exc.message}\n")
         return exc.exit_code
@@ -44,7 +51,11 @@ def run_console(
     from console.hangup import HangupGuard
 
     app = MigrationConsole(
-        db_path, migrations=registry, read_only=read_only, busy_timeout=busy_timeout
+        db_path,
+        migrations=registry,
+        read_only=read_only,
+        busy_timeout=busy_timeout,
+        base_path=base_path,
     )
     guard = HangupGuard(app, sys.__stdin__.fileno() if sys.__stdin__ else 0)
     guard.start()
@@ -80,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long a migrate or rollback waits for another writer's lock (default 5)",
     )
     parser.add_argument(
+        "--base-path",
+        metavar="DIR",
+        default=None,
+        help="the metadata service's folder (env METAMIGRATE_BASE_PATH): adds the Iceberg "
+        "catalog's consistency check",
+    )
+    parser.add_argument(
         "--read-only",
         action="store_true",
         help="open the database read-only (SQLite mode=ro): nothing can be written",
@@ -90,8 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     db = args.db or os.environ.get("METAMIGRATE_DB") or DEFAULT_DB
+    base_path = args.base_path or os.environ.get("METAMIGRATE_BASE_PATH") or None
     return run_console(
-        db, migrations=args.migrations, read_only=args.read_only, busy_timeout=args.busy_timeout
+        db,
+        migrations=args.migrations,
+        read_only=args.read_only,
+        busy_timeout=args.busy_timeout,
+        base_path=base_path,
     )
 
 

@@ -23,22 +23,36 @@ from textual.widgets import Footer, Header
 
 from console.formatting import Clock, display_path, format_duration, local_now, migration_label
 from console.messages import (
+    BackupsLoaded,
+    BackupsRequested,
     DatabaseChanged,
     EngineEvent,
+    ImpactLoaded,
+    ImpactRequested,
     LoadFailed,
     MigratePlanReady,
     PlanFailed,
     ReadinessLoaded,
+    RehearsalDone,
+    RehearseRequested,
+    RestoreCompleted,
     RollbackPlanReady,
     RunCompleted,
     StatusLoaded,
 )
 from console.plans import current_version as current_of
 from console.plans import preselected_target, rollback_targets
-from console.screens import ConfirmMigrateScreen, HelpScreen, RollbackScreen
+from console.screens import (
+    BackupsScreen,
+    ConfirmMigrateScreen,
+    HelpScreen,
+    Rehearsable,
+    RollbackScreen,
+)
 from console.watcher import DatabaseWatcher
 from console.widgets import ActionBar, ActivityLog, MigrationTable, ReadinessPanel
 from engine import (
+    BackupInfo,
     BackupTaken,
     DeploymentManager,
     DeploymentStatus,
@@ -65,7 +79,7 @@ POLL_INTERVAL = 0.5
 LOAD_PRIORITY = {"verify": 3, "refresh": 2, "open": 2, "run": 1, "external": 0}
 
 #: Actions that start engine work: disabled while a run is in progress.
-WORK_ACTIONS = frozenset({"migrate", "rollback", "verify", "refresh"})
+WORK_ACTIONS = frozenset({"migrate", "rollback", "verify", "refresh", "backups"})
 #: Actions that write: absent in read-only mode.
 WRITE_ACTIONS = frozenset({"migrate", "rollback"})
 #: Actions only offered on the main screen (a dialog has its own keys).
@@ -82,6 +96,7 @@ class MigrationConsole(App[int]):
         Binding("m", "migrate", "Migrate"),
         Binding("r", "rollback", "Roll back"),
         Binding("v", "verify", "Verify"),
+        Binding("b", "backups", "Backups"),
         Binding("f5", "refresh", "Refresh"),
         Binding("ctrl+r", "refresh", "Refresh", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
@@ -96,9 +111,13 @@ class MigrationConsole(App[int]):
         read_only: bool = False,
         clock: Clock | None = None,
         busy_timeout: float | None = None,
+        base_path: str | os.PathLike[str] | None = None,
     ) -> None:
-        """``busy_timeout``: seconds a migrate or rollback waits for another writer's lock."""
+        """``busy_timeout``: seconds a migrate or rollback waits for another writer's lock.
+        ``base_path``: the metadata service's folder; when given, every check includes the
+        Iceberg catalog's consistency with the store (``engine.metadata``)."""
         super().__init__()
+        self.base_path = Path(base_path) if base_path is not None else None
         self.busy_timeout = RUN_BUSY_TIMEOUT if busy_timeout is None else busy_timeout
         self.db_path = Path(db_path)
         self.db_label = display_path(db_path)
@@ -132,7 +151,8 @@ class MigrationConsole(App[int]):
             with Horizontal(id="lower"):
                 yield ActivityLog(self.clock, id="log")
                 yield ReadinessPanel(id="readiness")
-        yield Footer()
+        # Compact: every key, Quit included, still fits in 80 columns.
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#migrations").border_title = "Migrations"
@@ -182,21 +202,33 @@ class MigrationConsole(App[int]):
         return self._migration_registry
 
     def _reader(self) -> MigrationManager:
-        return MigrationManager(
-            self.db_path,
-            self._registry_now(),
-            busy_timeout=READ_BUSY_TIMEOUT,
-            read_only=self.read_only,
+        return self._with_catalog_check(
+            MigrationManager(
+                self.db_path,
+                self._registry_now(),
+                busy_timeout=READ_BUSY_TIMEOUT,
+                read_only=self.read_only,
+            )
         )
 
     def _runner(self) -> MigrationManager:
-        return MigrationManager(
-            self.db_path,
-            self._registry_now(),
-            busy_timeout=self.busy_timeout,
-            on_event=self._forward_event,
-            read_only=self.read_only,
+        return self._with_catalog_check(
+            MigrationManager(
+                self.db_path,
+                self._registry_now(),
+                busy_timeout=self.busy_timeout,
+                on_event=self._forward_event,
+                read_only=self.read_only,
+            )
         )
+
+    def _with_catalog_check(self, manager: MigrationManager) -> MigrationManager:
+        """Add the Iceberg catalog check when the console has a base path."""
+        if self.base_path is not None:
+            from engine.metadata import attach_catalog_check
+
+            attach_catalog_check(manager, self.base_path)
+        return manager
 
     def _forward_event(self, event: Event) -> None:
         """Called by the engine in the worker thread: hand the event to the event loop.
@@ -245,7 +277,10 @@ class MigrationConsole(App[int]):
                 self._start_watching(manager)
             statuses = manager.status()
             self.post_message(StatusLoaded(generation, statuses, manager.latest_version, reason))
-            deployment = DeploymentManager(manager).status()
+            # Verify (v) re-reads every migration file; opening and following the database
+            # trust the size/mtime cache (quick with a thousand migrations).
+            full = reason == "verify"
+            deployment = DeploymentManager(manager).status(full_checksums=full)
             self.post_message(ReadinessLoaded(generation, deployment, reason))
         except MetamigrateError as exc:
             self.post_message(LoadFailed(generation, exc.message))
@@ -433,7 +468,8 @@ class MigrationConsole(App[int]):
             manager = self._reader()
             steps = manager.plan(0)
             current = max((step.version for step in steps), default=0)
-            self.post_message(RollbackPlanReady(steps, current, cursor_version))
+            folder = relative(str(manager.backups.folder)) if manager.backup_enabled else None
+            self.post_message(RollbackPlanReady(steps, current, cursor_version, folder))
         except MetamigrateError as exc:
             self.post_message(PlanFailed("rollback", exc.message))
         except Exception as exc:
@@ -461,6 +497,7 @@ class MigrationConsole(App[int]):
                 database=self.db_label,
                 current_version=message.current_version,
                 preselect=preselected_target(targets, message.cursor_version),
+                backup_folder=message.backup_folder,
             ),
             chosen,
         )
@@ -470,6 +507,161 @@ class MigrationConsole(App[int]):
         self.refresh_bindings()
         self.log_widget.error(message.error)
         self.notify(message.error, title=f"Cannot {message.action}", severity="error")
+
+    # -- rollback impact and rehearsal (asked for by the modals) ------------------------------
+
+    def on_impact_requested(self, message: ImpactRequested) -> None:
+        self._impact_worker(message.target)
+
+    @work(thread=True, group="impact", exit_on_error=False)
+    def _impact_worker(self, target: int) -> None:
+        # It takes the write lock for a moment (the downs run in a transaction rolled back).
+        try:
+            impact = self._runner_quiet().rollback_impact(target)
+            self.post_message(ImpactLoaded(target, impact=impact))
+        except MetamigrateError as exc:
+            self.post_message(ImpactLoaded(target, error=exc.message))
+        except Exception as exc:
+            self.post_message(ImpactLoaded(target, error=unexpected(exc)))
+
+    def on_impact_loaded(self, message: ImpactLoaded) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, RollbackScreen):
+                screen.show_impact(message.target, message.impact, message.error)
+
+    def _runner_quiet(self) -> MigrationManager:
+        """A manager for rehearsals: the run's busy timeout, no events (nothing is kept)."""
+        return self._with_catalog_check(
+            MigrationManager(
+                self.db_path,
+                self._registry_now(),
+                busy_timeout=self.busy_timeout,
+                read_only=self.read_only,
+            )
+        )
+
+    def on_rehearse_requested(self, message: RehearseRequested) -> None:
+        what = "migrate" if message.target >= self.current_version else "rollback"
+        self.log_widget.info(f"Rehearsing {what} to {message.target}; nothing will be kept…")
+        self._rehearse_worker(message.target)
+
+    @work(thread=True, group="rehearse", exit_on_error=False)
+    def _rehearse_worker(self, target: int) -> None:
+        try:
+            report = self._runner_quiet().rehearse(target)
+            self.post_message(RehearsalDone(target, report=report))
+        except MetamigrateError as exc:
+            self.post_message(RehearsalDone(target, error=exc.message))
+        except Exception as exc:
+            self.post_message(RehearsalDone(target, error=unexpected(exc)))
+
+    def on_rehearsal_done(self, message: RehearsalDone) -> None:
+        screen = self.screen if isinstance(self.screen, Rehearsable) else None
+        if screen is not None:
+            screen.rehearsal_finished()
+        report = message.report
+        if report is None:
+            error = message.error or "The rehearsal failed."
+            self.log_widget.error(f"Rehearsal: {error}")
+            self.notify(error, title="Rehearsal failed", severity="error", timeout=10)
+            return
+        count = len(report.steps)
+        what = "migrate" if report.direction == "up" else "rollback"
+        head = f"Rehearsal of {what} to {report.target_version}"
+        if report.ok:
+            self.log_widget.success(
+                f"{head}: all {count} step{'s' if count != 1 else ''} would succeed "
+                f"({format_duration(report.duration_ms)}); nothing was kept."
+            )
+        else:
+            failed = report.failed_step
+            label = migration_label(failed.version, failed.name) if failed else "a step"
+            self.log_widget.error(f"{head}: {label} would fail: {failed.error if failed else ''}")
+        if screen is not None:
+            screen.show_rehearsal(report)
+
+    # -- backups ------------------------------------------------------------------------------
+
+    def action_backups(self) -> None:
+        if self.running:
+            return
+
+        def chosen(info: BackupInfo | None) -> None:
+            if info is not None:
+                self._start_restore(info)
+
+        self.push_screen(
+            BackupsScreen(
+                database=self.db_label,
+                current_version=self.current_version,
+                read_only=self.read_only,
+            ),
+            chosen,
+        )
+
+    def on_backups_requested(self, message: BackupsRequested) -> None:
+        self._backups_worker()
+
+    @work(thread=True, group="backups", exit_on_error=False)
+    def _backups_worker(self) -> None:
+        folder = ""
+        try:
+            manager = self._reader()
+            folder = relative(str(manager.backups.folder))
+            self.post_message(BackupsLoaded(manager.list_backups(), folder))
+        except MetamigrateError as exc:
+            self.post_message(BackupsLoaded([], folder, exc.message))
+        except Exception as exc:
+            self.post_message(BackupsLoaded([], folder, unexpected(exc)))
+
+    def on_backups_loaded(self, message: BackupsLoaded) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, BackupsScreen):
+                screen.show_backups(message.backups, message.folder, message.error)
+
+    def _start_restore(self, info: BackupInfo) -> None:
+        if self.running or self.read_only:
+            return
+        self._set_running(True, f"▶ Restoring version {info.version}…")
+        self.log_widget.info(f"Restoring {info.name} (version {info.version})…")
+        self._restore_worker(info)
+
+    @work(thread=True, group="run", exit_on_error=False)
+    def _restore_worker(self, info: BackupInfo) -> None:
+        try:
+            manager = self._runner()
+            manager.backups.describe(info.path)  # a bad file is refused before anything changes
+            # The watcher's connection would keep the old file (and refuse a WAL restore).
+            if self._watcher is not None:
+                self._watcher.pause()
+            try:
+                result = manager.restore(info)
+            finally:
+                if self._watcher is not None:
+                    self._watcher.resume()
+            self.post_message(RestoreCompleted(info, result=result))
+        except MetamigrateError as exc:
+            self.post_message(RestoreCompleted(info, error=exc.message))
+        except Exception as exc:
+            self.post_message(RestoreCompleted(info, error=unexpected(exc)))
+
+    def on_restore_completed(self, message: RestoreCompleted) -> None:
+        self._set_running(False)
+        if message.error is not None or message.result is None:
+            error = message.error or "The restore failed."
+            self.log_widget.error(error)
+            self.notify(error, title="Restore failed", severity="error", timeout=10)
+        else:
+            result = message.result
+            text = f"Restored {result.restored.name}: the database is at version {result.version}."
+            self.log_widget.success(text)
+            if result.replaced is not None:
+                where = display_path(relative(str(result.replaced.path)), 60)
+                self.log_widget.info(
+                    f"The replaced file (version {result.replaced.version}) was kept: {where}."
+                )
+            self.notify(text, title="Restore")
+        self.load("run")
 
     # -- runs ---------------------------------------------------------------------------------
 
@@ -600,6 +792,12 @@ class MigrationConsole(App[int]):
             self.action_verify,
         )
         yield SystemCommand("Refresh", "Re-read the database now", self.action_refresh)
+        yield SystemCommand(
+            "Backups",
+            "List the verified backups"
+            + ("" if self.read_only else "; restore one after you type its version"),
+            self.action_backups,
+        )
         yield SystemCommand("Help", "Keys and what the screen shows", self.action_help)
         yield from super().get_system_commands(screen)
 

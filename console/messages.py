@@ -10,7 +10,17 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from engine import DeploymentStatus, Event, MigrationStatus, PlanStep, RunResult
+from engine import (
+    BackupInfo,
+    DeploymentStatus,
+    Event,
+    MigrationStatus,
+    PlanStep,
+    RehearsalReport,
+    RestoreResult,
+    RollbackImpact,
+    RunResult,
+)
 
 
 @dataclass
@@ -78,9 +88,66 @@ class RollbackPlanReady(Message):
     full_down_plan: list[PlanStep]
     current_version: int
     cursor_version: int | None
+    #: Where the pre-rollback backup goes (None: backups are off).
+    backup_folder: str | None = None
 
 
 @dataclass
 class PlanFailed(Message):
     action: str
     error: str
+
+
+@dataclass
+class ImpactRequested(Message):
+    """The rollback modal wants to know what a rollback to ``target`` would destroy."""
+
+    target: int
+
+
+@dataclass
+class ImpactLoaded(Message):
+    """What ``rollback_impact(target)`` found: ``impact``, or ``error`` (one sentence)."""
+
+    target: int
+    impact: RollbackImpact | None = None
+    error: str | None = None
+
+
+@dataclass
+class RehearseRequested(Message):
+    """A confirm modal's Rehearse button: run the plan to ``target`` and keep nothing."""
+
+    target: int
+
+
+@dataclass
+class RehearsalDone(Message):
+    """What ``rehearse(target)`` found: ``report``, or ``error`` (one sentence)."""
+
+    target: int
+    report: RehearsalReport | None = None
+    error: str | None = None
+
+
+@dataclass
+class BackupsRequested(Message):
+    """The Backups screen wants the list (again)."""
+
+
+@dataclass
+class BackupsLoaded(Message):
+    """This database's backups, newest first, and the folder they live in."""
+
+    backups: list[BackupInfo]
+    folder: str
+    error: str | None = None
+
+
+@dataclass
+class RestoreCompleted(Message):
+    """A restore ended: ``result`` on success, ``error`` (one sentence) on failure."""
+
+    backup: BackupInfo
+    result: RestoreResult | None = None
+    error: str | None = None

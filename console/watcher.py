@@ -51,6 +51,7 @@ class DatabaseWatcher:
         self._data_version: int | None = None
         self._file: FileKey | None = None
         self._polled = False
+        self._paused = False
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -67,6 +68,25 @@ class DatabaseWatcher:
         """
         self.poll()
 
+    def pause(self) -> None:
+        """Close the connection now and stop looking until ``resume`` (from any thread).
+
+        A restore renames a new file over the database, and the engine refuses to restore a WAL
+        database while any other connection is open: the console pauses the watcher around it.
+        """
+        with self._lock:
+            self._paused = True
+            self._close()
+
+    def resume(self) -> None:
+        """Look again; the next look takes a new baseline, so the console's own change (the
+        restored file) is not reported as someone else's."""
+        with self._lock:
+            self._paused = False
+            self._polled = False
+            self._file = None
+            self._data_version = None
+
     def stop(self) -> None:
         """Ask the thread to end; it does within one poll interval (and never blocks exit)."""
         self._stop.set()
@@ -74,6 +94,11 @@ class DatabaseWatcher:
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
+
+    @property
+    def connected(self) -> bool:
+        """Whether the watcher holds a connection to the database now."""
+        return self._conn is not None
 
     def _run(self) -> None:
         try:
@@ -89,6 +114,8 @@ class DatabaseWatcher:
     def poll(self) -> str | None:
         """One look at the file; the reason it changed since the last look, or None."""
         with self._lock:
+            if self._paused:
+                return None
             first, self._polled = not self._polled, True
             return self._look(first)
 

@@ -507,7 +507,15 @@ def cmd_console(args: argparse.Namespace, out: Output) -> int:
             f"The console needs Textual ({exc.name or exc}); install it with "
             "pip install 'metamigrate[console]'."
         ) from exc
-    return run_console(args.db, migrations=args.migrations, read_only=args.read_only)
+    from engine.metadata.cli import base_path_of
+
+    return run_console(
+        args.db,
+        migrations=args.migrations,
+        read_only=args.read_only,
+        busy_timeout=args.busy_timeout,
+        base_path=base_path_of(args),
+    )
 
 
 def cmd_catalog(args: argparse.Namespace, out: Output) -> int:

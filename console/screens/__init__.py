@@ -1,7 +1,16 @@
 """The console's modal screens, one per module."""
 
+from console.screens.backups import BackupsScreen
 from console.screens.confirm_migrate import ConfirmMigrateScreen
 from console.screens.help import HelpScreen
+from console.screens.rehearsal import Rehearsable, RehearsalScreen
 from console.screens.rollback import RollbackScreen
 
-__all__ = ["ConfirmMigrateScreen", "HelpScreen", "RollbackScreen"]
+__all__ = [
+    "BackupsScreen",
+    "ConfirmMigrateScreen",
+    "HelpScreen",
+    "Rehearsable",
+    "RehearsalScreen",
+    "RollbackScreen",
+]

@@ -1,7 +1,8 @@
 """ConfirmMigrateScreen: the exact plan and the target database, confirmed or cancelled.
 
 Focus starts on Cancel, so a stray Enter cancels; Escape cancels; nothing is written until the
-operator presses Migrate (the app starts the run only when this screen returns True).
+operator presses Migrate (the app starts the run only when this screen returns True). Rehearse
+runs the plan and rolls it back, then shows the report; it never confirms.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 from console.formatting import migration_label
+from console.screens.rehearsal import Rehearsable
 from engine import PlanStep
 
 
-class ConfirmMigrateScreen(ModalScreen[bool]):
+class ConfirmMigrateScreen(Rehearsable[bool]):
     DEFAULT_CSS = """
     ConfirmMigrateScreen {
         align: center middle;
@@ -85,7 +86,9 @@ class ConfirmMigrateScreen(ModalScreen[bool]):
             with VerticalScroll(id="plan"):
                 yield Static(render_plan(self.steps), id="plan-steps")
             with Horizontal(id="buttons"):
-                yield Label("esc cancels · tab moves", classes="hint")
+                yield Label("esc cancels", classes="hint")
+                # Tab from Cancel reaches the confirm button, as before; Rehearse is one back.
+                yield Button("Rehearse", id="rehearse", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
                 yield Button(
                     f"Migrate to {self.target_version}",
@@ -96,7 +99,10 @@ class ConfirmMigrateScreen(ModalScreen[bool]):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
-        self.dismiss(event.button.id == "confirm")
+        if event.button.id == "rehearse":
+            self.request_rehearsal(self.target_version)
+        else:
+            self.dismiss(event.button.id == "confirm")
 
     def action_cancel(self) -> None:
         self.dismiss(False)

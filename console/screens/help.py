@@ -13,16 +13,17 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 KEYS: list[tuple[str, str]] = [
-    ("m", "Migrate to latest: shows the plan, asks to confirm (focus starts on Cancel)"),
-    ("r", "Roll back to…: pick a version (the cursor row preselects it), type it to confirm"),
+    ("m", "Migrate to latest: the plan; Rehearse runs it and keeps nothing"),
+    ("r", "Roll back to…: pick a version, see what it destroys, type it to confirm"),
     ("v", "Verify: integrity, foreign keys, edited migrations, schema drift"),
+    ("b", "Backups: the verified backups; restore one by typing its version"),
     ("f5", "Refresh: re-read the database (it also follows changes by itself)"),
     ("↑ ↓", "Move the cursor in the migration table"),
     ("tab", "Move between the buttons, the table and the log"),
     ("ctrl+p", "Command palette: every action by name"),
     ("?", "This help"),
     ("q", "Quit (ctrl+q from anywhere); during a run, q twice stops it after the current step"),
-    ("escape", "Cancel a dialog; nothing is written"),
+    ("escape", "Cancel a dialog (they open on Cancel); nothing is written"),
 ]
 
 LEGEND = (

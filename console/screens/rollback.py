@@ -5,6 +5,11 @@ table's cursor row), sees the migrations that will be undone (newest first, irre
 flagged), and must type the target version before the red button enables. A rollback that
 would cross an irreversible migration is refused here (and again by the engine). Escape cancels;
 Enter in the input only moves focus to the button, so a single stray Enter never rolls back.
+
+It also shows what the rollback would destroy (the app measures it with
+``manager.rollback_impact`` in a worker each time the target changes, and calls ``show_impact``)
+and where the backup taken first goes. Rehearse runs the downs and rolls them back; it never
+confirms.
 """
 
 from __future__ import annotations
@@ -17,16 +22,17 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from console.formatting import migration_label
+from console.messages import ImpactRequested
 from console.plans import irreversible, lowest_reachable, rollback_targets, steps_to_undo
+from console.screens.rehearsal import Rehearsable
 from console.widgets.text import set_text
-from engine import PlanStep
+from engine import PlanStep, RollbackImpact
 
 
-class RollbackScreen(ModalScreen[int | None]):
+class RollbackScreen(Rehearsable[int | None]):
     DEFAULT_CSS = """
     RollbackScreen {
         align: center middle;
@@ -61,10 +67,29 @@ class RollbackScreen(ModalScreen[int | None]):
     }
     RollbackScreen #undo {
         height: auto;
-        max-height: 8;
+        max-height: 6;
         min-height: 3;
         border: round $error 50%;
         padding: 0 1;
+    }
+    RollbackScreen #impact-box {
+        height: auto;
+        max-height: 4;
+    }
+    RollbackScreen #impact {
+        height: auto;
+    }
+    RollbackScreen #impact.-loses-data {
+        color: $text-error;
+        text-style: bold;
+    }
+    RollbackScreen #impact.-would-fail {
+        color: $text-warning;
+        text-style: bold;
+    }
+    RollbackScreen #backup-line {
+        height: auto;
+        color: $text-muted;
     }
     RollbackScreen #refusal {
         color: $text-error;
@@ -90,8 +115,14 @@ class RollbackScreen(ModalScreen[int | None]):
         database: str,
         current_version: int,
         preselect: int,
+        backup_folder: str | None = None,
     ) -> None:
+        """``backup_folder``: where the backup taken before the rollback goes (None: no backup)."""
         super().__init__()
+        self.backup_folder = backup_folder
+        #: The target the impact shown is for (None: still measuring).
+        self.impact_target: int | None = None
+        self.impact: RollbackImpact | None = None
         self.full_down_plan = list(full_down_plan)
         self.database = database
         self.current_version = current_version
@@ -122,7 +153,10 @@ class RollbackScreen(ModalScreen[int | None]):
             yield Static(id="undo-title")
             with VerticalScroll(id="undo"):
                 yield Static(id="undo-steps")
+            with VerticalScroll(id="impact-box"):
+                yield Static(id="impact")
             yield Static(id="refusal")
+            yield Static(backup_line(self.backup_folder), id="backup-line")
             with Horizontal(classes="row"):
                 yield Label("", id="typed-label")
                 yield Input(
@@ -133,7 +167,9 @@ class RollbackScreen(ModalScreen[int | None]):
                     id="typed",
                 )
             with Horizontal(id="buttons"):
-                yield Label("esc cancels · tab moves", classes="hint")
+                yield Label("esc cancels", classes="hint")
+                # Tab from Cancel reaches the confirm button, as before; Rehearse is one back.
+                yield Button("Rehearse", id="rehearse", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
                 yield Button(
                     "Roll back", id="confirm", variant="error", compact=True, disabled=True
@@ -141,6 +177,39 @@ class RollbackScreen(ModalScreen[int | None]):
 
     def on_mount(self) -> None:
         self._update()
+        self._request_impact()
+
+    def _request_impact(self) -> None:
+        """Ask the app to measure the impact of the current target (shown by ``show_impact``)."""
+        impact = self.query_one("#impact", Static)
+        impact.remove_class("-loses-data", "-would-fail")
+        self.impact_target = None
+        self.impact = None
+        if self.blocked or not self.steps:
+            set_text(impact, "")
+            impact.display = False
+            return
+        impact.display = True
+        set_text(impact, Text("Measuring what this rollback would destroy…", style="italic"))
+        self.post_message(ImpactRequested(self.target))
+
+    def show_impact(
+        self, target: int, impact: RollbackImpact | None, error: str | None = None
+    ) -> None:
+        """The app's answer to ``ImpactRequested``; ignored when the target changed meanwhile."""
+        if target != self.target or self.blocked:
+            return
+        self.impact_target = target
+        self.impact = impact
+        widget = self.query_one("#impact", Static)
+        widget.display = True
+        if impact is None:
+            widget.set_class(True, "-would-fail")
+            set_text(widget, f"Impact unknown: {error}")
+            return
+        widget.set_class(impact.would_fail, "-would-fail")
+        widget.set_class(impact.loses_data and not impact.would_fail, "-loses-data")
+        set_text(widget, impact.summary())
 
     # -- state --------------------------------------------------------------------------------
 
@@ -191,6 +260,7 @@ class RollbackScreen(ModalScreen[int | None]):
         confirm = self.query_one("#confirm", Button)
         confirm.label = f"Roll back to {self.target}"
         confirm.disabled = not self.confirmable
+        self.query_one("#rehearse", Button).display = bool(self.steps) and not blocked
         if blocked and (self.focused is None or self.focused is typed):
             self.query_one("#target", Select).focus()
 
@@ -199,7 +269,10 @@ class RollbackScreen(ModalScreen[int | None]):
         event.stop()
         if isinstance(event.value, int) and event.value != self.target:
             self.target = event.value
-        self._update()
+            self._update()
+            self._request_impact()
+        else:
+            self._update()
 
     @on(Input.Changed, "#typed")
     def _typed_changed(self, event: Input.Changed) -> None:
@@ -217,7 +290,10 @@ class RollbackScreen(ModalScreen[int | None]):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
-        if event.button.id == "confirm" and self.confirmable:
+        if event.button.id == "rehearse":
+            if self.steps and not self.blocked:
+                self.request_rehearsal(self.target)
+        elif event.button.id == "confirm" and self.confirmable:
             self.dismiss(self.target)
         elif event.button.id == "cancel":
             self.dismiss(None)
@@ -238,3 +314,9 @@ def render_undo(steps: Sequence[PlanStep]) -> Text:
         if not step.reversible:
             text.append("  ✗ irreversible", style="bold red")
     return text
+
+
+def backup_line(folder: str | None) -> str:
+    if folder is None:
+        return "No backup will be taken (backups are off)."
+    return f"A verified backup will be written to {folder} first."

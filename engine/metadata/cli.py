@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 BASE_PATH_ENV = "METAMIGRATE_BASE_PATH"
 
 #: Commands that take ``--base-path`` and then include the catalog check.
-CHECKED_COMMANDS = ("status", "verify", "ensure-ready")
+CHECKED_COMMANDS = ("status", "verify", "ensure-ready", "console")
 
 
 class CatalogUsageError(MetamigrateError):

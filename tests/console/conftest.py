@@ -150,6 +150,31 @@ def pin_timestamps(path: str | Path = DB) -> None:
         conn.close()
 
 
+def pin_backups(folder: str | Path = "backups") -> None:
+    """Fixture data: give the backups fixed time stamps (oldest first), so screenshots match."""
+    backups = sorted(Path(folder).glob(f"{DB}-*Z-v*.db"))
+    for minute, path in enumerate(backups, start=1):
+        version = path.name.rsplit("-v", 1)[1]
+        pinned = path.with_name(f"{DB}-20261126T03{minute:02d}00.000000Z-v{version}")
+        path.rename(pinned)
+        sidecar = path.with_name(path.name + ".json")
+        if sidecar.exists():
+            sidecar.rename(pinned.with_name(pinned.name + ".json"))
+
+
+def add_preferences(count: int, path: str | Path = DB) -> None:
+    """Rows in user_preferences (version 2's table), for rollback impact."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.executemany(
+            "INSERT INTO user_preferences VALUES ('ann', ?, 'x')",
+            [(f"key{i}",) for i in range(count)],
+        )
+        conn.commit()
+    finally:
+        conn.close()
+
+
 def user_version(path: str | Path = DB) -> int:
     conn = sqlite3.connect(path)
     try:

@@ -9,6 +9,7 @@ every changed SVG before committing it.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,8 +17,19 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from console.screens import ConfirmMigrateScreen
 from console.widgets import MigrationTable
-from tests.console.conftest import DB, make_console, migrate, pin_timestamps, settle
+from engine import MigrationManager
+from tests.console.conftest import (
+    DB,
+    MIGRATIONS,
+    add_preferences,
+    make_console,
+    migrate,
+    pin_backups,
+    pin_timestamps,
+    settle,
+)
 
 SnapCompare = Callable[..., bool]
 
@@ -71,9 +83,11 @@ def test_migrate_confirm_at_80x24(snap_compare: SnapCompare) -> None:
 
 
 def test_rollback_modal_at_80x24(snap_compare: SnapCompare) -> None:
-    """The rollback modal from the cursor on version 1, with the version typed: red button on."""
+    """The rollback modal from the cursor on version 1, with the version typed: red button on,
+    what the rollback destroys (1,204 preference rows), and where the backup goes first."""
     migrate()
     pin_timestamps()
+    add_preferences(1204)
     run_before = _then("r", "1", cursor=1)
     assert snap_compare(make_console(), terminal_size=(80, 24), run_before=run_before)
 
@@ -100,3 +114,38 @@ def test_read_only_at_80x24(snap_compare: SnapCompare) -> None:
 def test_help_at_80x24(snap_compare: SnapCompare) -> None:
     """The help screen (?)."""
     assert snap_compare(make_console(), terminal_size=(80, 24), run_before=_then("question_mark"))
+
+
+def test_backups_at_80x24(snap_compare: SnapCompare) -> None:
+    """The Backups screen (b): two backups taken by migrates, newest first, restore guarded."""
+    migrate(1)
+    migrate(2)
+    migrate()
+    pin_timestamps()
+    pin_backups()
+    assert snap_compare(make_console(), terminal_size=(80, 24), run_before=_then("b"))
+
+
+def test_rehearsal_report_at_80x24(snap_compare: SnapCompare) -> None:
+    """Rehearse in the migrate modal: per step its result, time, rows and SQL; nothing kept.
+
+    The report is a real rehearsal with its times pinned (they vary from run to run).
+    """
+    migrate(1)
+    pin_timestamps()
+    report = MigrationManager(DB, MIGRATIONS).rehearse()
+    pinned = dataclasses.replace(
+        report,
+        steps=tuple(
+            dataclasses.replace(step, duration_ms=1.5 + step.version) for step in report.steps
+        ),
+    )
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _then("m")(pilot)
+        modal = pilot.app.screen
+        assert isinstance(modal, ConfirmMigrateScreen)
+        modal.show_rehearsal(pinned)
+        await _steady(pilot)
+
+    assert snap_compare(make_console(), terminal_size=(80, 24), run_before=run_before)

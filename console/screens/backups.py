@@ -1,0 +1,254 @@
+"""BackupsScreen: this database's verified backups, newest first, and a guarded restore.
+
+The app loads the list in a worker (``BackupsRequested`` up, ``show_backups`` down). Restoring
+needs the same typed confirmation as the emergency rollback: pick a backup, type its version
+number, and only then does the red button enable. Escape closes; Enter in the table or the input
+only moves focus on, so a stray Enter never restores. The screen returns the chosen backup; the
+app checks it and restores it in a worker. In read-only mode the list is shown, without the
+restore controls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Input, Label, Static
+
+from console.messages import BackupsRequested
+from console.widgets.text import set_text
+from engine import BackupInfo
+
+
+class BackupsScreen(ModalScreen[BackupInfo | None]):
+    DEFAULT_CSS = """
+    BackupsScreen {
+        align: center middle;
+    }
+    BackupsScreen #dialog {
+        width: 100;
+        max-width: 100%;
+        height: auto;
+        max-height: 100%;
+        border: thick $primary;
+        background: $surface;
+        padding: 0 1;
+    }
+    BackupsScreen .title {
+        text-style: bold;
+        width: 100%;
+    }
+    BackupsScreen #backups {
+        height: auto;
+        max-height: 10;
+        min-height: 3;
+        border: round $panel-lighten-2;
+        scrollbar-size-vertical: 1;
+        scrollbar-size-horizontal: 0;
+    }
+    BackupsScreen #empty { height: auto; color: $text-muted; }
+    BackupsScreen #restore-plan { height: auto; }
+    BackupsScreen .row {
+        height: 1;
+        margin-top: 1;
+    }
+    BackupsScreen .row Label {
+        width: auto;
+        padding-right: 1;
+    }
+    BackupsScreen #typed { width: 12; }
+    BackupsScreen #buttons {
+        height: 1;
+        align-horizontal: right;
+        margin-top: 1;
+    }
+    BackupsScreen Button { margin-left: 2; }
+    BackupsScreen .hint { width: 1fr; color: $text-muted; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Close")]
+    AUTO_FOCUS = "#backups"
+
+    def __init__(self, *, database: str, current_version: int, read_only: bool = False) -> None:
+        super().__init__()
+        self.database = database
+        self.current_version = current_version
+        self.read_only = read_only
+        self.backups: list[BackupInfo] = []
+        self.folder = ""
+        self.loaded = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label("Backups", classes="title")
+            yield Static(id="summary")
+            table: DataTable[Text] = DataTable(id="backups", cursor_type="row", zebra_stripes=True)
+            table.add_column("Taken (UTC)", key="taken", width=19)
+            table.add_column("Ver", key="version", width=3)
+            table.add_column("Size", key="size", width=8)
+            table.add_column("Reason", key="reason")
+            yield table
+            yield Static(id="empty")
+            if not self.read_only:
+                yield Static(id="restore-plan")
+                with Horizontal(classes="row", id="typed-row"):
+                    yield Label("", id="typed-label")
+                    yield Input(
+                        placeholder="version",
+                        restrict=r"[0-9]*",
+                        max_length=9,
+                        compact=True,
+                        id="typed",
+                    )
+            with Horizontal(id="buttons"):
+                hint = "esc closes · ↑ ↓ pick · tab moves"
+                yield Label(hint if not self.read_only else "esc closes", classes="hint")
+                yield Button("Close", id="cancel", compact=True)
+                if not self.read_only:
+                    yield Button(
+                        "Restore", id="confirm", variant="error", compact=True, disabled=True
+                    )
+
+    def on_mount(self) -> None:
+        set_text(self.query_one("#summary", Static), Text("Reading the backups…", style="dim"))
+        self._update()
+        self.post_message(BackupsRequested())
+
+    # -- data, from the app ---------------------------------------------------------------------
+
+    def show_backups(self, backups: Sequence[BackupInfo], folder: str, error: str | None) -> None:
+        self.backups = list(backups)
+        self.folder = folder
+        self.loaded = True
+        summary = Text()
+        summary.append("Database  ", style="dim")
+        summary.append(self.database, style="bold")
+        summary.append(f" (version {self.current_version})", style="dim")
+        summary.append("\nFolder    ", style="dim")
+        summary.append(folder, style="bold")
+        count = len(self.backups)
+        if count:
+            plural = "s" if count != 1 else ""
+            summary.append(f"   {count} backup{plural}, newest first", style="dim")
+        set_text(self.query_one("#summary", Static), summary)
+        table = self.query_one("#backups", DataTable)
+        table.clear()
+        for info in self.backups:
+            table.add_row(
+                Text(info.created_at.replace("T", " ")[:19]),
+                Text(str(info.version), justify="right"),
+                Text(format_size(info.size), justify="right"),
+                Text(info.reason or "", overflow="ellipsis"),
+                key=str(info.path),
+            )
+        empty = self.query_one("#empty", Static)
+        if error is not None:
+            set_text(empty, Text(error, style="bold red"))
+        elif not self.backups:
+            set_text(
+                empty,
+                "No backups yet: the engine takes a verified one before every migrate, "
+                "rollback and restore.",
+            )
+        else:
+            set_text(empty, "")
+        empty.display = error is not None or not self.backups
+        table.display = bool(self.backups)
+        self._clear_typed()
+        self._update()
+
+    # -- state ----------------------------------------------------------------------------------
+
+    @property
+    def selected(self) -> BackupInfo | None:
+        if not self.backups:
+            return None
+        row = self.query_one("#backups", DataTable).cursor_row
+        return self.backups[row] if 0 <= row < len(self.backups) else None
+
+    @property
+    def confirmable(self) -> bool:
+        if self.read_only:
+            return False
+        info = self.selected
+        typed = self.query_one("#typed", Input).value.strip()
+        return info is not None and typed == str(info.version)
+
+    def _clear_typed(self) -> None:
+        if not self.read_only:
+            self.query_one("#typed", Input).value = ""
+
+    def _update(self) -> None:
+        if self.read_only:
+            return
+        info = self.selected
+        for selector in ("#restore-plan", "#typed-row", "#confirm"):
+            self.query_one(selector).display = info is not None
+        if info is None:
+            return
+        plan = Text()
+        plan.append("Restore ", style="bold")
+        plan.append(info.name, style="bold")
+        plan.append(
+            f": the database goes back to version {info.version} (it is at "
+            f"{self.current_version} now). The current file is kept as a backup first; "
+            "the file is checked before anything changes."
+        )
+        set_text(self.query_one("#restore-plan", Static), plan)
+        self.query_one("#typed-label", Label).update(
+            Text.assemble("Type ", (str(info.version), "bold"), " to confirm")
+        )
+        confirm = self.query_one("#confirm", Button)
+        confirm.label = f"Restore version {info.version}"
+        confirm.disabled = not self.confirmable
+
+    @on(DataTable.RowHighlighted, "#backups")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self._clear_typed()
+        self._update()
+
+    @on(DataTable.RowSelected, "#backups")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a row moves to the typed input; it never restores."""
+        event.stop()
+        if not self.read_only:
+            self.query_one("#typed", Input).focus()
+
+    @on(Input.Changed, "#typed")
+    def _typed_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.query_one("#confirm", Button).disabled = not self.confirmable
+
+    @on(Input.Submitted, "#typed")
+    def _typed_submitted(self, event: Input.Submitted) -> None:
+        """Enter moves to the red button when the version matches; it never restores by itself."""
+        event.stop()
+        if self.confirmable:
+            self.query_one("#confirm", Button).focus()
+        else:
+            self.app.bell()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "confirm" and self.confirmable:
+            self.dismiss(self.selected)
+        elif event.button.id == "cancel":
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def format_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:,.0f} KiB"
+    return f"{size / (1024 * 1024):,.1f} MiB"

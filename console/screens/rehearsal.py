@@ -1,0 +1,202 @@
+"""RehearsalScreen: what a rehearsal of the plan did, step by step; nothing of it was kept.
+
+Shown over the migrate or rollback modal after its Rehearse button; it only reports. Escape,
+Enter or the Close button go back to that modal, which still waits for its own confirmation.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, TypeVar
+
+from rich.console import Group
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Static
+
+from console.formatting import format_duration, migration_label
+from console.messages import RehearseRequested
+from engine import RehearsalReport
+
+#: How a step's status reads (with a symbol, so it reads without colour).
+STATUS: dict[str, tuple[str, str]] = {
+    "ok": ("✓ ok", "green"),
+    "failed": ("✗ failed", "bold red"),
+    "not_run": ("· not run", "dim"),
+}
+#: Longest SQL line shown; the rest is cut with an ellipsis.
+SQL_WIDTH = 200
+
+
+ResultT = TypeVar("ResultT")
+
+
+class Rehearsable(ModalScreen[ResultT]):
+    """A confirm modal with a Rehearse button (``#rehearse``) beside its confirm button.
+
+    Pressing it asks the app (a message up) to rehearse ``target``; the app calls
+    ``rehearsal_finished`` (a method down) and shows the report over the modal. The button is
+    never disabled while it has focus (Textual would move focus on, possibly to the confirm
+    button); presses during a rehearsal are ignored instead. When the report closes, focus goes
+    back to Cancel, so a stray Enter still cancels.
+    """
+
+    rehearsing = False
+
+    def request_rehearsal(self, target: int) -> None:
+        if self.rehearsing:
+            return
+        self.rehearsing = True
+        self.query_one("#rehearse", Button).label = "Rehearsing…"
+        self.post_message(RehearseRequested(target))
+
+    def rehearsal_finished(self) -> None:
+        self.rehearsing = False
+        self.query_one("#rehearse", Button).label = "Rehearse"
+
+    def show_rehearsal(self, report: RehearsalReport) -> None:
+        """Show ``report`` over this modal; back here with focus on Cancel."""
+        self.app.push_screen(RehearsalScreen(report), lambda _: self._focus_cancel())
+
+    def _focus_cancel(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+
+class RehearsalScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    RehearsalScreen {
+        align: center middle;
+    }
+    RehearsalScreen #dialog {
+        width: 90;
+        max-width: 100%;
+        height: auto;
+        max-height: 100%;
+        border: thick $accent;
+        background: $surface;
+        padding: 0 1;
+    }
+    RehearsalScreen .title {
+        text-style: bold;
+        width: 100%;
+    }
+    RehearsalScreen #report {
+        height: auto;
+        max-height: 14;
+        border: round $panel-lighten-2;
+        padding: 0 1;
+    }
+    RehearsalScreen #buttons {
+        height: 1;
+        align-horizontal: right;
+        margin-top: 1;
+    }
+    RehearsalScreen .hint { width: 1fr; color: $text-muted; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
+    AUTO_FOCUS = "#close"
+
+    def __init__(self, report: RehearsalReport) -> None:
+        super().__init__()
+        self.report = report
+
+    def compose(self) -> ComposeResult:
+        report = self.report
+        verb = "migrate" if report.direction == "up" else "rollback"
+        with Vertical(id="dialog"):
+            yield Label(
+                f"Rehearsal of {verb} {report.from_version} → {report.target_version}",
+                classes="title",
+            )
+            yield Static(render_verdict(report), id="verdict")
+            with VerticalScroll(id="report"):
+                yield Static(render_report(report), id="steps")
+            with Horizontal(id="buttons"):
+                yield Label("esc closes · ↑ ↓ scroll", classes="hint")
+                yield Button("Close", id="close", compact=True)
+
+    def on_mount(self) -> None:
+        self._fit()
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """The report scrolls; the title, verdict and Close button always stay on screen."""
+        report = self.query_one("#report", VerticalScroll)
+        report.styles.max_height = max(3, self.size.height - 10)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def render_verdict(report: RehearsalReport) -> Text:
+    where = (
+        "in a transaction that was rolled back"
+        if report.mode == "transaction"
+        else "on a throw-away copy"
+    )
+    text = Text()
+    count = len(report.steps)
+    if report.nothing_to_do:
+        text.append("Nothing to run: the plan is empty.")
+    elif report.ok:
+        text.append(
+            f"✓ All {count} step{'s' if count != 1 else ''} would succeed", style="bold green"
+        )
+        text.append(f" ({format_duration(report.duration_ms)}).")
+    else:
+        failed = report.failed_step
+        label = migration_label(failed.version, failed.name) if failed else "a step"
+        text.append(f"✗ {label} would fail.", style="bold red")
+    text.append(f"\nRun {where}: the database file was not changed.", style="dim")
+    return text
+
+
+def render_report(report: RehearsalReport) -> Group:
+    """Per step: direction, version and name, status, time, rows changed, SQL; then the SQL."""
+    table = Table.grid(padding=(0, 1))
+    table.add_column(no_wrap=True)  # direction
+    table.add_column(no_wrap=True, overflow="ellipsis", ratio=1)  # migration
+    table.add_column(no_wrap=True)  # status
+    table.add_column(no_wrap=True, justify="right")  # time
+    table.add_column(no_wrap=True, justify="right")  # rows
+    table.add_column(no_wrap=True, justify="right")  # statements
+    table.add_row(*(Text(h, style="bold") for h in ("", "Step", "Result", "Time", "Rows", "SQL")))
+    details: list[Text | Padding] = []
+    for step in report.steps:
+        label, style = STATUS.get(step.status, (step.status, ""))
+        ran = step.status != "not_run"
+        table.add_row(
+            Text(step.direction, style="green" if step.direction == "up" else "red"),
+            migration_label(step.version, step.name),
+            Text(label, style=style),
+            format_duration(step.duration_ms) if ran else "",
+            f"{step.rows_changed:,}" if ran else "",
+            str(len(step.sql)) if ran else "",
+        )
+        if step.error:
+            table.add_row("", Text(step.error, style="red"), "", "", "", "")
+        if step.sql:
+            details.append(Text(migration_label(step.version, step.name), style="bold"))
+            for statement in step.sql:
+                details.append(Padding(Text(one_line(statement), style="dim"), (0, 0, 0, 2)))
+    parts: list[Table | Text | Padding] = [table]
+    if details:
+        parts.append(Text("\nSQL run, per step:", style="bold"))
+        parts.extend(details)
+    return Group(*parts)
+
+
+def one_line(sql: str, width: int = SQL_WIDTH) -> str:
+    text = " ".join(sql.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
