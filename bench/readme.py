@@ -66,7 +66,8 @@ def render_section(results: dict[str, Any]) -> str:
     lines += ["", *[line.replace("#### ", "") for line in versus_peers(results, cycle)]]
     lines += ["| target | measured | |", "|---|---|---|"]
     for t in results.get("targets", []):
-        lines.append(f"| {t['name']}: {t['target']} | {t['measured']} | {VERDICT[t['ok']]} |")
+        note = f" ({t['note']})" if t.get("note") else ""
+        lines.append(f"| {t['name']}: {t['target']} | {t['measured']}{note} | {VERDICT[t['ok']]} |")
     lines += [
         "",
         f"Measured {env['date_utc']} on {m['cpu']} ({m['cores']} cores, {m['filesystem']}), "
