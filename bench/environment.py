@@ -63,6 +63,7 @@ def sqlite_defaults(directory: Path) -> dict[str, Any]:
 
 
 def git_revision() -> str:
+    """Last commit touching engine/ or console/, and whether the tree has changes there."""
     try:
         out = subprocess.run(
             ["git", "-C", str(REPO), "log", "-1", "--format=%h %cI", "--", "engine", "console"],
@@ -70,9 +71,15 @@ def git_revision() -> str:
             text=True,
             timeout=10,
         ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--", "engine", "console"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-    return out or "uncommitted"
+    return (out or "uncommitted") + (" + uncommitted changes" if dirty else "")
 
 
 def load_average() -> list[float]:
