@@ -24,7 +24,7 @@ WRAP = (
     ("engine.migration", "Registry.from_directory", "discover migration files"),
     ("engine.migration", "MigrationFile.read_header", "read headers (ast.parse)"),
     ("engine.migration", "MigrationFile.checksum", "checksums (ast.parse + ast.dump)"),
-    ("engine.migration", "source_checksum", "checksum of a migration's source"),
+    ("engine.checksum", "source_checksum", "checksum of a migration's source"),
     ("engine.loader", "load_migration_file", "import migration modules"),
     ("engine.sqlite", "connect", "connect and validate the file"),
     ("engine.sqlite", "table_exists", "bookkeeping: table_exists (scans sqlite_master)"),

@@ -206,22 +206,27 @@ def _progress_printer(out: Output) -> Callable[[Event], None]:
         MigrationStarted,
     )
 
+    # One plain line per migration: Rich's rendering, twice per step, cost as much as the engine
+    # itself on a thousand migrations. Colour only on a terminal, and never with NO_COLOR.
+    colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    ok = "\x1b[32mok\x1b[0m" if colour else "ok"
+    failed = "\x1b[1;31mFAILED\x1b[0m" if colour else "FAILED"
+    verb = {"up": "apply", "down": "undo "}
+    write = sys.stdout.write
+
     def show(event: Event) -> None:
-        verb = {"up": "apply", "down": "undo "}
         if isinstance(event, BackupTaken):
-            out.console.print(f"  backup {_escape(event.path)} (version {event.version}, verified)")
+            write(f"  backup {event.path} (version {event.version}, verified)\n")
         elif isinstance(event, MigrationStarted):
-            out.console.print(
-                f"  {verb[event.direction]} {event.version:04d}_{event.name} ...", end=" "
-            )
+            write(f"  {verb[event.direction]} {event.version:04d}_{event.name} ... ")
+            sys.stdout.flush()
         elif isinstance(event, MigrationFinished):
-            out.console.print(f"[green]ok[/] ({event.duration_ms:.1f} ms)")
+            write(f"{ok} ({event.duration_ms:.1f} ms)\n")
         elif isinstance(event, MigrationSkipped):
-            out.console.print(
-                f"  skip  {event.version:04d}_{event.name} (another runner did it first)"
-            )
+            write(f"  skip  {event.version:04d}_{event.name} (another runner did it first)\n")
         elif isinstance(event, MigrationFailed):
-            out.console.print("[bold red]FAILED[/]")
+            write(f"{failed}\n")
+            sys.stdout.flush()
 
     return show
 

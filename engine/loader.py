@@ -14,8 +14,9 @@ import sys
 import types
 from pathlib import Path
 
+from engine.checksum import source_checksum
 from engine.errors import RegistryError
-from engine.migration import Migration, MigrationFile, docstring_summary, source_checksum
+from engine.migration import Migration, MigrationFile, docstring_summary
 
 MIGRATION_FILE = re.compile(r"^(?P<version>\d+)_(?P<name>[A-Za-z0-9_]+)\.py$")
 

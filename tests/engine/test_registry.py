@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine import Migration, Registry, RegistryError, Tx
-from engine.migration import source_checksum
+from engine.checksum import source_checksum
 from tests.conftest import MigrationFiles, table_migration
 
 
