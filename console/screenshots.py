@@ -45,6 +45,8 @@ class Scene:
     drift: bool = False
     keys: tuple[str, ...] = ()
     cursor: int | None = None
+    #: Migrate in steps (1, 2, then the target), so the engine takes backups on the way.
+    backups: bool = False
 
 
 SCENES: list[Scene] = [
@@ -66,6 +68,14 @@ SCENES: list[Scene] = [
     ),
     Scene("06-read-only-80x24", "Read-only: no write actions", (80, 24), 2, read_only=True),
     Scene("07-wide-200x50", "A big terminal", (200, 50), -1, keys=("v",)),
+    Scene(
+        "08-backups-80x24",
+        "Backups: restore one by typing its version",
+        (80, 24),
+        -1,
+        keys=("b",),
+        backups=True,
+    ),
 ]
 
 
@@ -83,7 +93,11 @@ def _prepare(scene: Scene) -> None:
     if scene.target is None:
         return
     manager = MigrationManager(DB)
+    if scene.backups:
+        manager.migrate_to(1)
+        manager.migrate_to(2)
     manager.migrate_to(manager.latest_version if scene.target < 0 else scene.target)
+    _pin_backups()
     conn = sqlite3.connect(DB)
     try:
         conn.execute(
@@ -95,6 +109,17 @@ def _prepare(scene: Scene) -> None:
         conn.commit()
     finally:
         conn.close()
+
+
+def _pin_backups() -> None:
+    """Fixed time stamps in the backups' names (the listing reads the time from the name)."""
+    for minute, path in enumerate(sorted(Path("backups").glob(f"{DB}-*Z-v*.db")), start=1):
+        version = path.name.rsplit("-v", 1)[1]
+        pinned = path.with_name(f"{DB}-20261126T03{minute:02d}00.000000Z-v{version}")
+        path.rename(pinned)
+        sidecar = path.with_name(path.name + ".json")
+        if sidecar.exists():
+            sidecar.rename(pinned.with_name(pinned.name + ".json"))
 
 
 async def _settle(pilot: Pilot[Any]) -> None:

@@ -79,13 +79,15 @@ class DatabaseWatcher:
             self._close()
 
     def resume(self) -> None:
-        """Look again; the next look takes a new baseline, so the console's own change (the
-        restored file) is not reported as someone else's."""
+        """Look again, taking a new baseline now (in the caller's thread): the console's own
+        change (the restored file) is not reported as someone else's, and any change after
+        this call is. The console reloads after calling it, so nothing falls in between."""
         with self._lock:
             self._paused = False
-            self._polled = False
             self._file = None
             self._data_version = None
+            self._polled = True
+            self._look(True)
 
     def stop(self) -> None:
         """Ask the thread to end; it does within one poll interval (and never blocks exit)."""

@@ -1,7 +1,8 @@
 """RehearsalScreen: what a rehearsal of the plan did, step by step; nothing of it was kept.
 
 Shown over the migrate or rollback modal after its Rehearse button; it only reports. Escape,
-Enter or the Close button go back to that modal, which still waits for its own confirmation.
+Enter or the Close button go back to that modal (focus on its Cancel button), which still waits
+for its own confirmation.
 """
 
 from __future__ import annotations
@@ -98,8 +99,12 @@ class RehearsalScreen(ModalScreen[None]):
     RehearsalScreen .hint { width: 1fr; color: $text-muted; }
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
-    AUTO_FOCUS = "#close"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close"),
+        Binding("enter", "close", "Close", show=False),
+    ]
+    #: The report has focus, so ↑ ↓ scroll it at once; Escape or Enter closes.
+    AUTO_FOCUS = "#report"
 
     def __init__(self, report: RehearsalReport) -> None:
         super().__init__()
@@ -117,7 +122,7 @@ class RehearsalScreen(ModalScreen[None]):
             with VerticalScroll(id="report"):
                 yield Static(render_report(report), id="steps")
             with Horizontal(id="buttons"):
-                yield Label("esc closes · ↑ ↓ scroll", classes="hint")
+                yield Label("esc or enter closes · ↑ ↓ scroll", classes="hint")
                 yield Button("Close", id="close", compact=True)
 
     def on_mount(self) -> None:

@@ -77,3 +77,20 @@ def test_the_watcher_reports_a_database_file_that_appears(db: Path) -> None:
     migrate(1)
     assert watcher.poll() == "the database file appeared"
     assert watcher.poll() is None
+
+
+def test_a_paused_watcher_holds_no_connection_and_reports_a_change_made_just_after_it_resumes(
+    db: Path,
+) -> None:
+    migrate(1)
+    watcher = DatabaseWatcher(db, lambda reason: None, interval=60)
+    watcher.prime()
+    assert watcher.connected
+    watcher.pause()  # before a restore renames a new file over the database
+    assert not watcher.connected
+    assert watcher.poll() is None
+    assert not watcher.connected
+    watcher.resume()  # the baseline is taken now, not at the next poll
+    migrate(2)
+    assert watcher.poll() == "another connection committed"
+    watcher.stop()
