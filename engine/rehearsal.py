@@ -353,6 +353,9 @@ def _run(
     around the switch (the copy is thrown away, so nothing is kept anyway).
     """
     before = _snapshot(conn) if measure else None
+    # One recorder for the run: it remembers that the bookkeeping tables exist instead of
+    # scanning sqlite_master for them at every step.
+    recorder = Recorder(conn)
     results: list[RehearsedStep] = []
     failed = False
     for step, migration in zip(steps, migrations, strict=True):
@@ -364,14 +367,14 @@ def _run(
             on = bool(conn.execute("PRAGMA foreign_keys").fetchone()[0])
             conn.execute("PRAGMA foreign_keys = OFF")
             conn.execute("BEGIN IMMEDIATE")
-            result = _run_step(conn, step, migration)
+            result = _run_step(conn, recorder, step, migration)
             if conn.in_transaction:
                 conn.execute("COMMIT")
             if on:
                 conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("BEGIN IMMEDIATE")
         else:
-            result = _run_step(conn, step, migration)
+            result = _run_step(conn, recorder, step, migration)
         results.append(result)
         failed = result.status == "failed" or not conn.in_transaction
     after = _snapshot(conn) if measure and not failed else None
@@ -427,7 +430,9 @@ class _SqlLog:
         return tuple(self.lines)
 
 
-def _run_step(conn: sqlite3.Connection, step: PlanStep, migration: Migration) -> RehearsedStep:
+def _run_step(
+    conn: sqlite3.Connection, recorder: Recorder, step: PlanStep, migration: Migration
+) -> RehearsedStep:
     statements = _SqlLog()
     changes = conn.total_changes
     started = time.perf_counter()
@@ -452,9 +457,10 @@ def _run_step(conn: sqlite3.Connection, step: PlanStep, migration: Migration) ->
                 )
         rows = conn.total_changes - changes
         duration_ms = (time.perf_counter() - started) * 1000
-        _record(conn, step, migration, duration_ms)
+        _record(conn, recorder, step, migration, duration_ms)
     except Exception as exc:
         duration_ms = (time.perf_counter() - started) * 1000
+        recorder.forget()  # the rolled-back step may have taken fresh bookkeeping tables with it
         if conn.in_transaction:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute(f"ROLLBACK TO rehearse_{step.version}")
@@ -475,10 +481,13 @@ def _run_step(conn: sqlite3.Connection, step: PlanStep, migration: Migration) ->
 
 
 def _record(
-    conn: sqlite3.Connection, step: PlanStep, migration: Migration, duration_ms: float
+    conn: sqlite3.Connection,
+    recorder: Recorder,
+    step: PlanStep,
+    migration: Migration,
+    duration_ms: float,
 ) -> None:
     """The bookkeeping the real run would write (so a full disk there shows up too)."""
-    recorder = Recorder(conn)
     recorder.ensure_tables()
     if step.direction == "up":
         recorder.record_applied(
