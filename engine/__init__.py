@@ -7,7 +7,12 @@ name loads its module on first use (the CLI's ``status --json`` never loads veri
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+
+# Not ``from typing import TYPE_CHECKING``: importing typing is most of what ``import engine``
+# would cost. Type checkers treat a module-level TYPE_CHECKING = False as the real thing.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 if TYPE_CHECKING:
     from engine.backup import BackupInfo, RestoreResult
