@@ -11,10 +11,10 @@ import importlib
 # Not ``from typing import TYPE_CHECKING``: importing typing is most of what ``import engine``
 # would cost. Type checkers treat a module-level TYPE_CHECKING = False as the real thing.
 TYPE_CHECKING = False
+
 if TYPE_CHECKING:
     from typing import Any
 
-if TYPE_CHECKING:
     from engine.backup import BackupInfo, RestoreResult
     from engine.deployment import (
         DeploymentManager,
