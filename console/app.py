@@ -1,8 +1,9 @@
 """MigrationConsole: the operations console's app (state, actions, workers, message handlers).
 
 Invariants: every engine call runs in a thread worker and reports back with a message (the event
-loop never touches SQLite); at most one migrate or rollback runs at a time, and while it runs the
-actions that start work are disabled; nothing is written without an explicit confirmation.
+loop never touches SQLite); at most one migrate, rollback or restore runs at a time, and while it
+runs the actions that start work are disabled; nothing is written without an explicit
+confirmation (a rehearsal or a rollback impact writes nothing: it is rolled back).
 """
 
 from __future__ import annotations

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from console import MigrationConsole
 from console.screens import HelpScreen
 from console.widgets import MigrationTable, ReadinessPanel
-from tests.console.conftest import app_tables, make_console, settle, user_version
+from engine import DeploymentManager, DeploymentStatus
+from tests.console.conftest import app_tables, make_console, migrate, settle, user_version
 
 
 async def test_first_open_of_an_empty_database_creates_it_at_version_0_with_all_pending(
@@ -111,3 +114,29 @@ async def test_refresh_rereads_the_database_and_says_so() -> None:
         await pilot.press("f5")
         await settle(pilot)
         assert "Refreshed: version 0 of 4, PENDING." in app.log_widget.lines_plain[-1]
+
+
+async def test_opening_and_following_trust_the_checksum_cache_and_verify_reads_every_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import console.app
+
+    calls: list[bool] = []
+    original = console.app.DeploymentManager.status
+
+    def recording(self: DeploymentManager, *, full_checksums: bool = True) -> DeploymentStatus:
+        calls.append(full_checksums)
+        return original(self, full_checksums=full_checksums)
+
+    monkeypatch.setattr(console.app.DeploymentManager, "status", recording)
+    migrate(2)
+    app = make_console()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert calls == [False]  # the first paint: the quick form
+        await pilot.press("f5")
+        await settle(pilot)
+        assert calls == [False, False]
+        await pilot.press("v")
+        await settle(pilot)
+        assert calls == [False, False, True]  # Verify re-reads every migration file
