@@ -140,6 +140,8 @@ class MigrationConsole(App[int]):
         self._watcher: DatabaseWatcher | None = None
         self._stop_run = threading.Event()
         self._quit_armed = False
+        #: The modal whose Rehearse button started the rehearsal in flight.
+        self._rehearsal_for: Rehearsable[object] | None = None
         self._update_subtitle()
 
     # -- structure ----------------------------------------------------------------------------
@@ -542,6 +544,8 @@ class MigrationConsole(App[int]):
         )
 
     def on_rehearse_requested(self, message: RehearseRequested) -> None:
+        # The report goes back to this modal only (not to another one opened meanwhile).
+        self._rehearsal_for = self.screen if isinstance(self.screen, Rehearsable) else None
         what = "migrate" if message.target >= self.current_version else "rollback"
         self.log_widget.info(f"Rehearsing {what} to {message.target}; nothing will be kept…")
         self._rehearse_worker(message.target)
@@ -557,9 +561,10 @@ class MigrationConsole(App[int]):
             self.post_message(RehearsalDone(target, error=unexpected(exc)))
 
     def on_rehearsal_done(self, message: RehearsalDone) -> None:
-        screen = self.screen if isinstance(self.screen, Rehearsable) else None
-        if screen is not None:
-            screen.rehearsal_finished()
+        asked, self._rehearsal_for = self._rehearsal_for, None
+        if asked is not None and asked.is_attached:
+            asked.rehearsal_finished()
+        screen = asked if asked is not None and self.screen is asked else None
         report = message.report
         if report is None:
             error = message.error or "The rehearsal failed."

@@ -134,3 +134,30 @@ async def test_rehearse_in_the_rollback_modal_never_rolls_back(db: Path) -> None
         assert not app.running
     assert db.read_bytes() == before
     assert user_version(db) == 4
+
+
+async def test_a_rehearsal_whose_modal_was_closed_only_goes_to_the_log(
+    db: Path, migration_folder: MigrationFolder
+) -> None:
+    folder = migration_folder({"0001_create_a.py": table_migration("a", sleep=0.5)})
+    app = make_console(migrations=str(folder))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        before = db.read_bytes()
+        await pilot.press("m")
+        await settle(pilot)
+        modal = app.screen
+        assert isinstance(modal, ConfirmMigrateScreen)
+        modal.query_one("#rehearse", Button).press()
+        await pilot.pause()
+        assert modal.rehearsing
+        await pilot.press("escape")  # closes the modal while the rehearsal runs
+        await settle(pilot)
+        assert await wait_until(
+            pilot, lambda: any("Rehearsal of migrate to 1" in x for x in app.log_widget.lines_plain)
+        )
+        await settle(pilot)
+        assert not isinstance(app.screen, RehearsalScreen | ConfirmMigrateScreen)
+        assert not app.running
+    assert db.read_bytes() == before
+    assert user_version(db) == 0
