@@ -192,9 +192,24 @@ class RollbackImpact:
             return f"Nothing to undo: the database is already at version {self.target_version}."
         if self.would_fail:
             return f"This rollback would fail: {self.error}"
-        if not self.changes:
+        items: list[DroppedTable | DroppedColumn | DeletedRows] = [
+            *self.dropped_tables,
+            *self.dropped_columns,
+            *self.deleted_rows,
+        ]
+        losses = [item.describe() for item in items if item.rows]
+        empty = [item for item in items if not item.rows]
+        # Losses first, with their rows; empty drops are named when few, counted when many.
+        if len(empty) <= 3:
+            quiet = [f"{item.describe().split(',')[0]} (empty)" for item in empty]
+        else:
+            quiet = [f"drops {len(empty)} empty tables or columns"]
+        if not losses:
+            if quiet:
+                return f"This rollback loses no data: it {'; '.join(quiet)}."
             return "This rollback drops no tables or columns that hold data."
-        return "This rollback " + "; ".join(self.changes) + f" ({_rows(self.rows_lost)} in all)."
+        also = f"; it also {'; '.join(quiet)}" if quiet else ""
+        return f"This rollback {'; '.join(losses)} ({_rows(self.rows_lost)} in all){also}."
 
     def to_dict(self) -> dict[str, object]:
         return {
