@@ -18,15 +18,15 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
 from console.messages import BackupsRequested
+from console.screens.typed_confirm import TypedConfirmScreen
 from console.widgets.text import set_text
 from engine import BackupInfo
 
 
-class BackupsScreen(ModalScreen[BackupInfo | None]):
+class BackupsScreen(TypedConfirmScreen[BackupInfo | None]):
     DEFAULT_CSS = """
     BackupsScreen {
         align: center middle;
@@ -220,20 +220,6 @@ class BackupsScreen(ModalScreen[BackupInfo | None]):
         event.stop()
         if not self.read_only:
             self.query_one("#typed", Input).focus()
-
-    @on(Input.Changed, "#typed")
-    def _typed_changed(self, event: Input.Changed) -> None:
-        event.stop()
-        self.query_one("#confirm", Button).disabled = not self.confirmable
-
-    @on(Input.Submitted, "#typed")
-    def _typed_submitted(self, event: Input.Submitted) -> None:
-        """Enter moves to the red button when the version matches; it never restores by itself."""
-        event.stop()
-        if self.confirmable:
-            self.query_one("#confirm", Button).focus()
-        else:
-            self.app.bell()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

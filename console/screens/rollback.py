@@ -28,11 +28,12 @@ from console.formatting import migration_label
 from console.messages import ImpactRequested
 from console.plans import irreversible, lowest_reachable, rollback_targets, steps_to_undo
 from console.screens.rehearsal import Rehearsable
+from console.screens.typed_confirm import TypedConfirmScreen
 from console.widgets.text import set_text
 from engine import PlanStep, RollbackImpact
 
 
-class RollbackScreen(Rehearsable[int | None]):
+class RollbackScreen(Rehearsable[int | None], TypedConfirmScreen[int | None]):
     DEFAULT_CSS = """
     RollbackScreen {
         align: center middle;
@@ -273,20 +274,6 @@ class RollbackScreen(Rehearsable[int | None]):
             self._request_impact()
         else:
             self._update()
-
-    @on(Input.Changed, "#typed")
-    def _typed_changed(self, event: Input.Changed) -> None:
-        event.stop()
-        self.query_one("#confirm", Button).disabled = not self.confirmable
-
-    @on(Input.Submitted, "#typed")
-    def _typed_submitted(self, event: Input.Submitted) -> None:
-        """Enter moves to the red button when the version matches; it never confirms by itself."""
-        event.stop()
-        if self.confirmable:
-            self.query_one("#confirm", Button).focus()
-        else:
-            self.app.bell()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
