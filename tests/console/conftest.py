@@ -223,24 +223,6 @@ async def run_to_end(pilot: Pilot[Any]) -> None:
     await settle(pilot)
 
 
-MigrationFolder = Callable[[dict[str, str]], Path]
-
-
-@pytest.fixture
-def migration_folder(tmp_path: Path) -> MigrationFolder:
-    """Write {"0001_name.py": source} into a fresh folder under tmp_path; return the folder."""
-    counter = iter(range(1000))
-
-    def write(files: dict[str, str]) -> Path:
-        folder = tmp_path / f"migrations_{next(counter)}"
-        folder.mkdir()
-        for name, source in files.items():
-            (folder / name).write_text(textwrap.dedent(source), encoding="utf-8")
-        return folder
-
-    return write
-
-
 def table_migration(table: str, *, down: bool = True, fail: bool = False, sleep: float = 0) -> str:
     """Source of a migration file that creates (and drops) one table."""
     text = f'"""Create the {table} table."""\n\nimport time\n\n\ndef up(tx):\n'

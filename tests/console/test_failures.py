@@ -7,8 +7,8 @@ from pathlib import Path
 
 from console.screens import ConfirmMigrateScreen
 from console.widgets import MigrationTable
+from tests.conftest import MigrationFiles
 from tests.console.conftest import (
-    MigrationFolder,
     app_tables,
     make_console,
     migrate,
@@ -20,9 +20,9 @@ from tests.console.conftest import (
 
 
 async def test_a_failing_migration_marks_its_row_failed_and_leaves_the_database_unchanged(
-    db: Path, migration_folder: MigrationFolder
+    db: Path, write_migrations: MigrationFiles
 ) -> None:
-    folder = migration_folder(
+    folder = write_migrations(
         {
             "0001_create_a.py": table_migration("a"),
             "0002_create_b.py": table_migration("b", fail=True),
@@ -53,9 +53,9 @@ async def test_a_failing_migration_marks_its_row_failed_and_leaves_the_database_
 
 
 async def test_the_failed_mark_clears_when_the_next_run_starts(
-    migration_folder: MigrationFolder,
+    write_migrations: MigrationFiles,
 ) -> None:
-    folder = migration_folder(
+    folder = write_migrations(
         {
             "0001_create_a.py": table_migration("a"),
             "0002_create_b.py": table_migration("b", fail=True),
@@ -74,10 +74,10 @@ async def test_the_failed_mark_clears_when_the_next_run_starts(
 
 
 async def test_a_database_ahead_of_the_code_shows_unknown_rows_and_refuses_to_plan(
-    migration_folder: MigrationFolder,
+    write_migrations: MigrationFiles,
 ) -> None:
-    three = migration_folder({f"000{i}_t{i}.py": table_migration(f"t{i}") for i in (1, 2, 3)})
-    two = migration_folder({f"000{i}_t{i}.py": table_migration(f"t{i}") for i in (1, 2)})
+    three = write_migrations({f"000{i}_t{i}.py": table_migration(f"t{i}") for i in (1, 2, 3)})
+    two = write_migrations({f"000{i}_t{i}.py": table_migration(f"t{i}") for i in (1, 2)})
     migrate(migrations=str(three))
     app = make_console(migrations=str(two))
     async with app.run_test(size=(80, 24)) as pilot:

@@ -9,8 +9,8 @@ from textual.widgets import Button
 
 from console.screens import ConfirmMigrateScreen
 from console.widgets import MigrationTable, ReadinessPanel
+from tests.conftest import MigrationFiles
 from tests.console.conftest import (
-    MigrationFolder,
     make_console,
     run_to_end,
     settle,
@@ -115,9 +115,9 @@ async def test_migrate_when_nothing_is_pending_says_so_without_a_dialog() -> Non
 
 
 async def test_rows_show_running_and_the_actions_are_disabled_during_a_run(
-    migration_folder: MigrationFolder,
+    write_migrations: MigrationFiles,
 ) -> None:
-    folder = migration_folder(
+    folder = write_migrations(
         {
             "0001_create_a.py": table_migration("a"),
             "0002_create_slow.py": table_migration("slow", sleep=1.0),
@@ -145,9 +145,9 @@ async def test_rows_show_running_and_the_actions_are_disabled_during_a_run(
 
 
 async def test_quitting_during_a_run_stops_it_after_the_current_migration(
-    db: Path, migration_folder: MigrationFolder
+    db: Path, write_migrations: MigrationFiles
 ) -> None:
-    folder = migration_folder(
+    folder = write_migrations(
         {f"000{i}_slow_{i}.py": table_migration(f"slow_{i}", sleep=0.6) for i in (1, 2, 3)}
     )
     app = make_console(migrations=str(folder))

@@ -11,8 +11,8 @@ from textual.widgets import Button, Static
 from console.screens import ConfirmMigrateScreen, RehearsalScreen, RollbackScreen
 from console.screens.rehearsal import render_report
 from console.widgets import MigrationTable
+from tests.conftest import MigrationFiles
 from tests.console.conftest import (
-    MigrationFolder,
     make_console,
     migrate,
     settle,
@@ -84,9 +84,9 @@ async def test_rehearse_in_the_migrate_modal_shows_a_report_and_keeps_nothing(
 
 
 async def test_a_failing_step_is_reported_by_the_rehearsal_and_nothing_changes(
-    db: Path, migration_folder: MigrationFolder
+    db: Path, write_migrations: MigrationFiles
 ) -> None:
-    folder = migration_folder(
+    folder = write_migrations(
         {
             "0001_create_a.py": table_migration("a"),
             "0002_create_b.py": table_migration("b", fail=True),
@@ -137,9 +137,9 @@ async def test_rehearse_in_the_rollback_modal_never_rolls_back(db: Path) -> None
 
 
 async def test_a_rehearsal_whose_modal_was_closed_only_goes_to_the_log(
-    db: Path, migration_folder: MigrationFolder
+    db: Path, write_migrations: MigrationFiles
 ) -> None:
-    folder = migration_folder({"0001_create_a.py": table_migration("a", sleep=0.5)})
+    folder = write_migrations({"0001_create_a.py": table_migration("a", sleep=0.5)})
     app = make_console(migrations=str(folder))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)

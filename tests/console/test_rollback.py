@@ -8,8 +8,8 @@ from textual.widgets import Button, Input, Select
 
 from console.screens import RollbackScreen
 from console.widgets import MigrationTable, ReadinessPanel
+from tests.conftest import MigrationFiles
 from tests.console.conftest import (
-    MigrationFolder,
     make_console,
     migrate,
     run_to_end,
@@ -143,9 +143,9 @@ async def test_changing_the_target_requires_typing_the_new_version() -> None:
 
 
 async def test_rollback_is_refused_across_an_irreversible_migration(
-    db: Path, migration_folder: MigrationFolder
+    db: Path, write_migrations: MigrationFiles
 ) -> None:
-    folder = migration_folder(
+    folder = write_migrations(
         {
             "0001_create_a.py": table_migration("a"),
             "0002_create_b.py": table_migration("b", down=False),
