@@ -370,7 +370,10 @@ def cmd_rollback(args: argparse.Namespace, out: Output) -> int:
             out.error("Rollback cancelled: the typed version did not match; nothing was changed.")
             return EXIT_FAILED
     safety_cli.warn_if_no_backup(args, out)
-    result = manager.rollback(args.to, atomic=args.atomic)
+    # The version the plan (and the typed confirmation) was made for: if another runner moves
+    # the database meanwhile, the engine refuses instead of running a plan nobody saw.
+    shown = steps[0].version if steps else args.to
+    result = manager.rollback(args.to, atomic=args.atomic, expect_current=shown)
     return _report_run(out, result, "rollback", manager.last_backup)
 
 
@@ -384,7 +387,10 @@ def _confirm_rollback(
     from engine.safety_cli import impact_lines
 
     console = out.console
-    console.print(f"[bold red]Rollback of {args.db} to version {args.to}[/] will undo:")
+    console.print(
+        f"[bold red]Rollback of {args.db} from version {steps[0].version} to version "
+        f"{args.to}[/] will undo:"
+    )
     for step in steps:
         console.print(f"  down {step.version:04d}_{_escape(step.name)}")
     if impact is not None:

@@ -107,6 +107,8 @@ class DeploymentManager:
             raise DeploymentNotReady(status)
         return status
 
-    def rollback_to_version(self, version: int) -> RunResult:
-        """The emergency rollback; asking the operator to confirm is the caller's job."""
-        return self.manager.rollback(version)
+    def rollback_to_version(self, version: int, *, expect_current: int | None = None) -> RunResult:
+        """The emergency rollback; asking the operator to confirm is the caller's job, and
+        ``expect_current`` (the version the confirmation showed) makes the engine refuse with
+        ``ConcurrentChangeError`` if the database has moved since."""
+        return self.manager.rollback(version, expect_current=expect_current)

@@ -58,6 +58,7 @@ class Executor:
         self.on_event = on_event
         self.recorder = Recorder(conn)
         self.tx = Tx(conn)
+        self.expect_current: int | None = None
 
     def _emit(self, event: Event) -> None:
         if self.on_event is not None:
@@ -73,7 +74,11 @@ class Executor:
         from_version: int,
         target: int,
         atomic: bool = False,
+        expect_current: int | None = None,
     ) -> RunResult:
+        """``expect_current``: refuse (ConcurrentChangeError) unless the database is still at
+        that version once the write lock is held for the first step."""
+        self.expect_current = expect_current
         self._emit(
             RunStarted(direction, from_version, target, tuple((s.version, s.name) for s in steps))
         )
@@ -116,6 +121,7 @@ class Executor:
             sq.begin_immediate(self.conn, busy_timeout=self.busy_timeout)
             try:
                 self.recorder.ensure_tables()
+                self._check_expected()
                 if self._already_done(step):
                     self._rollback()
                     self._emit(MigrationSkipped(step.version, step.name, step.direction))
@@ -147,6 +153,7 @@ class Executor:
             started_at, started = utc_now(), time.perf_counter()
             try:
                 self.recorder.ensure_tables()
+                self._check_expected()
                 for index, step in enumerate(steps):
                     if self._already_done(step):
                         skipped.append(step)
@@ -175,6 +182,13 @@ class Executor:
         return done, skipped
 
     # -- one step -----------------------------------------------------------------------------
+
+    def _check_expected(self) -> None:
+        """Under the write lock of the first step: is the database where the plan was made?"""
+        if self.expect_current is None:
+            return
+        check_expected_version(self.recorder.head()[0], self.expect_current)
+        self.expect_current = None  # checked once, at the start; later steps re-check their own
 
     def _already_done(self, step: PlanStep) -> bool:
         """Re-read the applied set under the lock: skip what another runner did, refuse the rest."""
@@ -345,6 +359,16 @@ class Executor:
         finally:
             if was_on:
                 self.conn.execute("PRAGMA foreign_keys = ON")
+
+
+def check_expected_version(current: int, expect_current: int | None) -> None:
+    """Refuse a run whose plan was made (and shown) for another version than the current one."""
+    if expect_current is not None and current != expect_current:
+        raise ConcurrentChangeError(
+            f"The database is now at version {current}, not {expect_current} as planned "
+            "(another runner changed it); nothing was changed. Look at the new plan and "
+            "confirm again."
+        )
 
 
 def describe_failure(exc: BaseException) -> str:

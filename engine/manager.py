@@ -228,29 +228,65 @@ class MigrationManager:
 
     # -- changing -----------------------------------------------------------------------------
 
-    def migrate_to_latest(self, *, atomic: bool = False, backup: bool | None = None) -> RunResult:
-        return self.migrate_to(self.registry.latest_version, atomic=atomic, backup=backup)
+    def migrate_to_latest(
+        self,
+        *,
+        atomic: bool = False,
+        backup: bool | None = None,
+        expect_current: int | None = None,
+    ) -> RunResult:
+        return self.migrate_to(
+            self.registry.latest_version,
+            atomic=atomic,
+            backup=backup,
+            expect_current=expect_current,
+        )
 
     def migrate_to(
-        self, version: int, *, atomic: bool = False, backup: bool | None = None
+        self,
+        version: int,
+        *,
+        atomic: bool = False,
+        backup: bool | None = None,
+        expect_current: int | None = None,
     ) -> RunResult:
         """Apply pending migrations up to ``version``, one transaction each (or one for all).
 
         ``backup`` (default: the manager's setting) takes a verified backup first when there is
-        something to run; if it cannot be made, nothing runs.
+        something to run; if it cannot be made, nothing runs. ``expect_current`` is the version
+        the operator's plan was made for: when the database is at another version (at the start,
+        or under the write lock before the first step) the run raises ``ConcurrentChangeError``
+        before the backup and before any step.
         """
         target = self._check_target(version)
-        return self._run("up", target, atomic=atomic, backup=backup)
+        return self._run("up", target, atomic=atomic, backup=backup, expect_current=expect_current)
 
     def rollback(
-        self, to_version: int, *, atomic: bool = False, backup: bool | None = None
+        self,
+        to_version: int,
+        *,
+        atomic: bool = False,
+        backup: bool | None = None,
+        expect_current: int | None = None,
     ) -> RunResult:
-        """Undo applied migrations down to ``to_version`` (0: empty schema), newest first."""
+        """Undo applied migrations down to ``to_version`` (0: empty schema), newest first.
+
+        ``expect_current``: as for ``migrate_to``; a typed confirmation passes the version it
+        showed, so a database changed meanwhile is refused, never rolled back.
+        """
         target = self._check_target(to_version)
-        return self._run("down", target, atomic=atomic, backup=backup)
+        return self._run(
+            "down", target, atomic=atomic, backup=backup, expect_current=expect_current
+        )
 
     def _run(
-        self, direction: Direction, target: int, *, atomic: bool, backup: bool | None = None
+        self,
+        direction: Direction,
+        target: int,
+        *,
+        atomic: bool,
+        backup: bool | None = None,
+        expect_current: int | None = None,
     ) -> RunResult:
         if self.read_only:
             raise ReadOnlyDatabaseError(
@@ -260,6 +296,9 @@ class MigrationManager:
         with self.connection() as conn:
             applied = self._applied(conn)
             current = max(applied, default=0)
+            from engine.executor import Executor, check_expected_version
+
+            check_expected_version(current, expect_current)
             # Loading every migration of the plan before the first write makes a broken file
             # fail the run before anything changes.
             planned_direction, steps = self._plan(
@@ -281,13 +320,17 @@ class MigrationManager:
             if steps and (self.backup_enabled if backup is None else backup):
                 verb = "migrate" if direction == "up" else "rollback"
                 self._backup_before(conn, f"before {verb} to {target}")
-            from engine.executor import Executor
 
             executor = Executor(
                 conn, self.registry, busy_timeout=self.busy_timeout, on_event=self.on_event
             )
             return executor.run(
-                direction, steps, from_version=current, target=target, atomic=atomic
+                direction,
+                steps,
+                from_version=current,
+                target=target,
+                atomic=atomic,
+                expect_current=expect_current,
             )
 
     @staticmethod
