@@ -10,6 +10,15 @@ import pytest
 
 from engine import MigrationManager, Registry
 
+# PostgreSQL: a fresh database per test (pg_database) or module (pg_module_database), and the
+# `backend` fixture that runs a shared test on both SQLite and PostgreSQL. See tests/pg.py.
+from tests.pg import (  # noqa: F401
+    backend,
+    pg_database,
+    pg_module_database,
+    pytest_runtest_makereport,
+)
+
 
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
