@@ -113,3 +113,8 @@ class SchemaMismatchError(MetamigrateError):
 
 class BackupError(DatabaseError):
     """A backup could not be taken or restored; nothing was changed."""
+
+
+class BackupTargetError(BackupError):
+    """The backup file itself could not be written; the message is the reason ("the disk is
+    full"), which the backup manager puts into its own sentence."""

@@ -1,0 +1,131 @@
+"""Choosing a backend: a database location (path or URL) to the module that speaks to it.
+
+A plain path (``metadata.db``, ``/srv/meta.db``) or ``sqlite:///path`` is SQLite, so every existing
+command line keeps working; ``postgresql://`` and ``postgres://`` are PostgreSQL, whose module (and
+its driver, psycopg) is imported only when such a URL is used. ``sqlite:///`` follows SQLAlchemy:
+``sqlite:///relative.db`` and ``sqlite:////absolute/path.db``.
+
+Each backend module provides ``connect_backend(location, options) -> Backend`` (open a connection it
+owns) and ``wrap_connection(connection, options) -> Backend`` (borrow a connection the caller keeps
+and closes).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import DatabasePathError, MetamigrateError
+
+if TYPE_CHECKING:
+    from engine.backends.base import Backend, ConnectOptions
+
+#: URL scheme -> module under engine/backends/.
+SCHEMES: dict[str, str] = {
+    "sqlite": "engine.backends.sqlite",
+    "postgresql": "engine.backends.postgres",
+    "postgres": "engine.backends.postgres",
+}
+
+_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+class DriverMissingError(MetamigrateError):
+    """The database's driver is not installed (an optional extra)."""
+
+    exit_code = 2
+
+
+def scheme_of(location: str | os.PathLike[str]) -> str:
+    """ "sqlite", "postgresql", ... for a location; a plain path (no ``scheme://``) is "sqlite"."""
+    match = _SCHEME.match(location) if isinstance(location, str) else None
+    if match is None:
+        return "sqlite"
+    scheme = match.group("scheme").lower()
+    # SQLAlchemy-style driver suffixes ("postgresql+psycopg") name the same database.
+    return scheme.split("+", 1)[0]
+
+
+def is_url(location: str | os.PathLike[str]) -> bool:
+    """True when ``location`` is written as a URL (``scheme://...``) rather than a plain path."""
+    return isinstance(location, str) and _SCHEME.match(location) is not None
+
+
+def sqlite_path(location: str | os.PathLike[str]) -> str | os.PathLike[str]:
+    """The file path of a SQLite location: the path itself, or what follows ``sqlite:///``."""
+    if not is_url(location):
+        return location
+    text = os.fspath(location)
+    rest = text.split("://", 1)[1]
+    if not rest.startswith("/"):
+        raise DatabasePathError(
+            f"{text} is not a SQLite URL this engine understands; write sqlite:///relative.db, "
+            "sqlite:////absolute/path.db, or the plain path."
+        )
+    path = rest[1:].split("?", 1)[0]
+    if not path:
+        raise DatabasePathError(f"{text} names no database file; add the path after sqlite:///.")
+    return path
+
+
+def backend_module(location: str | os.PathLike[str]) -> ModuleType:
+    """The module that handles ``location``, imported now (PostgreSQL's only when asked for)."""
+    scheme = scheme_of(location)
+    module_name = SCHEMES.get(scheme)
+    if module_name is None:
+        known = ", ".join(sorted(f"{name}://" for name in SCHEMES))
+        raise DatabasePathError(
+            f"Unknown database URL scheme {scheme}://; use a SQLite file path or one of {known}."
+        )
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            raise DriverMissingError(
+                f"This build of metamigrate has no {scheme} backend; use a SQLite file path."
+            ) from exc
+        if exc.name is not None and exc.name.split(".")[0] == "psycopg":
+            raise DriverMissingError(
+                "PostgreSQL support needs the psycopg driver, which is not installed; install "
+                "it with: pip install 'metamigrate[postgres]'."
+            ) from exc
+        raise
+
+
+def open_backend(
+    location: str | os.PathLike[str], options: ConnectOptions | None = None
+) -> Backend:
+    """Open a connection to ``location`` (path or URL) and return its backend (caller closes)."""
+    from engine.backends.base import ConnectOptions
+
+    module = backend_module(location)
+    backend: Backend = module.connect_backend(location, options or ConnectOptions())
+    return backend
+
+
+def wrap_connection(connection: Any, options: ConnectOptions | None = None) -> Backend:
+    """A backend around a DB-API connection the caller owns (a ``sqlite3.Connection``, a
+    ``psycopg.Connection``); closing the backend leaves the connection open."""
+    from engine.backends.base import ConnectOptions
+
+    family = type(connection).__module__.split(".")[0]
+    module_name = {"sqlite3": SCHEMES["sqlite"], "psycopg": SCHEMES["postgresql"]}.get(family)
+    if module_name is None:
+        raise TypeError(
+            f"Cannot use a {type(connection).__module__}.{type(connection).__name__} as a "
+            "database connection; pass a sqlite3 or psycopg connection, a path or a URL."
+        )
+    backend: Backend = importlib.import_module(module_name).wrap_connection(
+        connection, options or ConnectOptions()
+    )
+    return backend
+
+
+def is_connection(value: object) -> bool:
+    """True for a DB-API connection object a backend can wrap (without importing any driver)."""
+    return type(value).__module__.split(".")[0] in ("sqlite3", "psycopg") and hasattr(
+        value, "cursor"
+    )
