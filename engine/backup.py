@@ -15,83 +15,32 @@ and in the copy's own ``PRAGMA user_version``, so a backup without its sidecar i
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import re
 import sqlite3
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from engine import sqlite as sq
+from engine.backup_folder import (
+    DEFAULT_FOLDER,
+    DEFAULT_KEEP,
+    TEMP_PREFIX,
+    TEMP_SUFFIX,
+    BackupFolder,
+    BackupInfo,
+    RestoreResult,
+    check_keep,
+    fsync_dir,
+    fsync_file,
+    iso,
+    remove_dead_temps,
+    unlink_quietly,
+)
 from engine.errors import BackupError, DatabaseLockedError, MetamigrateError, NotADatabaseError
 from engine.recorder import Recorder
 
-#: How many backups of one database are kept unless told otherwise.
-DEFAULT_KEEP = 10
-#: The folder beside the database that holds its backups unless told otherwise.
-DEFAULT_FOLDER = "backups"
-
-_STAMP_FORMAT = "%Y%m%dT%H%M%S"
-_TEMP_PREFIX = "."
-_TEMP_SUFFIX = ".tmp"
-
-
-@dataclass(frozen=True)
-class BackupInfo:
-    """One verified backup file."""
-
-    path: Path
-    #: When it was taken, ISO 8601 UTC.
-    created_at: str
-    #: The highest migration version applied in the copy (equal to its PRAGMA user_version).
-    version: int
-    size: int
-    #: Why it was taken: "manual", "before migrate to 5", "before rollback to 2", "before restore".
-    reason: str = ""
-    #: The database it was taken from.
-    source: str = ""
-    #: The application schema fingerprint of the copy (see ``engine.sqlite.schema_fingerprint``).
-    fingerprint: str = ""
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "file": str(self.path),
-            "name": self.name,
-            "created_at": self.created_at,
-            "version": self.version,
-            "size": self.size,
-            "reason": self.reason,
-            "source": self.source,
-            "fingerprint": self.fingerprint,
-        }
-
-
-@dataclass(frozen=True)
-class RestoreResult:
-    """What ``restore`` did: which backup was put back, and the backup of the file it replaced."""
-
-    database: Path
-    restored: BackupInfo
-    #: The replaced database, itself kept as a backup (None when there was no database file).
-    replaced: BackupInfo | None
-
-    @property
-    def version(self) -> int:
-        return self.restored.version
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "database": str(self.database),
-            "version": self.version,
-            "restored": self.restored.to_dict(),
-            "replaced": self.replaced.to_dict() if self.replaced else None,
-        }
+__all__ = ["DEFAULT_FOLDER", "DEFAULT_KEEP", "BackupInfo", "BackupManager", "RestoreResult"]
 
 
 class BackupManager:
@@ -105,8 +54,7 @@ class BackupManager:
         keep: int = DEFAULT_KEEP,
         busy_timeout: float = 5.0,
     ) -> None:
-        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
-            raise BackupError(f"keep_backups must be a whole number of at least 1, not {keep!r}.")
+        check_keep(keep)
         self.db_path = Path(db_path)
         self.folder = (
             Path(backup_dir)
@@ -115,10 +63,7 @@ class BackupManager:
         )
         self.keep = keep
         self.busy_timeout = busy_timeout
-        self._pattern = re.compile(
-            rf"^{re.escape(self.db_path.name)}-(?P<stamp>\d{{8}}T\d{{6}}\.\d{{6}})Z-v(?P<version>\d+)"
-            r"(?:-(?P<n>\d+))?\.db$"
-        )
+        self._files = BackupFolder(self.folder, self.db_path.name, ".db")
 
     def __repr__(self) -> str:
         return (
@@ -144,48 +89,27 @@ class BackupManager:
             raise BackupError(
                 "Cannot take a backup from inside a transaction; commit or roll back first."
             )
-        self._prepare_folder()
-        self._remove_stale_temps()
-        created = datetime.now(UTC)
-        stamp = created.strftime(_STAMP_FORMAT) + f".{created.microsecond:06d}"
-        temp = (
-            self.folder / f"{_TEMP_PREFIX}{self.db_path.name}-{stamp}.{os.getpid()}{_TEMP_SUFFIX}"
-        )
+        self._files.prepare(str(self.db_path))
+        created, stamp, temp = self._files.new_temp()
         try:
             with self._source(conn) as source:
                 version, fingerprint = self._copy_and_check(source, temp)
-            final = self._publish(temp, stamp, version)
+            final = self._files.publish(temp, stamp, version)
         except BaseException:
-            _unlink_quietly(temp)
+            unlink_quietly(temp)
             raise
         info = BackupInfo(
             path=final,
-            created_at=created.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            created_at=iso(created),
             version=version,
             size=final.stat().st_size,
             reason=reason,
             source=str(self.db_path.absolute()),
             fingerprint=fingerprint,
         )
-        self._write_sidecar(info)
+        self._files.write_sidecar(info)
         self.prune(protect=[final, *protect])
         return info
-
-    def _prepare_folder(self) -> None:
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise BackupError(
-                f"Cannot take a backup of {self.db_path}: the backup folder {self.folder} "
-                f"cannot be created ({exc.strerror or exc}); nothing was changed. Choose another "
-                "folder with --backup-dir."
-            ) from exc
-        if not os.access(self.folder, os.W_OK | os.X_OK):
-            raise BackupError(
-                f"Cannot take a backup of {self.db_path}: the backup folder {self.folder} is not "
-                "writable; nothing was changed. Fix its permissions or choose another folder with "
-                "--backup-dir."
-            )
 
     @contextlib.contextmanager
     def _source(self, conn: sqlite3.Connection | None) -> Iterator[sqlite3.Connection]:
@@ -234,7 +158,7 @@ class BackupManager:
                 "database itself is damaged, so nothing was run. Restore an earlier backup "
                 "(metamigrate backups) or repair the file first."
             )
-        _fsync_file(temp)
+        fsync_file(temp)
         return version, fingerprint
 
     def _write_error(self, exc: BaseException) -> BackupError:
@@ -253,111 +177,19 @@ class BackupManager:
             "Free space or choose another folder with --backup-dir."
         )
 
-    def _publish(self, temp: Path, stamp: str, version: int) -> Path:
-        """Give the checked copy its final name without ever replacing another backup."""
-        for n in range(100):
-            suffix = f"-{n}" if n else ""
-            final = self.folder / f"{self.db_path.name}-{stamp}Z-v{version:04d}{suffix}.db"
-            try:
-                os.link(temp, final)
-            except FileExistsError:
-                continue
-            except OSError:
-                # Filesystems without hard links: a rename is still atomic.
-                if final.exists():
-                    continue
-                os.replace(temp, final)
-                _fsync_dir(self.folder)
-                return final
-            _unlink_quietly(temp)
-            _fsync_dir(self.folder)
-            return final
-        raise BackupError(f"Cannot name the backup in {self.folder}: too many backups at {stamp}.")
-
-    def _write_sidecar(self, info: BackupInfo) -> None:
-        # Best effort: the version and time are also in the file name and in the copy itself.
-        sidecar = _sidecar(info.path)
-        temp = sidecar.with_name(_TEMP_PREFIX + sidecar.name + _TEMP_SUFFIX)
-        try:
-            temp.write_text(json.dumps(info.to_dict(), indent=2) + "\n", encoding="utf-8")
-            os.replace(temp, sidecar)
-        except OSError:
-            _unlink_quietly(temp)
-
-    def _remove_stale_temps(self) -> None:
-        """Delete temporary files left by a backup whose process died (a crash or a SIGKILL)."""
-        _remove_dead_temps(self.folder, f"{_TEMP_PREFIX}{self.db_path.name}-")
-
     # -- listing and retention ------------------------------------------------------------------
 
     def list_backups(self) -> list[BackupInfo]:
         """This database's backups, newest first (other databases' backups are skipped)."""
-        try:
-            entries = list(os.scandir(self.folder))
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        except OSError as exc:
-            raise BackupError(
-                f"Cannot read the backup folder {self.folder}: {exc.strerror or exc}."
-            ) from exc
-        found: list[BackupInfo] = []
-        for entry in entries:
-            match = self._pattern.match(entry.name)
-            if match is None or not entry.is_file():
-                continue
-            found.append(self._info(Path(entry.path), match))
-        found.sort(key=lambda info: (info.created_at, info.name), reverse=True)
-        return found
-
-    def _info(self, path: Path, match: re.Match[str]) -> BackupInfo:
-        stamp = datetime.strptime(match["stamp"], _STAMP_FORMAT + ".%f").replace(tzinfo=UTC)
-        created_at = stamp.isoformat(timespec="microseconds").replace("+00:00", "Z")
-        meta: dict[str, object] = {}
-        with contextlib.suppress(OSError, ValueError):
-            loaded = json.loads(_sidecar(path).read_text(encoding="utf-8"))
-            if isinstance(loaded, dict):
-                meta = loaded
-        try:
-            size = path.stat().st_size
-        except OSError:
-            size = 0
-        return BackupInfo(
-            path=path,
-            created_at=created_at,
-            version=int(match["version"]),
-            size=size,
-            reason=str(meta.get("reason", "")),
-            source=str(meta.get("source", "")),
-            fingerprint=str(meta.get("fingerprint", "")),
-        )
+        return self._files.backups()
 
     def prune(self, keep: int | None = None, *, protect: Iterable[Path] = ()) -> list[Path]:
         """Delete all but the newest ``keep`` backups (never those in ``protect``); return them."""
-        limit = self.keep if keep is None else keep
-        protected = {p.absolute() for p in protect}
-        removed: list[Path] = []
-        for info in self.list_backups()[limit:]:
-            if info.path.absolute() in protected:
-                continue
-            _unlink_quietly(info.path)
-            _unlink_quietly(_sidecar(info.path))
-            removed.append(info.path)
-        return removed
+        return self._files.prune(self.keep if keep is None else keep, protect=protect)
 
     def resolve(self, backup: str | os.PathLike[str] | BackupInfo) -> Path:
         """A backup given as a BackupInfo, a path, or a file name in the backup folder."""
-        if isinstance(backup, BackupInfo):
-            return backup.path
-        path = Path(backup)
-        if path.exists():
-            return path
-        in_folder = self.folder / path.name
-        if in_folder.exists():
-            return in_folder
-        raise BackupError(
-            f"Backup {backup} does not exist (looked in {self.folder} too); list them with "
-            "metamigrate backups."
-        )
+        return self._files.resolve(backup)
 
     def describe(self, path: Path) -> BackupInfo:
         """Read a backup file (any SQLite file) and check it: it must pass quick_check."""
@@ -384,9 +216,8 @@ class BackupManager:
                 f"Backup {path} fails its integrity check ({problems[0]}); nothing was changed. "
                 "Choose another backup."
             )
-        match = self._pattern.match(path.name)
-        if match is not None:
-            listed = self._info(path, match)
+        listed = self._files.listed(path)
+        if listed is not None:
             return BackupInfo(
                 listed.path,
                 listed.created_at,
@@ -399,7 +230,7 @@ class BackupManager:
         created = datetime.fromtimestamp(path.stat().st_mtime, UTC)
         return BackupInfo(
             path=path,
-            created_at=created.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            created_at=iso(created),
             version=version,
             size=path.stat().st_size,
             fingerprint=fingerprint,
@@ -422,8 +253,8 @@ class BackupManager:
         folder = self.db_path.absolute().parent
         if not folder.is_dir():
             raise BackupError(f"Cannot restore into {folder}: the folder does not exist.")
-        _remove_dead_temps(folder, f"{_TEMP_PREFIX}{self.db_path.name}.restore.")
-        temp = folder / f"{_TEMP_PREFIX}{self.db_path.name}.restore.{os.getpid()}{_TEMP_SUFFIX}"
+        remove_dead_temps(folder, f"{TEMP_PREFIX}{self.db_path.name}.restore.")
+        temp = folder / f"{TEMP_PREFIX}{self.db_path.name}.restore.{os.getpid()}{TEMP_SUFFIX}"
         live: sqlite3.Connection | None = None
         wal = False
         try:
@@ -442,9 +273,9 @@ class BackupManager:
                         "being backed up; nothing was changed. Stop it and retry."
                     )
             os.replace(temp, self.db_path)
-            _fsync_dir(folder)
+            fsync_dir(folder)
         except BaseException:
-            _unlink_quietly(temp)
+            unlink_quietly(temp)
             if live is not None and wal:
                 # Nothing was restored: put the database back in WAL mode as it was.
                 sq.rollback_if_open(live)
@@ -479,7 +310,7 @@ class BackupManager:
             ) from exc
         finally:
             source.close()
-        _fsync_file(temp)
+        fsync_file(temp)
 
     def _lock_for_restore(self, live: sqlite3.Connection) -> None:
         try:
@@ -519,17 +350,6 @@ def _leave_wal_mode(live: sqlite3.Connection, path: Path) -> bool:
     return True
 
 
-def _remove_dead_temps(folder: Path, prefix: str) -> None:
-    """Delete ``<prefix>...<pid>.tmp`` files whose process is gone (killed mid-backup/restore)."""
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(folder):
-            if not (entry.name.startswith(prefix) and entry.name.endswith(_TEMP_SUFFIX)):
-                continue
-            pid_text = entry.name[: -len(_TEMP_SUFFIX)].rsplit(".", 1)[-1]
-            if pid_text.isdigit() and not _process_alive(int(pid_text)):
-                _unlink_quietly(Path(entry.path))
-
-
 def _is_source_error(exc: BaseException) -> bool:
     name = getattr(exc, "sqlite_errorname", "") or ""
     text = str(exc)
@@ -539,42 +359,3 @@ def _is_source_error(exc: BaseException) -> bool:
         or "not a database" in text
         or "locked" in text
     )
-
-
-def _sidecar(path: Path) -> Path:
-    return path.with_name(path.name + ".json")
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    # Makes the rename itself durable; not every platform can open a folder.
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _unlink_quietly(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError, IsADirectoryError, PermissionError):
-        path.unlink()
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

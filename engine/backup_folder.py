@@ -1,0 +1,300 @@
+"""The backups folder, whatever the database: naming, sidecars, listing, retention, publishing.
+
+Invariant: a file with a backup's final name is complete and verified. A backup is written under
+a hidden temporary name ``.<prefix>-<stamp>.<pid>.tmp``, checked by its backend, flushed, then given
+its final name ``<prefix>-<UTC time>-v<version><suffix>`` by a link or rename that never replaces
+another backup. A small JSON sidecar (``<name>.json``) records the source, the reason, the schema
+version and fingerprint; the version and time are also in the name, so a backup without its sidecar
+is still listed.
+
+Backends (``engine.backup`` for SQLite files, ``engine.backends.pg_backup`` for PostgreSQL schemas)
+make and check the copies; this module owns the folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from engine.errors import BackupError
+
+#: How many backups of one database are kept unless told otherwise.
+DEFAULT_KEEP = 10
+#: The folder beside the database that holds its backups unless told otherwise.
+DEFAULT_FOLDER = "backups"
+
+STAMP_FORMAT = "%Y%m%dT%H%M%S"
+TEMP_PREFIX = "."
+TEMP_SUFFIX = ".tmp"
+
+
+@dataclass(frozen=True)
+class BackupInfo:
+    """One verified backup file."""
+
+    path: Path
+    #: When it was taken, ISO 8601 UTC.
+    created_at: str
+    #: The highest migration version applied in the copy.
+    version: int
+    size: int
+    #: Why it was taken: "manual", "before migrate to 5", "before rollback to 2", "before restore".
+    reason: str = ""
+    #: The database it was taken from (a file path, or a PostgreSQL URL without its password).
+    source: str = ""
+    #: The application schema fingerprint of the copy ("" when the backend records none).
+    fingerprint: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "file": str(self.path),
+            "name": self.name,
+            "created_at": self.created_at,
+            "version": self.version,
+            "size": self.size,
+            "reason": self.reason,
+            "source": self.source,
+            "fingerprint": self.fingerprint,
+        }
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    """What ``restore`` did: which backup was put back, and the backup of what it replaced."""
+
+    #: The database file (SQLite) or the URL without its password and the schema (PostgreSQL).
+    database: Path | str
+    restored: BackupInfo
+    #: The replaced database, itself kept as a backup (None when there was nothing to replace).
+    replaced: BackupInfo | None
+
+    @property
+    def version(self) -> int:
+        return self.restored.version
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "database": str(self.database),
+            "version": self.version,
+            "restored": self.restored.to_dict(),
+            "replaced": self.replaced.to_dict() if self.replaced else None,
+        }
+
+
+def check_keep(keep: object) -> int:
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+        raise BackupError(f"keep_backups must be a whole number of at least 1, not {keep!r}.")
+    return keep
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class BackupFolder:
+    """The backups of one database in one folder: ``<prefix>-<stamp>Z-v<version><suffix>``."""
+
+    def __init__(self, folder: Path, prefix: str, suffix: str) -> None:
+        self.folder = folder
+        self.prefix = prefix
+        self.suffix = suffix
+        self._pattern = re.compile(
+            rf"^{re.escape(prefix)}-(?P<stamp>\d{{8}}T\d{{6}}\.\d{{6}})Z-v(?P<version>\d+)"
+            rf"(?:-(?P<n>\d+))?{re.escape(suffix)}$"
+        )
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def prepare(self, what: str) -> None:
+        """Create the folder and check it is writable; ``what`` names the database in errors."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BackupError(
+                f"Cannot take a backup of {what}: the backup folder {self.folder} "
+                f"cannot be created ({exc.strerror or exc}); nothing was changed. Choose another "
+                "folder with --backup-dir."
+            ) from exc
+        if not os.access(self.folder, os.W_OK | os.X_OK):
+            raise BackupError(
+                f"Cannot take a backup of {what}: the backup folder {self.folder} is not "
+                "writable; nothing was changed. Fix its permissions or choose another folder with "
+                "--backup-dir."
+            )
+        self.remove_stale_temps()
+
+    def new_temp(self) -> tuple[datetime, str, Path]:
+        """(time, stamp, temporary path) for a backup about to be written."""
+        created = datetime.now(UTC)
+        stamp = created.strftime(STAMP_FORMAT) + f".{created.microsecond:06d}"
+        temp = self.folder / f"{TEMP_PREFIX}{self.prefix}-{stamp}.{os.getpid()}{TEMP_SUFFIX}"
+        return created, stamp, temp
+
+    def remove_stale_temps(self) -> None:
+        """Delete temporary files left by a backup whose process died (a crash or a SIGKILL)."""
+        remove_dead_temps(self.folder, f"{TEMP_PREFIX}{self.prefix}-")
+
+    def publish(self, temp: Path, stamp: str, version: int) -> Path:
+        """Give the checked copy its final name without ever replacing another backup."""
+        for n in range(100):
+            extra = f"-{n}" if n else ""
+            final = self.folder / f"{self.prefix}-{stamp}Z-v{version:04d}{extra}{self.suffix}"
+            try:
+                os.link(temp, final)
+            except FileExistsError:
+                continue
+            except OSError:
+                # Filesystems without hard links: a rename is still atomic.
+                if final.exists():
+                    continue
+                os.replace(temp, final)
+                fsync_dir(self.folder)
+                return final
+            unlink_quietly(temp)
+            fsync_dir(self.folder)
+            return final
+        raise BackupError(f"Cannot name the backup in {self.folder}: too many backups at {stamp}.")
+
+    def write_sidecar(self, info: BackupInfo) -> None:
+        # Best effort: the version and time are also in the file name.
+        sidecar = sidecar_path(info.path)
+        temp = sidecar.with_name(TEMP_PREFIX + sidecar.name + TEMP_SUFFIX)
+        try:
+            temp.write_text(json.dumps(info.to_dict(), indent=2) + "\n", encoding="utf-8")
+            os.replace(temp, sidecar)
+        except OSError:
+            unlink_quietly(temp)
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def backups(self) -> list[BackupInfo]:
+        """This database's backups, newest first (other databases' backups are skipped)."""
+        try:
+            entries = list(os.scandir(self.folder))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as exc:
+            raise BackupError(
+                f"Cannot read the backup folder {self.folder}: {exc.strerror or exc}."
+            ) from exc
+        found: list[BackupInfo] = []
+        for entry in entries:
+            match = self._pattern.match(entry.name)
+            if match is None or not entry.is_file():
+                continue
+            found.append(self._info(Path(entry.path), match))
+        found.sort(key=lambda info: (info.created_at, info.name), reverse=True)
+        return found
+
+    def listed(self, path: Path) -> BackupInfo | None:
+        """The listing entry of ``path`` when it has a backup's name of this database."""
+        match = self._pattern.match(path.name)
+        return self._info(path, match) if match is not None else None
+
+    def _info(self, path: Path, match: re.Match[str]) -> BackupInfo:
+        stamp = datetime.strptime(match["stamp"], STAMP_FORMAT + ".%f").replace(tzinfo=UTC)
+        meta: dict[str, object] = {}
+        with contextlib.suppress(OSError, ValueError):
+            loaded = json.loads(sidecar_path(path).read_text(encoding="utf-8"))
+            if isinstance(loaded, dict):
+                meta = loaded
+        try:
+            size = path.stat().st_size
+        except OSError:
+            size = 0
+        return BackupInfo(
+            path=path,
+            created_at=iso(stamp),
+            version=int(match["version"]),
+            size=size,
+            reason=str(meta.get("reason", "")),
+            source=str(meta.get("source", "")),
+            fingerprint=str(meta.get("fingerprint", "")),
+        )
+
+    def prune(self, keep: int, *, protect: Iterable[Path] = ()) -> list[Path]:
+        """Delete all but the newest ``keep`` backups (never those in ``protect``); return them."""
+        protected = {p.absolute() for p in protect}
+        removed: list[Path] = []
+        for info in self.backups()[keep:]:
+            if info.path.absolute() in protected:
+                continue
+            unlink_quietly(info.path)
+            unlink_quietly(sidecar_path(info.path))
+            removed.append(info.path)
+        return removed
+
+    def resolve(self, backup: str | os.PathLike[str] | BackupInfo) -> Path:
+        """A backup given as a BackupInfo, a path, or a file name in the backup folder."""
+        if isinstance(backup, BackupInfo):
+            return backup.path
+        path = Path(backup)
+        if path.exists():
+            return path
+        in_folder = self.folder / path.name
+        if in_folder.exists():
+            return in_folder
+        raise BackupError(
+            f"Backup {backup} does not exist (looked in {self.folder} too); list them with "
+            "metamigrate backups."
+        )
+
+
+def sidecar_path(path: Path) -> Path:
+    return path.with_name(path.name + ".json")
+
+
+def remove_dead_temps(folder: Path, prefix: str) -> None:
+    """Delete ``<prefix>...<pid>.tmp`` files whose process is gone (killed mid-backup/restore)."""
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            if not (entry.name.startswith(prefix) and entry.name.endswith(TEMP_SUFFIX)):
+                continue
+            pid_text = entry.name[: -len(TEMP_SUFFIX)].rsplit(".", 1)[-1]
+            if pid_text.isdigit() and not process_alive(int(pid_text)):
+                unlink_quietly(Path(entry.path))
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    # Makes the rename itself durable; not every platform can open a folder.
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError, IsADirectoryError, PermissionError):
+        path.unlink()
+
+
+def process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
