@@ -1,0 +1,727 @@
+"""PostgreSQL schema backups: ``pg_dump --format=custom``, verified, restored in one transaction.
+
+Invariant: a file ``PgBackupManager.list_backups()`` returns is a complete custom-format archive of
+the schema that ``pg_restore`` read back before it got its final name, and that holds the schema
+version recorded in its name and sidecar (the version was read in the very snapshot pg_dump copied).
+
+``restore`` puts the schema back exactly as the backup holds it, in one transaction (psql
+``--single-transaction``): the schema's own objects are dropped (extension members and the schema
+itself are kept: ``pg_restore --clean`` on a dump of ``public`` would try to drop the schema), then
+the archive's objects and data are created. Any failure rolls the whole of it back. It is refused
+while other sessions are connected to the database, unless forced.
+
+Needs psycopg (the ``postgres`` extra) and the PostgreSQL client programs ``pg_dump``,
+``pg_restore`` and ``psql`` of the server's major version or newer; without them it says so in one
+sentence and runs nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from engine.backup_folder import (
+    DEFAULT_KEEP,
+    TEMP_PREFIX,
+    TEMP_SUFFIX,
+    BackupFolder,
+    BackupInfo,
+    RestoreResult,
+    check_keep,
+    fsync_file,
+    iso,
+    remove_dead_temps,
+    unlink_quietly,
+)
+from engine.errors import BackupError
+
+if TYPE_CHECKING:
+    import psycopg
+
+#: The bookkeeping table whose highest version is the schema version of a backup.
+VERSION_TABLE = "schema_migrations"
+#: How long a restore waits for a lock held by another session before giving up (seconds).
+DEFAULT_LOCK_TIMEOUT = 5.0
+#: How long pg_dump waits for a table lock held by another session before giving up (seconds).
+DEFAULT_DUMP_LOCK_WAIT = 60.0
+SUFFIX = ".dump"
+TOOLS = ("pg_dump", "pg_restore", "psql")
+_INSTALL = (
+    "install the PostgreSQL client programs (Debian/Ubuntu: apt install postgresql-client-{major})"
+)
+
+
+class OtherSessionsError(BackupError):
+    """A restore was refused because other sessions are connected to the database."""
+
+    def __init__(self, message: str, sessions: list[Session]) -> None:
+        super().__init__(message)
+        self.sessions = sessions
+
+
+@dataclass(frozen=True)
+class Session:
+    """Another session connected to the database (from ``pg_stat_activity``)."""
+
+    pid: int
+    application_name: str
+    #: "address:port", or "local socket".
+    client: str
+    user: str
+    state: str
+
+    def describe(self) -> str:
+        app = self.application_name or "no application_name"
+        return f"pid {self.pid} ({app}, {self.user} from {self.client}, {self.state or 'unknown'})"
+
+
+class PgBackupManager:
+    """Takes, lists, prunes and restores the backups of one schema of one PostgreSQL database."""
+
+    def __init__(
+        self,
+        url: str,
+        backup_dir: str | os.PathLike[str],
+        *,
+        schema: str = "public",
+        keep: int = DEFAULT_KEEP,
+        bin_dir: str | os.PathLike[str] | None = None,
+        connect_timeout: float = 10.0,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        dump_lock_wait: float = DEFAULT_DUMP_LOCK_WAIT,
+    ) -> None:
+        from psycopg.conninfo import conninfo_to_dict
+
+        self.url = url
+        self.schema = schema
+        self.keep = check_keep(keep)
+        self.folder = Path(backup_dir)
+        self.bin_dir = Path(bin_dir) if bin_dir is not None else None
+        self.connect_timeout = connect_timeout
+        self.lock_timeout = lock_timeout
+        self.dump_lock_wait = dump_lock_wait
+        try:
+            params = conninfo_to_dict(url)
+        except Exception as exc:  # psycopg.ProgrammingError: not a conninfo string or URL
+            raise BackupError(f"Cannot read the database URL: {_first_line(exc)}.") from exc
+        password = params.pop("password", None)
+        self._password = str(password) if password is not None else None
+        self._params: dict[str, Any] = params
+        self.database = str(
+            params.get("dbname")
+            or os.environ.get("PGDATABASE")
+            or params.get("user")
+            or os.environ.get("PGUSER")
+            or _login()
+        )
+        prefix = f"{quote(self.database, safe='_-')}.{quote(schema, safe='_-')}"
+        self._files = BackupFolder(self.folder, prefix, SUFFIX)
+
+    def __repr__(self) -> str:
+        return (
+            f"PgBackupManager({self.display!r}, schema={self.schema!r}, "
+            f"folder={str(self.folder)!r}, keep={self.keep})"
+        )
+
+    @property
+    def display(self) -> str:
+        """user@host:port/dbname, never the password."""
+        p = self._params
+        user = p.get("user") or os.environ.get("PGUSER") or _login()
+        host = p.get("host") or os.environ.get("PGHOST") or "localhost"
+        port = p.get("port") or os.environ.get("PGPORT") or "5432"
+        return f"postgresql://{user}@{host}:{port}/{self.database}"
+
+    @property
+    def where(self) -> str:
+        return f"schema {self.schema} of {self.display}"
+
+    # -- taking ---------------------------------------------------------------------------------
+
+    def take(self, *, reason: str = "manual", protect: Iterable[Path] = ()) -> BackupInfo:
+        """Dump the schema, read the archive back, keep it; raise ``BackupError`` saying why not.
+
+        Nothing is left behind when no verified backup could be made.
+        """
+        with self._connect("backup") as conn:
+            tools = self._tools(conn, "take a backup of")
+            if not _schema_exists(conn, self.schema):
+                raise BackupError(
+                    f"Cannot take a backup of {self.where}: the schema does not exist; nothing "
+                    "was run. Check --schema."
+                )
+            self._files.prepare(self.where)
+            created, stamp, temp = self._files.new_temp()
+            try:
+                # One snapshot for the version and the dump: the name cannot disagree with the copy.
+                conn.rollback()
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                snapshot = str(_scalar(conn, "SELECT pg_export_snapshot()"))
+                version = _schema_version(conn, self.schema)
+                self._run(
+                    [
+                        tools["pg_dump"],
+                        "--format=custom",
+                        f"--schema={_pattern(self.schema)}",
+                        "--strict-names",
+                        f"--snapshot={snapshot}",
+                        f"--lock-wait-timeout={int(self.dump_lock_wait * 1000)}",
+                        "--no-password",
+                        f"--file={temp}",
+                        f"--dbname={self._conninfo('backup')}",
+                    ],
+                    f"Cannot take a backup of {self.where} into {self.folder}",
+                    "nothing was run",
+                )
+                conn.rollback()
+                dumped = self._archive_version(tools, temp, self.where)
+                if dumped != version:
+                    raise BackupError(
+                        f"The backup of {self.where} holds version {dumped} where the database "
+                        f"was at version {version}; nothing was run. Retry."
+                    )
+                fsync_file(temp)
+                final = self._files.publish(temp, stamp, version)
+            except BaseException:
+                unlink_quietly(temp)
+                raise
+        info = BackupInfo(
+            path=final,
+            created_at=iso(created),
+            version=version,
+            size=final.stat().st_size,
+            reason=reason,
+            source=f"{self.display} schema {self.schema}",
+        )
+        self._files.write_sidecar(info)
+        self.prune(protect=[final, *protect])
+        return info
+
+    # -- listing and retention ------------------------------------------------------------------
+
+    def list_backups(self) -> list[BackupInfo]:
+        """This schema's backups, newest first (other databases' and schemas' are skipped)."""
+        return self._files.backups()
+
+    def prune(self, keep: int | None = None, *, protect: Iterable[Path] = ()) -> list[Path]:
+        """Delete all but the newest ``keep`` backups (never those in ``protect``); return them."""
+        return self._files.prune(self.keep if keep is None else keep, protect=protect)
+
+    def resolve(self, backup: str | os.PathLike[str] | BackupInfo) -> Path:
+        """A backup given as a BackupInfo, a path, or a file name in the backup folder."""
+        return self._files.resolve(backup)
+
+    def describe(self, path: Path, tools: dict[str, str] | None = None) -> BackupInfo:
+        """Read a backup (a custom-format archive of this schema); check pg_restore reads it."""
+        if path.is_dir() or not path.exists():
+            raise BackupError(f"Backup {path} does not exist or is not a file.")
+        if tools is None:
+            tools = _find_tools(self.bin_dir)
+        schemas = _archive_schemas(self._toc(tools, path, f"Cannot restore {path}"))
+        if schemas != [self.schema]:
+            found = ", ".join(schemas) or "no schema"
+            raise BackupError(
+                f"Cannot restore {path}: it is a backup of {found}, not of schema {self.schema}; "
+                "nothing was changed. Choose a backup of this schema or pass --schema."
+            )
+        version = self._archive_version(tools, path, str(path))
+        listed = self._files.listed(path)
+        if listed is not None:
+            return BackupInfo(
+                listed.path,
+                listed.created_at,
+                version,
+                listed.size,
+                listed.reason,
+                listed.source,
+                listed.fingerprint,
+            )
+        return BackupInfo(
+            path=path,
+            created_at=iso(datetime.fromtimestamp(path.stat().st_mtime, UTC)),
+            version=version,
+            size=path.stat().st_size,
+        )
+
+    # -- other sessions -------------------------------------------------------------------------
+
+    def other_sessions(self) -> list[Session]:
+        """Client sessions connected to this database, other than this process's own."""
+        with self._connect("restore") as conn:
+            return _other_sessions(conn)
+
+    # -- restoring ------------------------------------------------------------------------------
+
+    def restore(
+        self, backup: str | os.PathLike[str] | BackupInfo, *, force: bool = False
+    ) -> RestoreResult:
+        """Put the schema back exactly as ``backup`` holds it, in one transaction.
+
+        The current schema is itself backed up first. Objects created in the schema since the
+        backup are dropped; extension members and the schema itself are kept. Refused while other
+        sessions are connected to the database (``OtherSessionsError`` names them) unless
+        ``force``; a forced restore waits at most ``lock_timeout`` for their locks.
+        """
+        source_path = self.resolve(backup)
+        with self._connect("restore") as conn:
+            tools = self._tools(conn, "restore")
+            info = self.describe(source_path, tools)
+            if not force:
+                self._refuse_if_others(conn)
+            exists = _schema_exists(conn, self.schema)
+            conn.rollback()
+        replaced = self.take(reason="before restore", protect=[source_path]) if exists else None
+        remove_dead_temps(self.folder, f"{TEMP_PREFIX}{self._files.prefix}.restore.")
+        base = f"{TEMP_PREFIX}{self._files.prefix}.restore.{os.getpid()}"
+        toc_file = self.folder / f"{base}.list{TEMP_SUFFIX}"
+        script = self.folder / f"{base}.sql{TEMP_SUFFIX}"
+        steps = self.folder / f"{base}.steps{TEMP_SUFFIX}"
+        what = f"Cannot restore {self.where} from {source_path}"
+        kept = "nothing was changed"
+        try:
+            toc = self._toc(tools, source_path, what)
+            toc_file.write_text(_without_schema_entry(toc) if exists else toc, encoding="utf-8")
+            self._run(
+                [tools["pg_restore"], f"--use-list={toc_file}", f"--file={script}", source_path],
+                what,
+                kept,
+            )
+            steps.write_text(
+                _restore_prelude(self.schema, force=force, lock_timeout=self.lock_timeout),
+                encoding="utf-8",
+            )
+            epilogue = self.folder / f"{base}.check{TEMP_SUFFIX}"
+            epilogue.write_text(_restore_check(self.schema, info.version), encoding="utf-8")
+            try:
+                self._run(
+                    [
+                        tools["psql"],
+                        "--no-psqlrc",
+                        "--quiet",
+                        "--no-password",
+                        "--single-transaction",
+                        "--set=ON_ERROR_STOP=1",
+                        f"--file={steps}",
+                        f"--file={script}",
+                        f"--file={epilogue}",
+                        f"--dbname={self._conninfo('restore')}",
+                    ],
+                    what,
+                    "nothing was changed (the restore ran in one transaction, rolled back)",
+                )
+            finally:
+                unlink_quietly(epilogue)
+        finally:
+            for temp in (toc_file, script, steps):
+                unlink_quietly(temp)
+        self.prune(protect=[source_path] + ([replaced.path] if replaced else []))
+        return RestoreResult(f"{self.display} schema {self.schema}", info, replaced)
+
+    def _refuse_if_others(self, conn: psycopg.Connection[Any]) -> None:
+        others = _other_sessions(conn)
+        if others:
+            raise OtherSessionsError(
+                f"Cannot restore {self.where}: {len(others)} other session(s) are connected to "
+                f"database {self.database}: "
+                + "; ".join(s.describe() for s in others)
+                + "; nothing was changed. Stop them, or pass --force to restore anyway.",
+                others,
+            )
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _connect(self, command: str) -> Iterator[psycopg.Connection[Any]]:
+        import psycopg
+
+        try:
+            conn = psycopg.connect(self._conninfo(command, password=True))
+        except psycopg.Error as exc:
+            raise BackupError(
+                f"Cannot connect to {self.display}: {_first_line(exc)}; nothing was changed."
+            ) from exc
+        try:
+            yield conn
+        except psycopg.Error as exc:
+            raise BackupError(
+                f"{self.where} failed: {_first_line(exc)}; nothing was changed."
+            ) from exc
+        finally:
+            conn.close()
+
+    def _conninfo(self, command: str, *, password: bool = False) -> str:
+        """libpq parameters; the password only for our own connection (children get it by env)."""
+        from psycopg.conninfo import make_conninfo
+
+        params = dict(self._params)
+        if password and self._password is not None:
+            params["password"] = self._password
+        params.setdefault("connect_timeout", str(max(1, round(self.connect_timeout))))
+        params["application_name"] = _application_name(command)
+        return make_conninfo(**params)
+
+    def _tools(self, conn: psycopg.Connection[Any], action: str) -> dict[str, str]:
+        """The client programs, checked against the server's major version."""
+        major = int(_scalar(conn, "SHOW server_version_num")) // 10000
+        try:
+            tools = _find_tools(self.bin_dir)
+        except BackupError as exc:
+            raise BackupError(
+                f"Cannot {action} {self.where}: {exc.message}; "
+                + _INSTALL.format(major=major)
+                + ", or run with --no-backup."
+            ) from exc
+        for name, program in tools.items():
+            found = _tool_major(program)
+            if found is None or found < major:
+                seen = f"version {found}" if found is not None else "an unknown version"
+                raise BackupError(
+                    f"Cannot {action} {self.where}: {name} is {seen} (at {program}) but the "
+                    f"server is PostgreSQL {major}; nothing was run; "
+                    + _INSTALL.format(major=major)
+                    + ", or run with --no-backup."
+                )
+        return tools
+
+    def _run(self, argv: list[str | os.PathLike[str]], what: str, kept: str) -> None:
+        env = dict(os.environ)
+        if self._password is not None:
+            env["PGPASSWORD"] = str(self._password)
+        try:
+            done = subprocess.run(
+                [str(a) for a in argv],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                env=env,
+                check=False,
+            )
+        except OSError as exc:
+            raise BackupError(f"{what}: {Path(argv[0]).name} cannot run ({exc}); {kept}.") from exc
+        if done.returncode != 0:
+            raise BackupError(
+                f"{what}: {Path(argv[0]).name} failed ({_tool_error(done.stderr)}); {kept}."
+            )
+
+    def _toc(self, tools: dict[str, str], path: Path, what: str) -> str:
+        done = subprocess.run(
+            [tools["pg_restore"], "--list", str(path)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0 or "Format: CUSTOM" not in done.stdout:
+            raise BackupError(
+                f"{what}: pg_restore cannot read it as a pg_dump custom-format archive "
+                f"({_tool_error(done.stderr) or 'not an archive'}); nothing was changed. "
+                "Choose another backup."
+            )
+        return done.stdout
+
+    def _archive_version(self, tools: dict[str, str], path: Path, what: str) -> int:
+        """The highest version in the archive's bookkeeping table (0 without one)."""
+        done = subprocess.run(
+            [
+                tools["pg_restore"],
+                "--data-only",
+                f"--schema={self.schema}",
+                f"--table={VERSION_TABLE}",
+                "--file=-",
+                str(path),
+            ],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise BackupError(
+                f"The backup of {what} cannot be read back by pg_restore "
+                f"({_tool_error(done.stderr)}); nothing was run."
+            )
+        return _copy_max_version(done.stdout)
+
+
+# -- the SQL of a restore ------------------------------------------------------------------------
+
+
+def _restore_prelude(schema: str, *, force: bool, lock_timeout: float) -> str:
+    """Runs first in the restore transaction: refuse if others connected, clear the schema."""
+    name = _literal(schema)
+    refuse = (
+        ""
+        if force
+        else """
+DO $metamigrate$
+DECLARE
+    others text;
+BEGIN
+    SELECT string_agg(format('pid %s (%s, %s from %s)', pid,
+                             coalesce(nullif(application_name, ''), 'no application_name'),
+                             usename, coalesce(host(client_addr) || ':' || client_port,
+                                               'local socket')), '; ')
+      INTO others
+      FROM pg_stat_activity
+     WHERE datname = current_database() AND pid <> pg_backend_pid()
+       AND backend_type = 'client backend';
+    IF others IS NOT NULL THEN
+        RAISE EXCEPTION 'other sessions are connected to database %: %', current_database(),
+                        others;
+    END IF;
+END
+$metamigrate$;
+"""
+    )
+    return f"""SET lock_timeout = '{int(lock_timeout * 1000)}ms';
+{refuse}
+DO $metamigrate$
+DECLARE
+    target oid := (SELECT oid FROM pg_namespace WHERE nspname = {name});
+    outside text;
+    statements text[];
+    statement text;
+    leftover text;
+BEGIN
+    IF target IS NULL THEN
+        RETURN;
+    END IF;
+    -- The schema's own objects (every object depends on its schema), minus extension members.
+    CREATE TEMPORARY TABLE metamigrate_restore_objects ON COMMIT DROP AS
+        SELECT d.classid, d.objid, (pg_identify_object(d.classid, d.objid, 0)).*
+          FROM pg_depend d
+         WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = target
+           AND d.deptype = 'n' AND d.classid <> 'pg_extension'::regclass
+           AND NOT EXISTS (SELECT 1 FROM pg_depend e
+                            WHERE e.classid = d.classid AND e.objid = d.objid
+                              AND e.deptype = 'e');
+    -- Dropping them must not reach into another schema (a view there on a table here).
+    SELECT string_agg(DISTINCT pg_describe_object(dep.classid, dep.objid, 0), ', ')
+      INTO outside
+      FROM pg_depend dep
+      JOIN metamigrate_restore_objects o
+        ON dep.refclassid = o.classid AND dep.refobjid = o.objid
+     WHERE dep.deptype IN ('n', 'a')
+       AND coalesce(
+             (SELECT n.oid FROM pg_namespace n
+               WHERE n.nspname = (pg_identify_object(dep.classid, dep.objid, 0)).schema),
+             -- Rules, triggers, defaults and policies belong to the schema of their table.
+             (SELECT c.relnamespace FROM pg_class c
+               WHERE c.oid = CASE dep.classid
+                   WHEN 'pg_rewrite'::regclass THEN
+                       (SELECT ev_class FROM pg_rewrite WHERE oid = dep.objid)
+                   WHEN 'pg_trigger'::regclass THEN
+                       (SELECT tgrelid FROM pg_trigger WHERE oid = dep.objid)
+                   WHEN 'pg_attrdef'::regclass THEN
+                       (SELECT adrelid FROM pg_attrdef WHERE oid = dep.objid)
+                   WHEN 'pg_policy'::regclass THEN
+                       (SELECT polrelid FROM pg_policy WHERE oid = dep.objid)
+                 END),
+             target) <> target;
+    IF outside IS NOT NULL THEN
+        RAISE EXCEPTION 'objects outside schema % depend on it (%)', {name}, outside;
+    END IF;
+    SELECT array_agg(format('DROP %s IF EXISTS %s CASCADE',
+                            CASE type WHEN 'statistics object' THEN 'STATISTICS'
+                                      ELSE upper(type) END,
+                            identity))
+      INTO statements
+      FROM metamigrate_restore_objects;
+    FOREACH statement IN ARRAY coalesce(statements, ARRAY[]::text[]) LOOP
+        EXECUTE statement;
+    END LOOP;
+    SELECT string_agg((pg_identify_object(d.classid, d.objid, 0)).identity, ', ')
+      INTO leftover
+      FROM pg_depend d
+     WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = target
+       AND d.deptype = 'n' AND d.classid <> 'pg_extension'::regclass
+       AND NOT EXISTS (SELECT 1 FROM pg_depend e
+                        WHERE e.classid = d.classid AND e.objid = d.objid AND e.deptype = 'e');
+    IF leftover IS NOT NULL THEN
+        RAISE EXCEPTION 'schema % could not be cleared (% remain)', {name}, leftover;
+    END IF;
+END
+$metamigrate$;
+"""
+
+
+def _restore_check(schema: str, version: int) -> str:
+    """Runs last in the restore transaction: the schema holds the backup's version."""
+    table = _literal(f"{_ident(schema)}.{_ident(VERSION_TABLE)}")
+    return f"""
+DO $metamigrate$
+DECLARE
+    found bigint := 0;
+BEGIN
+    IF to_regclass({table}) IS NOT NULL THEN
+        EXECUTE format('SELECT coalesce(max(version), 0) FROM %s', {table}) INTO found;
+    END IF;
+    IF found <> {int(version)} THEN
+        RAISE EXCEPTION 'the restored schema is at version % instead of %', found,
+                        {int(version)};
+    END IF;
+END
+$metamigrate$;
+"""
+
+
+# -- small pure helpers --------------------------------------------------------------------------
+
+_SCHEMA_ENTRY = re.compile(r"^\d+; 2615 \d+ SCHEMA - (?P<name>.+) \S+$")
+
+
+def _archive_schemas(toc: str) -> list[str]:
+    """The schemas an archive's table of contents creates (2615 is pg_namespace)."""
+    return [m["name"] for line in toc.splitlines() if (m := _SCHEMA_ENTRY.match(line))]
+
+
+def _without_schema_entry(toc: str) -> str:
+    """The TOC with the schema's own CREATE SCHEMA commented out (the schema is kept)."""
+    return (
+        "\n".join(f";{line}" if _SCHEMA_ENTRY.match(line) else line for line in toc.splitlines())
+        + "\n"
+    )
+
+
+def _copy_max_version(script: str) -> int:
+    """The highest ``version`` in the COPY block of the bookkeeping table of a pg_restore script."""
+    lines = iter(script.splitlines())
+    for line in lines:
+        match = re.match(rf"^COPY .+\.{VERSION_TABLE} \((?P<columns>[^)]*)\) FROM stdin;$", line)
+        if match is None:
+            continue
+        columns = [c.strip() for c in match["columns"].split(",")]
+        index = columns.index("version")
+        best = 0
+        for row in lines:
+            if row == "\\.":
+                break
+            best = max(best, int(row.split("\t")[index]))
+        return best
+    return 0
+
+
+def _find_tools(bin_dir: Path | None) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name in TOOLS:
+        if bin_dir is not None:
+            candidate = bin_dir / name
+            program = str(candidate) if os.access(candidate, os.X_OK) else None
+        else:
+            program = shutil.which(name)
+        if program is None:
+            where = f"in {bin_dir}" if bin_dir is not None else "on PATH"
+            raise BackupError(f"{name} was not found {where}")
+        found[name] = program
+    return found
+
+
+def _tool_major(program: str) -> int | None:
+    """The major version a client program reports (``pg_dump (PostgreSQL) 15.20``)."""
+    try:
+        done = subprocess.run(
+            [program, "--version"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = re.search(r"\(PostgreSQL\) (\d+)(?:\.(\d+))?", done.stdout)
+    if match is None:
+        return None
+    major = int(match[1])
+    # Before PostgreSQL 10 the major version had two parts (9.6); any of them is too old here.
+    return major if major >= 10 else 9
+
+
+def _tool_error(stderr: str) -> str:
+    """The first error line a client program printed, without its prefixes."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in lines:
+        if "ERROR:" in line:
+            return line.split("ERROR:", 1)[1].strip()
+    for line in lines:
+        if "error:" in line:
+            return line.split("error:", 1)[1].strip()
+    return lines[0] if lines else "no message"
+
+
+def _schema_exists(conn: psycopg.Connection[Any], schema: str) -> bool:
+    return _scalar(conn, "SELECT count(*) FROM pg_namespace WHERE nspname = %s", (schema,)) == 1
+
+
+def _schema_version(conn: psycopg.Connection[Any], schema: str) -> int:
+    table = f"{_ident(schema)}.{_ident(VERSION_TABLE)}"
+    if _scalar(conn, "SELECT to_regclass(%s) IS NOT NULL", (table,)) is not True:
+        return 0
+    from psycopg import sql
+
+    query = sql.SQL("SELECT coalesce(max(version), 0) FROM {}.{}").format(
+        sql.Identifier(schema), sql.Identifier(VERSION_TABLE)
+    )
+    return int(_scalar(conn, query))
+
+
+def _other_sessions(conn: psycopg.Connection[Any]) -> list[Session]:
+    rows = conn.execute(
+        """
+        SELECT pid, coalesce(application_name, ''),
+               coalesce(host(client_addr) || ':' || client_port, 'local socket'),
+               coalesce(usename, ''), coalesce(state, '')
+          FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()
+           AND backend_type = 'client backend'
+         ORDER BY pid
+        """
+    ).fetchall()
+    return [Session(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4])) for r in rows]
+
+
+def _scalar(conn: psycopg.Connection[Any], query: Any, params: tuple[object, ...] = ()) -> Any:
+    row = conn.execute(query, params).fetchone()
+    return row[0] if row is not None else None
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _pattern(schema: str) -> str:
+    """A pg_dump ``--schema`` pattern matching exactly this name (quoted: no wildcards)."""
+    return _ident(schema)
+
+
+def _application_name(command: str) -> str:
+    import socket
+
+    return f"metamigrate {command} {_login()}@{socket.gethostname()} {os.getpid()}"[:63]
+
+
+def _login() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0].rstrip(".") if text else type(exc).__name__
