@@ -31,13 +31,10 @@ from engine.backup_folder import (
     BackupInfo,
     RestoreResult,
     check_keep,
-    fsync_dir,
-    fsync_file,
     iso,
-    remove_dead_temps,
-    unlink_quietly,
 )
 from engine.errors import BackupError, DatabaseLockedError, MetamigrateError, NotADatabaseError
+from engine.files import fsync_dir, fsync_file, remove_dead_temps, unlink_quietly
 from engine.recorder import Recorder
 
 __all__ = ["DEFAULT_FOLDER", "DEFAULT_KEEP", "BackupInfo", "BackupManager", "RestoreResult"]
@@ -253,7 +250,7 @@ class BackupManager:
         folder = self.db_path.absolute().parent
         if not folder.is_dir():
             raise BackupError(f"Cannot restore into {folder}: the folder does not exist.")
-        remove_dead_temps(folder, f"{TEMP_PREFIX}{self.db_path.name}.restore.")
+        remove_dead_temps(folder, f"{TEMP_PREFIX}{self.db_path.name}.restore.", TEMP_SUFFIX)
         temp = folder / f"{TEMP_PREFIX}{self.db_path.name}.restore.{os.getpid()}{TEMP_SUFFIX}"
         live: sqlite3.Connection | None = None
         wal = False

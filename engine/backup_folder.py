@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from engine.errors import BackupError
+from engine.files import fsync_dir, remove_dead_temps, unlink_quietly
 
 #: How many backups of one database are kept unless told otherwise.
 DEFAULT_KEEP = 10
@@ -142,7 +143,7 @@ class BackupFolder:
 
     def remove_stale_temps(self) -> None:
         """Delete temporary files left by a backup whose process died (a crash or a SIGKILL)."""
-        remove_dead_temps(self.folder, f"{TEMP_PREFIX}{self.prefix}-")
+        remove_dead_temps(self.folder, f"{TEMP_PREFIX}{self.prefix}-", TEMP_SUFFIX)
 
     def publish(self, temp: Path, stamp: str, version: int) -> Path:
         """Give the checked copy its final name without ever replacing another backup."""
@@ -252,49 +253,3 @@ class BackupFolder:
 
 def sidecar_path(path: Path) -> Path:
     return path.with_name(path.name + ".json")
-
-
-def remove_dead_temps(folder: Path, prefix: str) -> None:
-    """Delete ``<prefix>...<pid>.tmp`` files whose process is gone (killed mid-backup/restore)."""
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(folder):
-            if not (entry.name.startswith(prefix) and entry.name.endswith(TEMP_SUFFIX)):
-                continue
-            pid_text = entry.name[: -len(TEMP_SUFFIX)].rsplit(".", 1)[-1]
-            if pid_text.isdigit() and not process_alive(int(pid_text)):
-                unlink_quietly(Path(entry.path))
-
-
-def fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_dir(path: Path) -> None:
-    # Makes the rename itself durable; not every platform can open a folder.
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def unlink_quietly(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError, IsADirectoryError, PermissionError):
-        path.unlink()
-
-
-def process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -37,12 +37,10 @@ from engine.backup_folder import (
     BackupInfo,
     RestoreResult,
     check_keep,
-    fsync_file,
     iso,
-    remove_dead_temps,
-    unlink_quietly,
 )
 from engine.errors import BackupError
+from engine.files import fsync_file, remove_dead_temps, unlink_quietly
 
 if TYPE_CHECKING:
     import psycopg
@@ -280,7 +278,7 @@ class PgBackupManager:
             exists = _schema_exists(conn, self.schema)
             conn.rollback()
         replaced = self.take(reason="before restore", protect=[source_path]) if exists else None
-        remove_dead_temps(self.folder, f"{TEMP_PREFIX}{self._files.prefix}.restore.")
+        remove_dead_temps(self.folder, f"{TEMP_PREFIX}{self._files.prefix}.restore.", TEMP_SUFFIX)
         base = f"{TEMP_PREFIX}{self._files.prefix}.restore.{os.getpid()}"
         toc_file = self.folder / f"{base}.list{TEMP_SUFFIX}"
         script = self.folder / f"{base}.sql{TEMP_SUFFIX}"

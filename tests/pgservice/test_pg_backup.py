@@ -63,16 +63,16 @@ def service_schema(url: str, schema: str, versions: int = 3) -> None:
 
 
 @pytest.fixture
-def schema(pg_database: str, request: pytest.FixtureRequest) -> Iterator[str]:
+def schema(pg_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
     name = "s_" + re.sub(r"\W", "_", request.node.name)[:50]
     yield name
-    sql(pg_database, f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    sql(pg_url, f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
 @pytest.fixture
-def backups(pg_database: str, schema: str, tmp_path: Path) -> PgBackupManager:
-    service_schema(pg_database, schema)
-    return PgBackupManager(pg_database, tmp_path / "backups", schema=schema)
+def backups(pg_url: str, schema: str, tmp_path: Path) -> PgBackupManager:
+    service_schema(pg_url, schema)
+    return PgBackupManager(pg_url, tmp_path / "backups", schema=schema)
 
 
 def test_a_backup_is_a_custom_archive_pg_restore_reads_with_size_and_version_recorded(
@@ -92,13 +92,13 @@ def test_a_backup_is_a_custom_archive_pg_restore_reads_with_size_and_version_rec
 
 
 def test_restore_puts_the_schema_back_exactly_and_drops_objects_created_since(
-    pg_database: str, backups: PgBackupManager, schema: str
+    pg_url: str, backups: PgBackupManager, schema: str
 ) -> None:
-    before = dump_text(pg_database, schema)
+    before = dump_text(pg_url, schema)
     info = backups.take()
     s = f'"{schema}"'
     sql(
-        pg_database,
+        pg_url,
         f"INSERT INTO {s}.schema_migrations VALUES (4, 'step 4')",
         f"INSERT INTO {s}.databases (name) VALUES ('new')",
         f"UPDATE {s}.databases SET properties = NULL",
@@ -111,40 +111,38 @@ def test_restore_puts_the_schema_back_exactly_and_drops_objects_created_since(
     )
     result = backups.restore(info)
     assert result.version == 3
-    assert dump_text(pg_database, schema) == before
+    assert dump_text(pg_url, schema) == before
     assert result.replaced is not None and result.replaced.version == 4
     assert result.replaced.reason == "before restore"
 
 
 def test_restore_continues_the_sequences_where_the_backup_left_them(
-    pg_database: str, backups: PgBackupManager, schema: str
+    pg_url: str, backups: PgBackupManager, schema: str
 ) -> None:
     info = backups.take()
-    sql(pg_database, *[f"INSERT INTO {q(schema)}.databases (name) VALUES ('x{i}')" for i in "ab"])
+    sql(pg_url, *[f"INSERT INTO {q(schema)}.databases (name) VALUES ('x{i}')" for i in "ab"])
     backups.restore(info)
-    sql(pg_database, f"INSERT INTO \"{schema}\".databases (name) VALUES ('after')")
-    assert rows(pg_database, f"SELECT id FROM \"{schema}\".databases WHERE name = 'after'") == [
-        (3,)
-    ]
+    sql(pg_url, f"INSERT INTO \"{schema}\".databases (name) VALUES ('after')")
+    assert rows(pg_url, f"SELECT id FROM \"{schema}\".databases WHERE name = 'after'") == [(3,)]
 
 
 def test_restore_of_a_schema_that_was_dropped_creates_it_again(
-    pg_database: str, backups: PgBackupManager, schema: str
+    pg_url: str, backups: PgBackupManager, schema: str
 ) -> None:
-    before = dump_text(pg_database, schema)
+    before = dump_text(pg_url, schema)
     info = backups.take()
-    sql(pg_database, f'DROP SCHEMA "{schema}" CASCADE')
+    sql(pg_url, f'DROP SCHEMA "{schema}" CASCADE')
     result = backups.restore(info)
     assert result.replaced is None
-    assert dump_text(pg_database, schema) == before
+    assert dump_text(pg_url, schema) == before
 
 
 def test_a_restore_that_fails_part_way_changes_nothing(
-    pg_database: str, backups: PgBackupManager, schema: str
+    pg_url: str, backups: PgBackupManager, schema: str
 ) -> None:
     s = f'"{schema}"'
     sql(
-        pg_database,
+        pg_url,
         f'CREATE SCHEMA "{schema}_ext"',
         f'CREATE DOMAIN "{schema}_ext".positive AS int CHECK (VALUE > 0)',
         f'CREATE TABLE {s}.quotas (n "{schema}_ext".positive)',
@@ -153,53 +151,53 @@ def test_a_restore_that_fails_part_way_changes_nothing(
     # The archive's last table now refers to a type that is gone: its CREATE fails after the
     # schema was cleared and other objects were created again, in the same transaction.
     sql(
-        pg_database,
+        pg_url,
         f'DROP SCHEMA "{schema}_ext" CASCADE',
         f"CREATE TABLE {s}.created_since (id int)",
         f"INSERT INTO {s}.databases (name) VALUES ('kept')",
     )
-    current = dump_text(pg_database, schema)
+    current = dump_text(pg_url, schema)
     with pytest.raises(BackupError, match="nothing was changed") as caught:
         backups.restore(info)
     assert f"{schema}_ext" in caught.value.message and "\n" not in caught.value.message
-    assert dump_text(pg_database, schema) == current
+    assert dump_text(pg_url, schema) == current
 
 
 def test_restore_is_refused_while_other_sessions_are_connected_and_names_them(
-    pg_database: str, backups: PgBackupManager, schema: str
+    pg_url: str, backups: PgBackupManager, schema: str
 ) -> None:
     info = backups.take()
-    sql(pg_database, f'CREATE TABLE "{schema}".created_since (id int)')
-    with psycopg.connect(pg_database, application_name="orders-api") as other:
+    sql(pg_url, f'CREATE TABLE "{schema}".created_since (id int)')
+    with psycopg.connect(pg_url, application_name="orders-api") as other:
         pid = other.info.backend_pid
         with pytest.raises(OtherSessionsError) as caught:
             backups.restore(info)
         message = caught.value.message
         assert f"pid {pid}" in message and "orders-api" in message and "--force" in message
         assert [s.pid for s in caught.value.sessions] == [pid]
-        assert rows(pg_database, f"SELECT to_regclass('\"{schema}\".created_since')::text") == [
+        assert rows(pg_url, f"SELECT to_regclass('\"{schema}\".created_since')::text") == [
             (f"{schema}.created_since",)
         ]
 
 
 def test_a_forced_restore_runs_with_other_sessions_connected(
-    pg_database: str, backups: PgBackupManager, schema: str
+    pg_url: str, backups: PgBackupManager, schema: str
 ) -> None:
-    before = dump_text(pg_database, schema)
+    before = dump_text(pg_url, schema)
     info = backups.take()
-    sql(pg_database, f'CREATE TABLE "{schema}".created_since (id int)')
-    with psycopg.connect(pg_database, application_name="orders-api", autocommit=True):
+    sql(pg_url, f'CREATE TABLE "{schema}".created_since (id int)')
+    with psycopg.connect(pg_url, application_name="orders-api", autocommit=True):
         backups.restore(info, force=True)
-    assert dump_text(pg_database, schema) == before
+    assert dump_text(pg_url, schema) == before
 
 
 def test_a_forced_restore_waits_only_lock_timeout_for_a_session_holding_a_lock(
-    pg_database: str, schema: str, tmp_path: Path
+    pg_url: str, schema: str, tmp_path: Path
 ) -> None:
-    service_schema(pg_database, schema)
-    backups = PgBackupManager(pg_database, tmp_path, schema=schema, lock_timeout=0.5)
+    service_schema(pg_url, schema)
+    backups = PgBackupManager(pg_url, tmp_path, schema=schema, lock_timeout=0.5)
     info = backups.take()
-    with psycopg.connect(pg_database) as reader:
+    with psycopg.connect(pg_url) as reader:
         reader.execute(f'SELECT count(*) FROM "{schema}".databases').fetchone()  # holds the lock
         with pytest.raises(BackupError, match="lock timeout") as caught:
             backups.restore(info, force=True)
@@ -207,11 +205,11 @@ def test_a_forced_restore_waits_only_lock_timeout_for_a_session_holding_a_lock(
 
 
 def test_restore_refuses_when_objects_of_another_schema_depend_on_it(
-    pg_database: str, backups: PgBackupManager, schema: str
+    pg_url: str, backups: PgBackupManager, schema: str
 ) -> None:
     info = backups.take()
     sql(
-        pg_database,
+        pg_url,
         f'CREATE SCHEMA "{schema}_reports"',
         f'CREATE VIEW "{schema}_reports".names AS SELECT name FROM "{schema}".databases',
     )
@@ -219,16 +217,16 @@ def test_restore_refuses_when_objects_of_another_schema_depend_on_it(
         with pytest.raises(BackupError, match="depend on it") as caught:
             backups.restore(info)
         assert f"{schema}_reports.names" in caught.value.message
-        assert rows(pg_database, f'SELECT count(*) FROM "{schema}_reports".names') == [(2,)]
+        assert rows(pg_url, f'SELECT count(*) FROM "{schema}_reports".names') == [(2,)]
     finally:
-        sql(pg_database, f'DROP SCHEMA "{schema}_reports" CASCADE')
+        sql(pg_url, f'DROP SCHEMA "{schema}_reports" CASCADE')
 
 
 def test_restore_refuses_a_backup_of_another_schema(
-    pg_database: str, backups: PgBackupManager, schema: str, tmp_path: Path
+    pg_url: str, backups: PgBackupManager, schema: str, tmp_path: Path
 ) -> None:
     info = backups.take()
-    other = PgBackupManager(pg_database, tmp_path / "backups", schema=f"{schema}_other")
+    other = PgBackupManager(pg_url, tmp_path / "backups", schema=f"{schema}_other")
     with pytest.raises(BackupError, match=f"not of schema {schema}_other"):
         other.restore(info.path)
 
@@ -242,28 +240,28 @@ def test_restore_refuses_a_file_that_is_not_an_archive(backups: PgBackupManager)
 
 
 def test_public_keeps_its_owner_and_comment_and_extension_members(
-    pg_database: str, tmp_path: Path
+    pg_url: str, tmp_path: Path
 ) -> None:
-    sql(pg_database, "CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
+    sql(pg_url, "CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
     try:
-        service_schema(pg_database, "public")
+        service_schema(pg_url, "public")
         sql(
-            pg_database,
+            pg_url,
             "CREATE INDEX databases_trgm ON public.databases USING gin (name gin_trgm_ops)",
         )
-        backups = PgBackupManager(pg_database, tmp_path)
-        before = dump_text(pg_database, "public")
+        backups = PgBackupManager(pg_url, tmp_path)
+        before = dump_text(pg_url, "public")
         info = backups.take()
-        sql(pg_database, "CREATE TABLE public.created_since (id int)")
+        sql(pg_url, "CREATE TABLE public.created_since (id int)")
         backups.restore(info)
-        assert dump_text(pg_database, "public") == before
-        assert rows(pg_database, "SELECT similarity('sales', 'sale') > 0") == [(True,)]
+        assert dump_text(pg_url, "public") == before
+        assert rows(pg_url, "SELECT similarity('sales', 'sale') > 0") == [(True,)]
         assert rows(
-            pg_database, "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'public'"
+            pg_url, "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'public'"
         ) == [("pg_database_owner",)]
     finally:
         sql(
-            pg_database,
+            pg_url,
             "DROP EXTENSION IF EXISTS pg_trgm CASCADE",
             "DROP TABLE IF EXISTS public.databases, public.schema_migrations, "
             "public.created_since CASCADE",
@@ -272,38 +270,38 @@ def test_public_keeps_its_owner_and_comment_and_extension_members(
         )
 
 
-def test_a_schema_name_with_quotes_spaces_and_wildcards(pg_database: str, tmp_path: Path) -> None:
+def test_a_schema_name_with_quotes_spaces_and_wildcards(pg_url: str, tmp_path: Path) -> None:
     name = 'Sales "Ops" *?.x'
-    service_schema(pg_database, name)
+    service_schema(pg_url, name)
     try:
-        backups = PgBackupManager(pg_database, tmp_path, schema=name)
-        before = dump_text(pg_database, q(name))
+        backups = PgBackupManager(pg_url, tmp_path, schema=name)
+        before = dump_text(pg_url, q(name))
         info = backups.take()
         assert backups.list_backups() == [info]
-        sql(pg_database, f"CREATE TABLE {q(name)}.t (id int)")
+        sql(pg_url, f"CREATE TABLE {q(name)}.t (id int)")
         backups.restore(info)
-        assert dump_text(pg_database, q(name)) == before
+        assert dump_text(pg_url, q(name)) == before
     finally:
-        sql(pg_database, f"DROP SCHEMA {q(name)} CASCADE")
+        sql(pg_url, f"DROP SCHEMA {q(name)} CASCADE")
 
 
-def test_retention_keeps_the_newest_n(pg_database: str, schema: str, tmp_path: Path) -> None:
-    service_schema(pg_database, schema)
-    backups = PgBackupManager(pg_database, tmp_path, schema=schema, keep=2)
+def test_retention_keeps_the_newest_n(pg_url: str, schema: str, tmp_path: Path) -> None:
+    service_schema(pg_url, schema)
+    backups = PgBackupManager(pg_url, tmp_path, schema=schema, keep=2)
     taken = [backups.take() for _ in range(3)]
     assert backups.list_backups() == [taken[2], taken[1]]
     assert not taken[0].path.exists() and not Path(str(taken[0].path) + ".json").exists()
 
 
 def test_backups_of_other_schemas_in_the_folder_are_not_listed(
-    pg_database: str, backups: PgBackupManager, schema: str, tmp_path: Path
+    pg_url: str, backups: PgBackupManager, schema: str, tmp_path: Path
 ) -> None:
     mine = backups.take()
-    service_schema(pg_database, f"{schema}_b")
+    service_schema(pg_url, f"{schema}_b")
     try:
-        PgBackupManager(pg_database, backups.folder, schema=f"{schema}_b").take()
+        PgBackupManager(pg_url, backups.folder, schema=f"{schema}_b").take()
     finally:
-        sql(pg_database, f'DROP SCHEMA "{schema}_b" CASCADE')
+        sql(pg_url, f'DROP SCHEMA "{schema}_b" CASCADE')
     assert backups.list_backups() == [mine]
 
 
@@ -336,11 +334,9 @@ def test_a_too_old_pg_dump_is_refused_before_anything_runs(
     assert not backups.folder.exists()
 
 
-def test_the_password_is_never_written_anywhere(
-    pg_database: str, schema: str, tmp_path: Path
-) -> None:
-    service_schema(pg_database, schema)
-    url = pg_database.replace("postgresql://root@", "postgresql://root:s3cret-pw@")
+def test_the_password_is_never_written_anywhere(pg_url: str, schema: str, tmp_path: Path) -> None:
+    service_schema(pg_url, schema)
+    url = pg_url.replace("postgresql://root@", "postgresql://root:s3cret-pw@")
     backups = PgBackupManager(url, tmp_path, schema=schema)
     info = backups.take()
     texts = [repr(backups), backups.display, json.dumps(info.to_dict())]
@@ -351,6 +347,6 @@ def test_the_password_is_never_written_anywhere(
     assert not any("s3cret-pw" in text for text in texts)
 
 
-def test_a_schema_that_does_not_exist_is_one_sentence(pg_database: str, tmp_path: Path) -> None:
+def test_a_schema_that_does_not_exist_is_one_sentence(pg_url: str, tmp_path: Path) -> None:
     with pytest.raises(BackupError, match="the schema does not exist"):
-        PgBackupManager(pg_database, tmp_path, schema="no_such_schema").take()
+        PgBackupManager(pg_url, tmp_path, schema="no_such_schema").take()
