@@ -23,8 +23,24 @@ if TYPE_CHECKING:
 
     from engine.events import Event
     from engine.manager import MigrationManager
+    from engine.targets import Target
 
 DEFAULT_DB = "metadata.db"
+
+
+#: The width given to Rich when the output is not a terminal: wide enough that no sentence, path
+#: or table row is ever hard-wrapped (tables keep their natural width; they do not expand).
+UNWRAPPED_WIDTH = 10_000
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A Rich console that wraps at the terminal's width, and never when piped or redirected."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(stderr=stderr, highlight=False)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=UNWRAPPED_WIDTH)
 
 
 class Output:
@@ -38,19 +54,19 @@ class Output:
     @property
     def console(self) -> Console:
         if self._console is None:
-            from rich.console import Console
-
-            self._console = Console(highlight=False)
+            self._console = make_console()
         return self._console
+
+    def clip(self, width: int) -> int | None:
+        """A column's maximum width on a terminal; none when piped (nothing is cut short)."""
+        return width if self.console.is_terminal else None
 
     def error(self, message: str) -> None:
         if self.as_json:
             sys.stderr.write(f"error: {message}\n")
             return
         if self._errors is None:
-            from rich.console import Console
-
-            self._errors = Console(stderr=True, highlight=False)
+            self._errors = make_console(stderr=True)
         self._errors.print(f"[bold red]error:[/] {_escape(message)}")
 
     def json(self, payload: Any) -> None:
@@ -115,6 +131,16 @@ def _version(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a version number") from None
 
 
+def _target(text: str) -> Target:
+    """``--to``: a version, steps from the current one (+2, -1), latest or base."""
+    from engine.targets import parse_target
+
+    try:
+        return parse_target(text)
+    except MetamigrateError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="metamigrate",
@@ -130,17 +156,28 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     command("status", "Show every migration and whether it is applied.")
+    command("current", "Print the database's current version (a number, for scripts).")
     plan = command("plan", "Show the steps a migrate or rollback to --to would run.")
-    plan.add_argument("--to", type=_version, metavar="N", help="target version (default: latest)")
+    plan.add_argument(
+        "--to", type=_target, metavar="N", help="target version, or +N/-N steps (default: latest)"
+    )
     migrate = command("migrate", "Apply pending migrations, each in its own transaction.")
-    migrate.add_argument("--to", type=_version, metavar="N", help="stop at version N")
+    migrate.add_argument(
+        "--to", type=_target, metavar="N", help="stop at version N, or +N steps from the current"
+    )
     migrate.add_argument(
         "--atomic",
         action="store_true",
         help="run the whole plan in one transaction (all or nothing)",
     )
     rollback = command("rollback", "Undo applied migrations down to --to (0: empty schema).")
-    rollback.add_argument("--to", type=_version, metavar="N", required=True, help="target version")
+    rollback.add_argument(
+        "--to",
+        type=_target,
+        metavar="N",
+        required=True,
+        help="target version, or -N steps back from the current (-1: undo the newest)",
+    )
     rollback.add_argument(
         "--yes",
         action="store_true",
@@ -197,6 +234,14 @@ def _manager(args: argparse.Namespace, out: Output, *, events: bool = False) -> 
     return manager
 
 
+def _reader(args: argparse.Namespace, out: Output) -> MigrationManager:
+    """The manager for a command that only reads: a missing database is refused (exit 2), never
+    created."""
+    manager = _manager(args, out)
+    manager.require_database()
+    return manager
+
+
 def _progress_printer(out: Output) -> Callable[[Event], None]:
     from engine.events import (
         BackupTaken,
@@ -232,7 +277,7 @@ def _progress_printer(out: Output) -> Callable[[Event], None]:
 
 
 def cmd_status(args: argparse.Namespace, out: Output) -> int:
-    manager = _manager(args, out)
+    manager = _reader(args, out)
     statuses = manager.status()
     current = max((s.version for s in statuses if s.status != "pending"), default=0)
     from engine.metadata.cli import catalog_report, check_line
@@ -255,11 +300,14 @@ def cmd_status(args: argparse.Namespace, out: Output) -> int:
     # At 80 columns the operator needs version, name, state and checksum; the rest when it fits.
     wide = out.console.width >= 110
     table.add_column("Ver", justify="right", no_wrap=True)
-    table.add_column("Name", no_wrap=True, overflow="ellipsis", max_width=30)
+    table.add_column("Name", no_wrap=True, overflow="ellipsis", max_width=out.clip(30))
     if wide:
         # 86 = the other columns with their padding and borders.
         table.add_column(
-            "Description", overflow="ellipsis", no_wrap=True, max_width=out.console.width - 86
+            "Description",
+            overflow="ellipsis",
+            no_wrap=True,
+            max_width=out.clip(out.console.width - 86),
         )
     table.add_column("Status", no_wrap=True)
     table.add_column("Applied at (UTC)", no_wrap=True)
@@ -287,10 +335,29 @@ def cmd_status(args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
+def cmd_current(args: argparse.Namespace, out: Output) -> int:
+    manager = _reader(args, out)
+    current = manager.current_version
+    if out.as_json:
+        latest = manager.latest_version
+        out.json(
+            {
+                "database": str(args.db),
+                "current_version": current,
+                "latest_version": latest,
+                "pending": max(latest - current, 0),
+            }
+        )
+    else:
+        sys.stdout.write(f"{current}\n")
+    return 0
+
+
 def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     from engine.safety_cli import impact_lines, plan_impact
 
-    manager = _manager(args, out)
+    manager = _reader(args, out)
+    _resolve_to(args, manager)
     steps = manager.plan(args.to)
     impact, impact_error = None, None
     going_down = bool(steps) and steps[0].direction == "down" and args.to is not None
@@ -325,6 +392,7 @@ def cmd_migrate(args: argparse.Namespace, out: Output) -> int:
     from engine.safety_cli import run_rehearsal, warn_if_no_backup
 
     manager = _manager(args, out, events=True)
+    _resolve_to(args, manager)
     if args.rehearse:
         return run_rehearsal(out, manager, args.to, "migrate")
     warn_if_no_backup(args, out)
@@ -333,6 +401,12 @@ def cmd_migrate(args: argparse.Namespace, out: Output) -> int:
     else:
         result = manager.migrate_to(args.to, atomic=args.atomic)
     return _report_run(out, result, "migrate", manager.last_backup)
+
+
+def _resolve_to(args: argparse.Namespace, manager: MigrationManager) -> None:
+    """Turn ``--to`` (a version, +N/-N, latest, base) into the absolute version it means now."""
+    if args.to is not None:
+        args.to = manager.resolve_target(args.to)
 
 
 def _report_run(out: Output, result: Any, verb: str, backup: Any = None) -> int:
@@ -356,6 +430,8 @@ def cmd_rollback(args: argparse.Namespace, out: Output) -> int:
     from engine import safety_cli
 
     manager = _manager(args, out, events=True)
+    manager.require_database()  # nothing to roll back, and only migrate creates a database
+    _resolve_to(args, manager)
     if args.rehearse:
         return safety_cli.run_rehearsal(out, manager, args.to, "rollback")
     steps = manager.plan(args.to)
@@ -403,7 +479,7 @@ def _confirm_rollback(
 
 
 def cmd_verify(args: argparse.Namespace, out: Output) -> int:
-    report = _manager(args, out).verify()
+    report = _reader(args, out).verify()
     if out.as_json:
         out.json(report.to_dict())
     else:
@@ -417,7 +493,7 @@ def cmd_verify(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_history(args: argparse.Namespace, out: Output) -> int:
-    entries = _manager(args, out).history(args.limit)
+    entries = _reader(args, out).history(args.limit)
     if out.as_json:
         out.json([e.to_dict() for e in entries])
         return 0
@@ -426,7 +502,7 @@ def cmd_history(args: argparse.Namespace, out: Output) -> int:
     table = Table(title="Migration history (newest first)")
     wide = out.console.width >= 110
     table.add_column("When (UTC)", no_wrap=True)
-    table.add_column("Migration", no_wrap=True, overflow="ellipsis", max_width=30)
+    table.add_column("Migration", no_wrap=True, overflow="ellipsis", max_width=out.clip(30))
     table.add_column("Dir", no_wrap=True)
     table.add_column("Result", no_wrap=True)
     if wide:
@@ -452,7 +528,10 @@ def cmd_ensure_ready(args: argparse.Namespace, out: Output) -> int:
     from engine.deployment import DeploymentManager
     from engine.errors import DeploymentNotReady
 
-    deployment = DeploymentManager(_manager(args, out, events=args.migrate))
+    manager = _manager(args, out, events=args.migrate)
+    if not args.migrate:
+        manager.require_database()  # a check must not create the database it checks
+    deployment = DeploymentManager(manager)
     try:
         status = deployment.ensure_ready(migrate=args.migrate)
         code = 0
@@ -553,6 +632,7 @@ def _usage(message: str) -> _UsageError:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
     "status": cmd_status,
+    "current": cmd_current,
     "plan": cmd_plan,
     "migrate": cmd_migrate,
     "rollback": cmd_rollback,

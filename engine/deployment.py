@@ -62,6 +62,23 @@ class DeploymentManager:
 
     def status(self, *, full_checksums: bool = True) -> DeploymentStatus:
         """Readiness now; ``full_checksums=False`` is the quick form (see ``verify``)."""
+        if not self.manager.exists():
+            # Not created yet: every migration is pending, and migrate creates the database.
+            migrations = self.manager.status()
+            return DeploymentStatus(
+                "pending",
+                0,
+                self.manager.latest_version,
+                len(migrations),
+                0,
+                True,  # nothing there to be invalid
+                migrations,
+                [
+                    f"{len(migrations)} migration(s) pending: there is no database at "
+                    f"{self.manager.db_path} yet; `migrate` creates it."
+                ],
+                None,
+            )
         try:
             migrations = self.manager.status()
             report = self.manager.verify(full_checksums=full_checksums)

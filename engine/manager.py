@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from engine import sqlite as sq
 from engine.errors import (
     BackupError,
+    DatabaseNotFoundError,
     InvalidTargetError,
     IrreversibleMigrationError,
     ReadOnlyDatabaseError,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from engine.backup import BackupInfo, BackupManager, RestoreResult
     from engine.events import EventHandler
     from engine.rehearsal import RehearsalReport, RollbackImpact
+    from engine.targets import Target
     from engine.verify import ExtraCheck, VerificationReport
 
 RegistrySpec = Registry | str | os.PathLike[str] | None
@@ -87,7 +89,27 @@ class MigrationManager:
         finally:
             conn.close()
 
+    def require_database(self) -> None:
+        """Raise ``DatabaseNotFoundError`` when the database file does not exist (only
+        ``migrate_to``/``migrate_to_latest`` and ``Store.open`` create one)."""
+        if self._conn is None and not self.exists():
+            raise DatabaseNotFoundError(f"no database at {self.db_path}; `migrate` creates it.")
+
+    def exists(self) -> bool:
+        """True when there is a database to read (a shared connection always counts)."""
+        if self._conn is not None or str(self.db_path) == ":memory:":
+            return True
+        return self.db_path.exists() or self.db_path.is_dir()  # a directory: refused on open
+
     # -- reading ------------------------------------------------------------------------------
+
+    def _applied_now(self) -> dict[int, AppliedRow]:
+        """The applied versions; a database that does not exist yet has none (and is not
+        created by being asked)."""
+        if not self.exists():
+            return {}
+        with self.connection() as conn:
+            return self._applied(conn)
 
     def _applied(self, conn: sqlite3.Connection) -> dict[int, AppliedRow]:
         try:
@@ -97,9 +119,7 @@ class MigrationManager:
 
     def status(self) -> list[MigrationStatus]:
         """Every version the code or the database knows, in order."""
-        with self.connection() as conn:
-            applied = self._applied(conn)
-        return self._statuses(applied)
+        return self._statuses(self._applied_now())
 
     def _statuses(self, applied: dict[int, AppliedRow]) -> list[MigrationStatus]:
         statuses: list[MigrationStatus] = []
@@ -143,6 +163,8 @@ class MigrationManager:
 
     @property
     def current_version(self) -> int:
+        if not self.exists():
+            return 0  # no database yet: nothing applied (and nothing is created to say so)
         with self.connection() as conn:
             try:
                 return Recorder(conn).head()[0]
@@ -157,11 +179,12 @@ class MigrationManager:
         return [item for item in self.status() if item.status == "pending"]
 
     def applied_versions(self) -> list[int]:
-        with self.connection() as conn:
-            return sorted(self._applied(conn))
+        return sorted(self._applied_now())
 
     def history(self, limit: int | None = None) -> list[HistoryEntry]:
         """Every attempt to apply or undo a migration, newest first."""
+        if not self.exists():
+            return []
         with self.connection() as conn:
             try:
                 return Recorder(conn).history(limit)
@@ -170,17 +193,34 @@ class MigrationManager:
 
     # -- planning -----------------------------------------------------------------------------
 
-    def plan(self, target: int | None = None) -> list[PlanStep]:
+    def plan(self, target: int | str | None = None) -> list[PlanStep]:
         """The ordered steps that ``migrate_to(target)`` or ``rollback(target)`` would run."""
-        with self.connection() as conn:
-            applied = self._applied(conn)
+        applied = self._applied_now()
         target = self._check_target(target)
         return self._plan(applied, target, lambda v: self.registry.header_of(v)[1])[1]
 
-    def _check_target(self, target: int | None) -> int:
+    def resolve_target(self, target: int | str | Target | None) -> int:
+        """The absolute version ``target`` means now: a version, ``"+2"`` / ``"-1"`` (steps from
+        the current version), ``"latest"``/``"head"`` or ``"base"``; checked like any target."""
+        from engine.targets import Target, parse_target
+
+        if target is None:
+            return self.registry.latest_version
+        spec = target if isinstance(target, Target) else parse_target(target)
+        current = 0
+        if spec.relative and self.exists():
+            current = self.current_version
+        return self._check_target(spec.resolve(current, self.registry.latest_version))
+
+    def _check_target(self, target: int | str | Target | None) -> int:
         latest = self.registry.latest_version
         if target is None:
             return latest
+        if not isinstance(target, int):
+            from engine.targets import Target
+
+            if isinstance(target, str | Target):
+                return self.resolve_target(target)
         if isinstance(target, bool) or not isinstance(target, int):
             raise InvalidTargetError(f"Target version {target!r} is not a whole number.")
         if target < 0:
@@ -244,13 +284,14 @@ class MigrationManager:
 
     def migrate_to(
         self,
-        version: int,
+        version: int | str,
         *,
         atomic: bool = False,
         backup: bool | None = None,
         expect_current: int | None = None,
     ) -> RunResult:
-        """Apply pending migrations up to ``version``, one transaction each (or one for all).
+        """Apply pending migrations up to ``version`` (or ``"+2"``: two steps up), one
+        transaction each (or one for all). The only operation that creates a missing database.
 
         ``backup`` (default: the manager's setting) takes a verified backup first when there is
         something to run; if it cannot be made, nothing runs. ``expect_current`` is the version
@@ -263,18 +304,20 @@ class MigrationManager:
 
     def rollback(
         self,
-        to_version: int,
+        to_version: int | str,
         *,
         atomic: bool = False,
         backup: bool | None = None,
         expect_current: int | None = None,
     ) -> RunResult:
-        """Undo applied migrations down to ``to_version`` (0: empty schema), newest first.
+        """Undo applied migrations down to ``to_version`` (0: empty schema; ``"-1"``: one step
+        back), newest first.
 
         ``expect_current``: as for ``migrate_to``; a typed confirmation passes the version it
         showed, so a database changed meanwhile is refused, never rolled back.
         """
         target = self._check_target(to_version)
+        self.require_database()
         return self._run(
             "down", target, atomic=atomic, backup=backup, expect_current=expect_current
         )
@@ -293,6 +336,8 @@ class MigrationManager:
                 f"Database {self.db_path} was opened read-only; nothing was changed. "
                 "Open it without --read-only to migrate."
             )
+        if direction == "down":
+            self.require_database()  # only migrate creates a database
         with self.connection() as conn:
             applied = self._applied(conn)
             current = max(applied, default=0)
@@ -395,7 +440,7 @@ class MigrationManager:
             )
         return self.backups.restore(backup)
 
-    def rehearse(self, target: int | None = None) -> RehearsalReport:
+    def rehearse(self, target: int | str | None = None) -> RehearsalReport:
         """Run the real plan to ``target`` (default latest; below current means a rollback) and
         keep nothing: inside one write transaction that is rolled back, or on a throw-away copy
         when a step needs foreign keys off on a connection that has them on, or the database is
@@ -406,9 +451,17 @@ class MigrationManager:
         """
         from engine.rehearsal import rehearse
 
+        target = self.resolve_target(target)
+        if not self.exists():
+            # Nothing to read: rehearse the plan from version 0 on an empty scratch database,
+            # so the operator's path is not created by a command that must change nothing.
+            from engine.scratch import scratch_manager
+
+            with scratch_manager(self.registry, busy_timeout=self.busy_timeout) as scratch:
+                return rehearse(scratch, target)
         return rehearse(self, target)
 
-    def rollback_impact(self, target: int) -> RollbackImpact:
+    def rollback_impact(self, target: int | str) -> RollbackImpact:
         """What ``rollback(target)`` would destroy, measured by rehearsing its downs.
 
         Nothing is kept (see ``rehearse``). The result lists the tables the downs drop with their
@@ -424,7 +477,8 @@ class MigrationManager:
         """
         from engine.rehearsal import rollback_impact
 
-        return rollback_impact(self, target)
+        self.require_database()
+        return rollback_impact(self, self.resolve_target(target))
 
     # -- checking -----------------------------------------------------------------------------
 
@@ -433,6 +487,7 @@ class MigrationManager:
         or mtime changed since they were applied (quick enough for a UI refresh)."""
         from engine.verify import verify
 
+        self.require_database()  # a database that does not exist must not pass verification
         with self.connection() as conn:
             statuses = self._statuses(self._applied(conn))
             return verify(

@@ -100,10 +100,11 @@ def warn(out: Output, message: str) -> None:
     if out.as_json:
         sys.stderr.write(f"warning: {message}\n")
         return
-    from rich.console import Console
     from rich.markup import escape
 
-    Console(stderr=True, highlight=False).print(f"[bold yellow]warning:[/] {escape(message)}")
+    from engine.cli import make_console
+
+    make_console(stderr=True).print(f"[bold yellow]warning:[/] {escape(message)}")
 
 
 def warn_if_no_backup(args: argparse.Namespace, out: Output) -> None:

@@ -56,9 +56,10 @@ def test_default_database_and_full_cycle(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    assert main(["status"]) == 0
-    assert (tmp_path / "metadata.db").exists()
+    assert main(["status"]) == 2  # reading never creates
+    assert not (tmp_path / "metadata.db").exists()
     assert main(["migrate"]) == 0
+    assert (tmp_path / "metadata.db").exists()
     assert "Done: migrate from version 0 to" in capsys.readouterr().out
     assert main(["migrate"]) == 0
     assert "Nothing to do" in capsys.readouterr().out
@@ -75,6 +76,7 @@ def test_options_are_accepted_after_the_command(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db = tmp_path / "x.db"
+    assert main(["migrate", "--to", "0", "--db", str(db), "--json"]) == 0
     payload = status_json(capsys, "--db", str(db))
     assert payload["database"] == str(db) and payload["current_version"] == 0
     migrations = payload["migrations"]
@@ -87,12 +89,14 @@ def test_env_var_chooses_the_database(
 ) -> None:
     db = tmp_path / "env.db"
     monkeypatch.setenv("METAMIGRATE_DB", str(db))
+    assert main(["migrate", "--to", "0", "--json"]) == 0
     assert status_json(capsys)["database"] == str(db)
 
 
 def test_json_everywhere(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = str(tmp_path / "j.db")
     for args in (
+        ["migrate", "--to", "0"],
         ["plan"],
         ["migrate"],
         ["verify"],
@@ -181,13 +185,15 @@ def test_locked_database_fails_with_the_lock_and_timeout_named(tmp_path: Path) -
     ("args", "code", "text"),
     [
         (["migrate", "--to", "99"], 2, "There is no migration 99"),
-        (["migrate", "--to", "-1"], 2, "negative"),
+        (["migrate", "--to", "-1"], 2, "the database is at version 0 already"),
         (["rollback", "--to", "99", "--yes"], 2, "There is no migration 99"),
-        (["migrate", "--to", "abc"], 2, "not a version number"),
+        (["migrate", "--to", "abc"], 2, "is not a version"),
     ],
 )
 def test_bad_targets(tmp_path: Path, args: list[str], code: int, text: str) -> None:
-    assert_one_clean_error(run_cli(*args, "--db", str(tmp_path / "t.db")), code, text)
+    db = str(tmp_path / "t.db")
+    assert main(["migrate", "--to", "0", "--db", db, "--json"]) == 0
+    assert_one_clean_error(run_cli(*args, "--db", db), code, text)
 
 
 def test_already_at_target_is_success(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
