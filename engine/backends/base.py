@@ -90,6 +90,9 @@ class ConnectOptions:
     busy_timeout: float = 5.0
     #: Create the database when it does not exist (SQLite files; servers never create databases).
     create: bool = True
+    #: Seconds to wait for the migration lock on a shared server before ``DatabaseLockedError``
+    #: naming its holder (servers only; None: the backend's default, 60 s on PostgreSQL).
+    lock_wait: float | None = None
     #: Seconds to wait for a server connection before giving up (servers only).
     connect_timeout: float = 10.0
     #: The schema that holds the bookkeeping and the application objects (servers only).

@@ -1,4 +1,4 @@
-"""A ``backend`` fixture over every backend this machine can run (PostgreSQL adds itself here).
+"""A ``backend`` fixture over SQLite and PostgreSQL (a fresh database per test; see tests/pg.py).
 
 Shared behaviour of the ``Backend`` protocol is tested once, parametrised over the backends, with
 SQL both dialects accept.
@@ -22,7 +22,15 @@ def _sqlite(tmp_path: Path) -> tuple[str, Callable[[], None]]:
     return str(tmp_path / "backend.db"), lambda: None
 
 
-FACTORIES: dict[str, BackendFactory] = {"sqlite": _sqlite}
+def _postgresql(tmp_path: Path) -> tuple[str, Callable[[], None]]:
+    from tests import pg
+
+    pg.require_server()
+    name = pg.create_database()
+    return pg.url_for(name), lambda: pg.drop_database(name)
+
+
+FACTORIES: dict[str, BackendFactory] = {"sqlite": _sqlite, "postgresql": _postgresql}
 
 
 @pytest.fixture(params=sorted(FACTORIES))
