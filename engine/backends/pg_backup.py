@@ -1,34 +1,40 @@
 """PostgreSQL schema backups: ``pg_dump --format=custom``, verified, restored in one transaction.
 
-Invariant: a file ``PgBackupManager.list_backups()`` returns is a complete custom-format archive of
-the schema that ``pg_restore`` read back before it got its final name, and that holds the schema
-version recorded in its name and sidecar (the version was read in the very snapshot pg_dump copied).
+Invariant: a backup this module wrote is a complete custom-format archive of one schema that
+``pg_restore`` read back, holding the schema version it reports (the version is read in the very
+snapshot pg_dump copies, and read again from the archive itself).
 
-``restore`` puts the schema back exactly as the backup holds it, in one transaction (psql
+``restore_schema`` puts the schema back exactly as the archive holds it, in one transaction (psql
 ``--single-transaction``): the schema's own objects are dropped (extension members and the schema
 itself are kept: ``pg_restore --clean`` on a dump of ``public`` would try to drop the schema), then
-the archive's objects and data are created. Any failure rolls the whole of it back. It is refused
-while other sessions are connected to the database, unless forced.
+the archive's objects and data are created and the version is checked. Any failure rolls all of
+it back. It is refused while other sessions are connected to the database, unless forced.
 
-Needs psycopg (the ``postgres`` extra) and the PostgreSQL client programs ``pg_dump``,
-``pg_restore`` and ``psql`` of the server's major version or newer; without them it says so in one
-sentence and runs nothing.
+Two layers: functions on a psycopg connection (``dump_schema``, ``read_archive``,
+``restore_schema``, ``other_sessions``: what the PostgreSQL backend's backup capability calls), and
+``PgBackupManager``, which adds the backups folder (names, sidecars, listing, retention) the same
+way ``engine.backup`` does for SQLite files.
+
+Needs the PostgreSQL client programs ``pg_dump``, ``pg_restore`` and ``psql`` of the server's major
+version or newer; without them it says so in one sentence and runs nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from engine.backends.base import BackupFacts
 from engine.backup_folder import (
     DEFAULT_KEEP,
     TEMP_PREFIX,
@@ -39,7 +45,7 @@ from engine.backup_folder import (
     check_keep,
     iso,
 )
-from engine.errors import BackupError
+from engine.errors import BackupError, DatabaseLockedError
 from engine.files import fsync_file, remove_dead_temps, unlink_quietly
 
 if TYPE_CHECKING:
@@ -51,6 +57,7 @@ VERSION_TABLE = "schema_migrations"
 DEFAULT_LOCK_TIMEOUT = 5.0
 #: How long pg_dump waits for a table lock held by another session before giving up (seconds).
 DEFAULT_DUMP_LOCK_WAIT = 60.0
+#: The file name suffix of PostgreSQL backups.
 SUFFIX = ".dump"
 TOOLS = ("pg_dump", "pg_restore", "psql")
 _INSTALL = (
@@ -58,7 +65,7 @@ _INSTALL = (
 )
 
 
-class OtherSessionsError(BackupError):
+class OtherSessionsError(BackupError, DatabaseLockedError):
     """A restore was refused because other sessions are connected to the database."""
 
     def __init__(self, message: str, sessions: list[Session]) -> None:
@@ -82,8 +89,259 @@ class Session:
         return f"pid {self.pid} ({app}, {self.user} from {self.client}, {self.state or 'unknown'})"
 
 
+# -- on one connection: what the backend's backup capability calls -------------------------------
+
+
+def dump_schema(
+    conn: psycopg.Connection[Any],
+    schema: str,
+    target: Path,
+    *,
+    bin_dir: Path | None = None,
+    lock_wait: float = DEFAULT_DUMP_LOCK_WAIT,
+    fingerprint: Callable[[psycopg.Connection[Any]], str] | None = None,
+) -> BackupFacts:
+    """Write a custom-format archive of ``schema`` to the new file ``target``; read it back; flush.
+
+    ``conn`` must be outside a transaction. The version (and ``fingerprint(conn)`` when given) are
+    read in the snapshot pg_dump copies. Raises ``BackupError`` saying why; the caller deletes
+    ``target`` on failure.
+    """
+    where = _where(conn, schema)
+    _require_idle(conn, f"take a backup of {where}")
+    tools = check_tools(conn, bin_dir, f"take a backup of {where}")
+    if not _schema_exists(conn, schema):
+        raise BackupError(
+            f"Cannot take a backup of {where}: the schema does not exist; nothing was run. "
+            "Check --schema."
+        )
+    conninfo, env = _child_conninfo(conn, "backup")
+    with _snapshot(conn, where) as snapshot:
+        version = _schema_version(conn, schema)
+        print_ = fingerprint(conn) if fingerprint is not None else ""
+        _run(
+            [
+                tools["pg_dump"],
+                "--format=custom",
+                f"--schema={_ident(schema)}",
+                "--strict-names",
+                f"--snapshot={snapshot}",
+                f"--lock-wait-timeout={max(1, int(lock_wait * 1000))}",
+                "--no-password",
+                f"--file={target}",
+                f"--dbname={conninfo}",
+            ],
+            env,
+            f"Cannot take a backup of {where} into {target.parent}",
+            "nothing was run",
+        )
+    facts = read_archive(target, schema, bin_dir=bin_dir, tools=tools)
+    if facts.version != version:
+        raise BackupError(
+            f"The backup of {where} holds version {facts.version} where the database was at "
+            f"version {version}; nothing was run. Retry."
+        )
+    fsync_file(target)
+    return BackupFacts(version, print_)
+
+
+def read_archive(
+    path: Path,
+    schema: str,
+    *,
+    bin_dir: Path | None = None,
+    tools: dict[str, str] | None = None,
+) -> BackupFacts:
+    """Check that pg_restore reads ``path`` as an archive of ``schema``; say what version it holds.
+
+    ``BackupError`` when it cannot be read, or is an archive of another schema.
+    """
+    if path.is_dir() or not path.exists():
+        raise BackupError(f"Backup {path} does not exist or is not a file.")
+    tools = tools or find_tools(bin_dir)
+    schemas = _archive_schemas(_toc(tools, path, f"Cannot use {path}"))
+    if schemas != [schema]:
+        found = ", ".join(f"schema {s}" for s in schemas) or "no schema"
+        raise BackupError(
+            f"Cannot use {path}: it is a backup of {found}, not of schema {schema}; nothing was "
+            "changed. Choose a backup of this schema or pass --schema."
+        )
+    done = subprocess.run(
+        [
+            tools["pg_restore"],
+            "--data-only",
+            f"--schema={schema}",
+            f"--table={VERSION_TABLE}",
+            "--file=-",
+            str(path),
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BackupError(
+            f"Cannot use {path}: pg_restore cannot read its data ({_tool_error(done.stderr)}); "
+            "nothing was changed. Choose another backup."
+        )
+    return BackupFacts(_copy_max_version(done.stdout), "")
+
+
+def other_sessions(conn: psycopg.Connection[Any]) -> list[Session]:
+    """Client sessions connected to the database of ``conn``, other than ``conn`` itself."""
+    return _other_sessions_of(conn)
+
+
+def restore_schema(
+    conn: psycopg.Connection[Any],
+    schema: str,
+    path: Path,
+    keep_current: Callable[[], object] = lambda: None,
+    *,
+    force: bool = False,
+    bin_dir: Path | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    work_dir: Path | None = None,
+) -> BackupFacts:
+    """Put ``schema`` back exactly as the archive ``path`` holds it, in one transaction.
+
+    Objects created in the schema since are dropped; extension members and the schema itself are
+    kept. Refused while other sessions (any but ``conn``) are connected to the database
+    (``OtherSessionsError`` names them) unless ``force``; then it waits at most ``lock_timeout``
+    for their locks. ``keep_current()`` is called once, after the restore is prepared and before
+    anything changes (to back the current schema up); if it raises, nothing is changed. Temporary
+    files go to ``work_dir`` (default: the archive's folder). Returns what the archive held.
+    """
+    where = _where(conn, schema)
+    what = f"Cannot restore {where} from {path}"
+    _require_idle(conn, f"restore {where}")
+    tools = check_tools(conn, bin_dir, f"restore {where}")
+    facts = read_archive(path, schema, tools=tools)
+    own = int(conn.info.backend_pid)
+    if not force:
+        refuse_if_others(conn, where)
+    exists = _schema_exists(conn, schema)
+    _end_transaction(conn)
+    folder = work_dir or path.parent
+    stem = f"{TEMP_PREFIX}{path.name}.restore"
+    remove_dead_temps(folder, stem, TEMP_SUFFIX)
+    toc_file, script, steps, check = (
+        folder / f"{stem}-{part}.{os.getpid()}{TEMP_SUFFIX}"
+        for part in ("list", "sql", "prelude", "check")
+    )
+    conninfo, env = _child_conninfo(conn, "restore")
+    try:
+        toc = _toc(tools, path, what)
+        try:
+            toc_file.write_text(_without_schema_entry(toc) if exists else toc, encoding="utf-8")
+            steps.write_text(
+                _restore_prelude(schema, force=force, lock_timeout=lock_timeout, own_pids=[own]),
+                encoding="utf-8",
+            )
+            check.write_text(_restore_check(schema, facts.version), encoding="utf-8")
+        except OSError as exc:
+            raise BackupError(
+                f"{what}: cannot write its working files in {folder} ({exc.strerror or exc}); "
+                "nothing was changed."
+            ) from exc
+        # The whole script is written before anything runs: psql never commits half an archive.
+        _run(
+            [tools["pg_restore"], f"--use-list={toc_file}", f"--file={script}", path],
+            env,
+            what,
+            "nothing was changed",
+        )
+        keep_current()
+        _run(
+            [
+                tools["psql"],
+                "--no-psqlrc",
+                "--quiet",
+                "--no-password",
+                "--single-transaction",
+                "--set=ON_ERROR_STOP=1",
+                f"--file={steps}",
+                f"--file={script}",
+                f"--file={check}",
+                f"--dbname={conninfo}",
+            ],
+            env,
+            what,
+            "nothing was changed (the restore ran in one transaction, rolled back)",
+        )
+    finally:
+        for temp in (toc_file, script, steps, check):
+            unlink_quietly(temp)
+    return facts
+
+
+def refuse_if_others(conn: psycopg.Connection[Any], where: str) -> None:
+    """``OtherSessionsError`` naming every other client session of the database, if any."""
+    others = _other_sessions_of(conn)
+    if others:
+        raise OtherSessionsError(
+            f"Cannot restore {where}: {len(others)} other session(s) are connected to "
+            f"database {conn.info.dbname}: "
+            + "; ".join(s.describe() for s in others)
+            + "; nothing was changed. Stop them, or pass --force to restore anyway.",
+            others,
+        )
+
+
+def find_tools(bin_dir: Path | None = None) -> dict[str, str]:
+    """pg_dump, pg_restore and psql, from ``bin_dir`` or PATH (``BackupError`` names the first
+    missing one)."""
+    found: dict[str, str] = {}
+    for name in TOOLS:
+        if bin_dir is not None:
+            candidate = bin_dir / name
+            program = str(candidate) if os.access(candidate, os.X_OK) else None
+        else:
+            program = shutil.which(name)
+        if program is None:
+            where = f"in {bin_dir}" if bin_dir is not None else "on PATH"
+            raise BackupError(f"{name} was not found {where}")
+        found[name] = program
+    return found
+
+
+def check_tools(conn: psycopg.Connection[Any], bin_dir: Path | None, action: str) -> dict[str, str]:
+    """The client programs, each of the server's major version or newer, or one sentence why not.
+
+    ``conn`` must be outside a transaction (or in autocommit mode)."""
+    major = int(_scalar(conn, "SHOW server_version_num")) // 10000
+    _end_transaction(conn)
+    try:
+        tools = find_tools(bin_dir)
+    except BackupError as exc:
+        raise BackupError(
+            f"Cannot {action}: {exc.message}, so nothing was run; "
+            + _INSTALL.format(major=major)
+            + ", or run with --no-backup."
+        ) from exc
+    for name, program in tools.items():
+        found = _tool_major(program)
+        if found is None or found < major:
+            seen = f"version {found}" if found is not None else "of an unknown version"
+            raise BackupError(
+                f"Cannot {action}: {name} is {seen} (at {program}) but the server is "
+                f"PostgreSQL {major}, so nothing was run; "
+                + _INSTALL.format(major=major)
+                + ", or run with --no-backup."
+            )
+    return tools
+
+
+# -- the backups folder -------------------------------------------------------------------------
+
+
 class PgBackupManager:
-    """Takes, lists, prunes and restores the backups of one schema of one PostgreSQL database."""
+    """Takes, lists, prunes and restores the backups of one schema of one PostgreSQL database.
+
+    Files are named ``<database>.<schema>-<UTC time>-v<version>.dump`` (with a ``.json``
+    sidecar), so several databases and schemas can share one folder.
+    """
 
     def __init__(
         self,
@@ -111,8 +369,7 @@ class PgBackupManager:
             params = conninfo_to_dict(url)
         except Exception as exc:  # psycopg.ProgrammingError: not a conninfo string or URL
             raise BackupError(f"Cannot read the database URL: {_first_line(exc)}.") from exc
-        password = params.pop("password", None)
-        self._password = str(password) if password is not None else None
+        params.pop("password", None)
         self._params: dict[str, Any] = params
         self.database = str(
             params.get("dbname")
@@ -143,15 +400,14 @@ class PgBackupManager:
     def where(self) -> str:
         return f"schema {self.schema} of {self.display}"
 
-    # -- taking ---------------------------------------------------------------------------------
-
     def take(self, *, reason: str = "manual", protect: Iterable[Path] = ()) -> BackupInfo:
         """Dump the schema, read the archive back, keep it; raise ``BackupError`` saying why not.
 
         Nothing is left behind when no verified backup could be made.
         """
         with self._connect("backup") as conn:
-            tools = self._tools(conn, "take a backup of")
+            # Before the folder is made: a missing pg_dump or schema writes nothing.
+            check_tools(conn, self.bin_dir, f"take a backup of {self.where}")
             if not _schema_exists(conn, self.schema):
                 raise BackupError(
                     f"Cannot take a backup of {self.where}: the schema does not exist; nothing "
@@ -160,51 +416,25 @@ class PgBackupManager:
             self._files.prepare(self.where)
             created, stamp, temp = self._files.new_temp()
             try:
-                # One snapshot for the version and the dump: the name cannot disagree with the copy.
-                conn.rollback()
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                snapshot = str(_scalar(conn, "SELECT pg_export_snapshot()"))
-                version = _schema_version(conn, self.schema)
-                self._run(
-                    [
-                        tools["pg_dump"],
-                        "--format=custom",
-                        f"--schema={_pattern(self.schema)}",
-                        "--strict-names",
-                        f"--snapshot={snapshot}",
-                        f"--lock-wait-timeout={int(self.dump_lock_wait * 1000)}",
-                        "--no-password",
-                        f"--file={temp}",
-                        f"--dbname={self._conninfo('backup')}",
-                    ],
-                    f"Cannot take a backup of {self.where} into {self.folder}",
-                    "nothing was run",
+                facts = dump_schema(
+                    conn, self.schema, temp, bin_dir=self.bin_dir, lock_wait=self.dump_lock_wait
                 )
-                conn.rollback()
-                dumped = self._archive_version(tools, temp, self.where)
-                if dumped != version:
-                    raise BackupError(
-                        f"The backup of {self.where} holds version {dumped} where the database "
-                        f"was at version {version}; nothing was run. Retry."
-                    )
-                fsync_file(temp)
-                final = self._files.publish(temp, stamp, version)
+                final = self._files.publish(temp, stamp, facts.version)
             except BaseException:
                 unlink_quietly(temp)
                 raise
         info = BackupInfo(
             path=final,
             created_at=iso(created),
-            version=version,
+            version=facts.version,
             size=final.stat().st_size,
             reason=reason,
             source=f"{self.display} schema {self.schema}",
+            fingerprint=facts.fingerprint,
         )
         self._files.write_sidecar(info)
         self.prune(protect=[final, *protect])
         return info
-
-    # -- listing and retention ------------------------------------------------------------------
 
     def list_backups(self) -> list[BackupInfo]:
         """This schema's backups, newest first (other databases' and schemas' are skipped)."""
@@ -218,26 +448,15 @@ class PgBackupManager:
         """A backup given as a BackupInfo, a path, or a file name in the backup folder."""
         return self._files.resolve(backup)
 
-    def describe(self, path: Path, tools: dict[str, str] | None = None) -> BackupInfo:
+    def describe(self, path: Path) -> BackupInfo:
         """Read a backup (a custom-format archive of this schema); check pg_restore reads it."""
-        if path.is_dir() or not path.exists():
-            raise BackupError(f"Backup {path} does not exist or is not a file.")
-        if tools is None:
-            tools = _find_tools(self.bin_dir)
-        schemas = _archive_schemas(self._toc(tools, path, f"Cannot restore {path}"))
-        if schemas != [self.schema]:
-            found = ", ".join(schemas) or "no schema"
-            raise BackupError(
-                f"Cannot restore {path}: it is a backup of {found}, not of schema {self.schema}; "
-                "nothing was changed. Choose a backup of this schema or pass --schema."
-            )
-        version = self._archive_version(tools, path, str(path))
+        facts = read_archive(path, self.schema, bin_dir=self.bin_dir)
         listed = self._files.listed(path)
         if listed is not None:
             return BackupInfo(
                 listed.path,
                 listed.created_at,
-                version,
+                facts.version,
                 listed.size,
                 listed.reason,
                 listed.source,
@@ -246,103 +465,58 @@ class PgBackupManager:
         return BackupInfo(
             path=path,
             created_at=iso(datetime.fromtimestamp(path.stat().st_mtime, UTC)),
-            version=version,
+            version=facts.version,
             size=path.stat().st_size,
         )
 
-    # -- other sessions -------------------------------------------------------------------------
-
     def other_sessions(self) -> list[Session]:
-        """Client sessions connected to this database, other than this process's own."""
+        """Client sessions connected to this database, other than this manager's own."""
         with self._connect("restore") as conn:
-            return _other_sessions(conn)
-
-    # -- restoring ------------------------------------------------------------------------------
+            return other_sessions(conn)
 
     def restore(
         self, backup: str | os.PathLike[str] | BackupInfo, *, force: bool = False
     ) -> RestoreResult:
         """Put the schema back exactly as ``backup`` holds it, in one transaction.
 
-        The current schema is itself backed up first. Objects created in the schema since the
-        backup are dropped; extension members and the schema itself are kept. Refused while other
-        sessions are connected to the database (``OtherSessionsError`` names them) unless
-        ``force``; a forced restore waits at most ``lock_timeout`` for their locks.
+        The current schema is itself backed up first (when it exists). See ``restore_schema``.
         """
         source_path = self.resolve(backup)
+        info = self.describe(source_path)
+        replaced: list[BackupInfo] = []
+
+        def keep_current() -> None:
+            with self._connect("backup") as conn:
+                exists = _schema_exists(conn, self.schema)
+            if exists:
+                replaced.append(self.take(reason="before restore", protect=[source_path]))
+
         with self._connect("restore") as conn:
-            tools = self._tools(conn, "restore")
-            info = self.describe(source_path, tools)
-            if not force:
-                self._refuse_if_others(conn)
-            exists = _schema_exists(conn, self.schema)
-            conn.rollback()
-        replaced = self.take(reason="before restore", protect=[source_path]) if exists else None
-        remove_dead_temps(self.folder, f"{TEMP_PREFIX}{self._files.prefix}.restore.", TEMP_SUFFIX)
-        base = f"{TEMP_PREFIX}{self._files.prefix}.restore.{os.getpid()}"
-        toc_file = self.folder / f"{base}.list{TEMP_SUFFIX}"
-        script = self.folder / f"{base}.sql{TEMP_SUFFIX}"
-        steps = self.folder / f"{base}.steps{TEMP_SUFFIX}"
-        what = f"Cannot restore {self.where} from {source_path}"
-        kept = "nothing was changed"
-        try:
-            toc = self._toc(tools, source_path, what)
-            toc_file.write_text(_without_schema_entry(toc) if exists else toc, encoding="utf-8")
-            self._run(
-                [tools["pg_restore"], f"--use-list={toc_file}", f"--file={script}", source_path],
-                what,
-                kept,
+            restore_schema(
+                conn,
+                self.schema,
+                source_path,
+                keep_current,
+                force=force,
+                bin_dir=self.bin_dir,
+                lock_timeout=self.lock_timeout,
+                work_dir=self.folder if self.folder.is_dir() else None,
             )
-            steps.write_text(
-                _restore_prelude(self.schema, force=force, lock_timeout=self.lock_timeout),
-                encoding="utf-8",
-            )
-            epilogue = self.folder / f"{base}.check{TEMP_SUFFIX}"
-            epilogue.write_text(_restore_check(self.schema, info.version), encoding="utf-8")
-            try:
-                self._run(
-                    [
-                        tools["psql"],
-                        "--no-psqlrc",
-                        "--quiet",
-                        "--no-password",
-                        "--single-transaction",
-                        "--set=ON_ERROR_STOP=1",
-                        f"--file={steps}",
-                        f"--file={script}",
-                        f"--file={epilogue}",
-                        f"--dbname={self._conninfo('restore')}",
-                    ],
-                    what,
-                    "nothing was changed (the restore ran in one transaction, rolled back)",
-                )
-            finally:
-                unlink_quietly(epilogue)
-        finally:
-            for temp in (toc_file, script, steps):
-                unlink_quietly(temp)
-        self.prune(protect=[source_path] + ([replaced.path] if replaced else []))
-        return RestoreResult(f"{self.display} schema {self.schema}", info, replaced)
-
-    def _refuse_if_others(self, conn: psycopg.Connection[Any]) -> None:
-        others = _other_sessions(conn)
-        if others:
-            raise OtherSessionsError(
-                f"Cannot restore {self.where}: {len(others)} other session(s) are connected to "
-                f"database {self.database}: "
-                + "; ".join(s.describe() for s in others)
-                + "; nothing was changed. Stop them, or pass --force to restore anyway.",
-                others,
-            )
-
-    # -- helpers --------------------------------------------------------------------------------
+        kept = replaced[0] if replaced else None
+        self.prune(protect=[source_path] + ([kept.path] if kept else []))
+        return RestoreResult(f"{self.display} schema {self.schema}", info, kept)
 
     @contextlib.contextmanager
     def _connect(self, command: str) -> Iterator[psycopg.Connection[Any]]:
         import psycopg
 
         try:
-            conn = psycopg.connect(self._conninfo(command, password=True))
+            conn = psycopg.connect(
+                self.url,
+                autocommit=True,
+                connect_timeout=max(1, round(self.connect_timeout)),
+                application_name=_application_name(command),
+            )
         except psycopg.Error as exc:
             raise BackupError(
                 f"Cannot connect to {self.display}: {_first_line(exc)}; nothing was changed."
@@ -350,116 +524,98 @@ class PgBackupManager:
         try:
             yield conn
         except psycopg.Error as exc:
-            raise BackupError(
-                f"{self.where} failed: {_first_line(exc)}; nothing was changed."
-            ) from exc
+            raise BackupError(f"{self.where}: {_first_line(exc)}; nothing was changed.") from exc
         finally:
             conn.close()
 
-    def _conninfo(self, command: str, *, password: bool = False) -> str:
-        """libpq parameters; the password only for our own connection (children get it by env)."""
-        from psycopg.conninfo import make_conninfo
 
-        params = dict(self._params)
-        if password and self._password is not None:
-            params["password"] = self._password
-        params.setdefault("connect_timeout", str(max(1, round(self.connect_timeout))))
-        params["application_name"] = _application_name(command)
-        return make_conninfo(**params)
+# -- helpers on a connection ----------------------------------------------------------------------
 
-    def _tools(self, conn: psycopg.Connection[Any], action: str) -> dict[str, str]:
-        """The client programs, checked against the server's major version."""
-        major = int(_scalar(conn, "SHOW server_version_num")) // 10000
-        try:
-            tools = _find_tools(self.bin_dir)
-        except BackupError as exc:
-            raise BackupError(
-                f"Cannot {action} {self.where}: {exc.message}; "
-                + _INSTALL.format(major=major)
-                + ", or run with --no-backup."
-            ) from exc
-        for name, program in tools.items():
-            found = _tool_major(program)
-            if found is None or found < major:
-                seen = f"version {found}" if found is not None else "an unknown version"
-                raise BackupError(
-                    f"Cannot {action} {self.where}: {name} is {seen} (at {program}) but the "
-                    f"server is PostgreSQL {major}; nothing was run; "
-                    + _INSTALL.format(major=major)
-                    + ", or run with --no-backup."
-                )
-        return tools
 
-    def _run(self, argv: list[str | os.PathLike[str]], what: str, kept: str) -> None:
-        env = dict(os.environ)
-        if self._password is not None:
-            env["PGPASSWORD"] = str(self._password)
-        try:
-            done = subprocess.run(
-                [str(a) for a in argv],
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                env=env,
-                check=False,
-            )
-        except OSError as exc:
-            raise BackupError(f"{what}: {Path(argv[0]).name} cannot run ({exc}); {kept}.") from exc
-        if done.returncode != 0:
-            raise BackupError(
-                f"{what}: {Path(argv[0]).name} failed ({_tool_error(done.stderr)}); {kept}."
-            )
+def _where(conn: psycopg.Connection[Any], schema: str) -> str:
+    info = conn.info
+    return f"schema {schema} of postgresql://{info.user}@{info.host}:{info.port}/{info.dbname}"
 
-    def _toc(self, tools: dict[str, str], path: Path, what: str) -> str:
+
+@contextlib.contextmanager
+def _snapshot(conn: psycopg.Connection[Any], where: str) -> Iterator[str]:
+    """A read-only repeatable-read transaction on ``conn`` and its exported snapshot id."""
+    _end_transaction(conn)
+    autocommit = conn.autocommit
+    conn.autocommit = False
+    try:
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield str(_scalar(conn, "SELECT pg_export_snapshot()"))
+    finally:
+        conn.rollback()
+        conn.autocommit = autocommit
+
+
+def _require_idle(conn: psycopg.Connection[Any], action: str) -> None:
+    """Refuse a connection inside a transaction (ours would end it); after this, the implicit
+    transactions our own reads open are ours to end."""
+    from psycopg.pq import TransactionStatus
+
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        raise BackupError(f"Cannot {action} from inside a transaction; commit or roll back first.")
+
+
+def _end_transaction(conn: psycopg.Connection[Any]) -> None:
+    """Close the implicit transaction a read opened on a non-autocommit connection."""
+    from psycopg.pq import TransactionStatus
+
+    if not conn.autocommit and conn.info.transaction_status == TransactionStatus.INTRANS:
+        conn.rollback()
+
+
+def _run(argv: list[str | os.PathLike[str]], env: dict[str, str], what: str, kept: str) -> None:
+    try:
         done = subprocess.run(
-            [tools["pg_restore"], "--list", str(path)],
+            [str(a) for a in argv],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
+            env=env,
             check=False,
         )
-        if done.returncode != 0 or "Format: CUSTOM" not in done.stdout:
-            raise BackupError(
-                f"{what}: pg_restore cannot read it as a pg_dump custom-format archive "
-                f"({_tool_error(done.stderr) or 'not an archive'}); nothing was changed. "
-                "Choose another backup."
-            )
-        return done.stdout
+    except OSError as exc:
+        raise BackupError(f"{what}: {Path(argv[0]).name} cannot run ({exc}); {kept}.") from exc
+    if done.returncode != 0:
+        raise BackupError(
+            f"{what}: {Path(argv[0]).name} failed ({_tool_error(done.stderr)}); {kept}."
+        )
 
-    def _archive_version(self, tools: dict[str, str], path: Path, what: str) -> int:
-        """The highest version in the archive's bookkeeping table (0 without one)."""
-        done = subprocess.run(
-            [
-                tools["pg_restore"],
-                "--data-only",
-                f"--schema={self.schema}",
-                f"--table={VERSION_TABLE}",
-                "--file=-",
-                str(path),
-            ],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            check=False,
+
+def _toc(tools: dict[str, str], path: Path, what: str) -> str:
+    done = subprocess.run(
+        [tools["pg_restore"], "--list", str(path)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0 or "Format: CUSTOM" not in done.stdout:
+        raise BackupError(
+            f"{what}: pg_restore cannot read it as a pg_dump custom-format archive "
+            f"({_tool_error(done.stderr) if done.stderr.strip() else 'not an archive'}); "
+            "nothing was changed. Choose another backup."
         )
-        if done.returncode != 0:
-            raise BackupError(
-                f"The backup of {what} cannot be read back by pg_restore "
-                f"({_tool_error(done.stderr)}); nothing was run."
-            )
-        return _copy_max_version(done.stdout)
+    return done.stdout
 
 
 # -- the SQL of a restore ------------------------------------------------------------------------
 
 
-def _restore_prelude(schema: str, *, force: bool, lock_timeout: float) -> str:
+def _restore_prelude(
+    schema: str, *, force: bool, lock_timeout: float, own_pids: Iterable[int] = ()
+) -> str:
     """Runs first in the restore transaction: refuse if others connected, clear the schema."""
     name = _literal(schema)
+    mine = ", ".join(str(int(pid)) for pid in (*own_pids, 0))
     refuse = (
         ""
         if force
-        else """
+        else f"""
 DO $metamigrate$
 DECLARE
     others text;
@@ -471,7 +627,7 @@ BEGIN
       INTO others
       FROM pg_stat_activity
      WHERE datname = current_database() AND pid <> pg_backend_pid()
-       AND backend_type = 'client backend';
+       AND pid NOT IN ({mine}) AND backend_type = 'client backend';
     IF others IS NOT NULL THEN
         RAISE EXCEPTION 'other sessions are connected to database %: %', current_database(),
                         others;
@@ -608,21 +764,7 @@ def _copy_max_version(script: str) -> int:
     return 0
 
 
-def _find_tools(bin_dir: Path | None) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for name in TOOLS:
-        if bin_dir is not None:
-            candidate = bin_dir / name
-            program = str(candidate) if os.access(candidate, os.X_OK) else None
-        else:
-            program = shutil.which(name)
-        if program is None:
-            where = f"in {bin_dir}" if bin_dir is not None else "on PATH"
-            raise BackupError(f"{name} was not found {where}")
-        found[name] = program
-    return found
-
-
+@functools.cache
 def _tool_major(program: str) -> int | None:
     """The major version a client program reports (``pg_dump (PostgreSQL) 15.20``)."""
     try:
@@ -672,7 +814,7 @@ def _schema_version(conn: psycopg.Connection[Any], schema: str) -> int:
     return int(_scalar(conn, query))
 
 
-def _other_sessions(conn: psycopg.Connection[Any]) -> list[Session]:
+def _other_sessions_of(conn: psycopg.Connection[Any]) -> list[Session]:
     rows = conn.execute(
         """
         SELECT pid, coalesce(application_name, ''),
@@ -709,6 +851,50 @@ def _application_name(command: str) -> str:
     import socket
 
     return f"metamigrate {command} {_login()}@{socket.gethostname()} {os.getpid()}"[:63]
+
+
+_CHILD_PARAMETERS = frozenset(
+    [
+        "host",
+        "hostaddr",
+        "port",
+        "dbname",
+        "user",
+        "options",
+        "sslmode",
+        "sslrootcert",
+        "sslcert",
+        "sslkey",
+        "sslcrl",
+        "sslpassword",
+        "sslcompression",
+        "requiressl",
+        "gssencmode",
+        "krbsrvname",
+        "service",
+        "passfile",
+        "target_session_attrs",
+        "keepalives",
+        "keepalives_idle",
+        "keepalives_interval",
+        "keepalives_count",
+        "tcp_user_timeout",
+    ]
+)
+
+
+def _child_conninfo(conn: psycopg.Connection[Any], command: str) -> tuple[str, dict[str, str]]:
+    """(conninfo without the password, environment with it) for pg_dump/pg_restore/psql."""
+    from psycopg.conninfo import make_conninfo
+
+    # Only what every libpq understands: psycopg's own libpq may report newer options.
+    params = {k: v for k, v in conn.info.get_parameters().items() if k in _CHILD_PARAMETERS}
+    params["application_name"] = _application_name(command)
+    params.setdefault("connect_timeout", "10")
+    env = dict(os.environ)
+    if conn.info.password:
+        env["PGPASSWORD"] = conn.info.password
+    return make_conninfo(**params), env
 
 
 def _login() -> str:

@@ -350,3 +350,66 @@ def test_the_password_is_never_written_anywhere(pg_url: str, schema: str, tmp_pa
 def test_a_schema_that_does_not_exist_is_one_sentence(pg_url: str, tmp_path: Path) -> None:
     with pytest.raises(BackupError, match="the schema does not exist"):
         PgBackupManager(pg_url, tmp_path, schema="no_such_schema").take()
+
+
+# -- the functions the PostgreSQL backend's backup capability calls --------------------------------
+
+
+def test_dump_and_restore_on_the_callers_connection_which_is_not_an_other_session(
+    pg_url: str, schema: str, tmp_path: Path
+) -> None:
+    from engine.backends.pg_backup import dump_schema, read_archive, restore_schema
+
+    service_schema(pg_url, schema)
+    before = dump_text(pg_url, schema)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        facts = dump_schema(conn, schema, tmp_path / "copy.dump")
+        assert facts.version == 3
+        assert read_archive(tmp_path / "copy.dump", schema).version == 3
+        conn.execute(f"CREATE TABLE {q(schema)}.created_since (id int)")
+        kept: list[str] = []
+        restored = restore_schema(
+            conn, schema, tmp_path / "copy.dump", lambda: kept.append("current kept")
+        )
+        assert restored.version == 3 and kept == ["current kept"]
+        # The caller's connection still works and sees the restored schema.
+        assert conn.execute(f"SELECT count(*) FROM {q(schema)}.databases").fetchone() == (2,)
+    assert dump_text(pg_url, schema) == before
+
+
+def test_restore_changes_nothing_when_keeping_the_current_schema_fails(
+    pg_url: str, schema: str, tmp_path: Path
+) -> None:
+    from engine.backends.pg_backup import dump_schema, restore_schema
+
+    service_schema(pg_url, schema)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        dump_schema(conn, schema, tmp_path / "copy.dump")
+        conn.execute(f"CREATE TABLE {q(schema)}.created_since (id int)")
+        current = dump_text(pg_url, schema)
+
+        def keep_current() -> None:
+            raise BackupError("the disk is full")
+
+        with pytest.raises(BackupError, match="the disk is full"):
+            restore_schema(conn, schema, tmp_path / "copy.dump", keep_current)
+    assert dump_text(pg_url, schema) == current
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_backup_inside_an_open_transaction_is_refused(
+    pg_url: str, schema: str, tmp_path: Path
+) -> None:
+    from engine.backends.pg_backup import dump_schema
+
+    service_schema(pg_url, schema)
+    with psycopg.connect(pg_url) as conn:
+        conn.execute("SELECT 1")
+        conn.execute(f"CREATE TABLE {q(schema)}.uncommitted (id int)")
+        with pytest.raises(BackupError, match="from inside a transaction"):
+            dump_schema(conn, schema, tmp_path / "copy.dump")
+        # The caller's transaction is untouched: still open, its work still there.
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+        conn.commit()
+    assert rows(pg_url, f"SELECT to_regclass('{q(schema)}.uncommitted') IS NOT NULL") == [(True,)]
+    assert not (tmp_path / "copy.dump").exists()
