@@ -11,7 +11,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-DEFAULT_DB = "metadata.db"
+from engine.options import add_options, flags_of
+from engine.settings import DEFAULT_BUSY_TIMEOUT, DEFAULT_DB, ENV_DB, Settings
 
 
 def run_console(
@@ -66,55 +67,33 @@ def run_console(
     return 0 if result is None else int(result)
 
 
+#: The console's wording of the table's options where it differs from the CLI's.
+_HELP = {
+    "db": "the database: a SQLite file path (created if missing) or a postgresql:// URL "
+    f"(env {ENV_DB}, default ./{DEFAULT_DB})",
+    "busy_timeout": "how long a migrate or rollback waits for another writer's lock "
+    f"(default {DEFAULT_BUSY_TIMEOUT:g})",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The console's options: the same rows of ``engine.options`` as ``metamigrate``'s."""
     parser = argparse.ArgumentParser(
         prog="python -m console",
         description="The metamigrate operations console (keyboard only, works over SSH).",
     )
-    parser.add_argument(
-        "--db",
-        metavar="PATH",
-        default=None,
-        help=f"SQLite database (env METAMIGRATE_DB, default ./{DEFAULT_DB}; created if missing)",
-    )
-    parser.add_argument(
-        "--migrations",
-        metavar="DIR_OR_MODULE",
-        default=None,
-        help="folder or package of migration files (default: the built-in store migrations)",
-    )
-    parser.add_argument(
-        "--busy-timeout",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help="how long a migrate or rollback waits for another writer's lock (default 5)",
-    )
-    parser.add_argument(
-        "--base-path",
-        metavar="DIR",
-        default=None,
-        help="the metadata service's folder (env METAMIGRATE_BASE_PATH): adds the Iceberg "
-        "catalog's consistency check",
-    )
-    parser.add_argument(
-        "--read-only",
-        action="store_true",
-        help="open the database read-only (SQLite mode=ro): nothing can be written",
-    )
+    add_options(parser, ("connection", "catalog"), suppress=False, help_overrides=_HELP)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    db = args.db or os.environ.get("METAMIGRATE_DB") or DEFAULT_DB
-    base_path = args.base_path or os.environ.get("METAMIGRATE_BASE_PATH") or None
+    settings = Settings.resolve(flags_of(build_parser().parse_args(argv)))
     return run_console(
-        db,
-        migrations=args.migrations,
-        read_only=args.read_only,
-        busy_timeout=args.busy_timeout,
-        base_path=base_path,
+        settings.db,
+        migrations=settings.migrations,
+        read_only=settings.read_only,
+        busy_timeout=settings.busy_timeout,
+        base_path=settings.base_path,
     )
 
 

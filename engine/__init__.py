@@ -4,6 +4,9 @@ Imports only the standard library, and lazily: ``import engine`` costs almost no
 name loads its module on first use (the CLI's ``status --json`` never loads verification code).
 """
 
+# The TYPE_CHECKING imports exist for type checkers only; __all__ is derived from _EXPORTS.
+# ruff: noqa: F401
+
 from __future__ import annotations
 
 import importlib
@@ -15,6 +18,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from engine.backends.base import Backend, Capabilities
     from engine.backup import BackupInfo, RestoreResult
     from engine.deployment import (
         DeploymentManager,
@@ -60,6 +64,7 @@ if TYPE_CHECKING:
     )
     from engine.recorder import HistoryEntry
     from engine.rehearsal import RehearsalReport, RollbackImpact
+    from engine.settings import Settings
     from engine.store import Store
     from engine.tx import Tx
     from engine.verify import (
@@ -71,6 +76,8 @@ _EXPORTS: dict[str, str] = {
     "BackupError": "engine.errors",
     "BackupInfo": "engine.backup",
     "BackupTaken": "engine.events",
+    "Backend": "engine.backends.base",
+    "Capabilities": "engine.backends.base",
     "CheckResult": "engine.verify",
     "ConcurrentChangeError": "engine.errors",
     "DatabaseError": "engine.errors",
@@ -106,54 +113,15 @@ _EXPORTS: dict[str, str] = {
     "RunResult": "engine.models",
     "RunStarted": "engine.events",
     "SchemaMismatchError": "engine.errors",
+    "Settings": "engine.settings",
     "Store": "engine.store",
     "Tx": "engine.tx",
     "VerificationReport": "engine.verify",
 }
 
-__all__ = [
-    "BackupError",
-    "BackupInfo",
-    "BackupTaken",
-    "CheckResult",
-    "ConcurrentChangeError",
-    "DatabaseError",
-    "DatabaseLockedError",
-    "DatabaseNotFoundError",
-    "DeploymentManager",
-    "DeploymentNotReady",
-    "DeploymentStatus",
-    "DiskFullError",
-    "Event",
-    "EventHandler",
-    "HistoryEntry",
-    "InvalidTargetError",
-    "IrreversibleMigrationError",
-    "MetamigrateError",
-    "Migration",
-    "MigrationError",
-    "MigrationFailed",
-    "MigrationFinished",
-    "MigrationManager",
-    "MigrationSkipped",
-    "MigrationStarted",
-    "MigrationStatus",
-    "NotADatabaseError",
-    "PlanStep",
-    "ReadOnlyDatabaseError",
-    "Registry",
-    "RegistryError",
-    "RehearsalReport",
-    "RestoreResult",
-    "RollbackImpact",
-    "RunFinished",
-    "RunResult",
-    "RunStarted",
-    "SchemaMismatchError",
-    "Store",
-    "Tx",
-    "VerificationReport",
-]
+#: The public names, in one place: ``__all__``, ``dir(engine)`` and the lazy loader all read it
+#: (tests/engine/test_exports.py checks that it agrees with the TYPE_CHECKING imports above).
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:

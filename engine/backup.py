@@ -36,6 +36,7 @@ from engine.backup_folder import (
 from engine.errors import BackupError, DatabaseLockedError, MetamigrateError, NotADatabaseError
 from engine.files import fsync_dir, fsync_file, remove_dead_temps, unlink_quietly
 from engine.recorder import Recorder
+from engine.settings import DEFAULT_BUSY_TIMEOUT
 
 __all__ = ["DEFAULT_FOLDER", "DEFAULT_KEEP", "BackupInfo", "BackupManager", "RestoreResult"]
 
@@ -49,7 +50,7 @@ class BackupManager:
         backup_dir: str | os.PathLike[str] | None = None,
         *,
         keep: int = DEFAULT_KEEP,
-        busy_timeout: float = 5.0,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     ) -> None:
         check_keep(keep)
         self.db_path = Path(db_path)

@@ -24,11 +24,12 @@ from pathlib import Path
 
 from engine.errors import BackupError
 from engine.files import fsync_dir, remove_dead_temps, unlink_quietly
+from engine.settings import DEFAULT_BACKUP_FOLDER, DEFAULT_KEEP_BACKUPS
 
 #: How many backups of one database are kept unless told otherwise.
-DEFAULT_KEEP = 10
+DEFAULT_KEEP = DEFAULT_KEEP_BACKUPS
 #: The folder beside the database that holds its backups unless told otherwise.
-DEFAULT_FOLDER = "backups"
+DEFAULT_FOLDER = DEFAULT_BACKUP_FOLDER
 
 STAMP_FORMAT = "%Y%m%dT%H%M%S"
 TEMP_PREFIX = "."

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import EXIT_BAD_INPUT, EXIT_FAILED, MetamigrateError
+from engine.options import COMMON, CommandRegistry, every_option_unset, flags_of, parent
+from engine.settings import DEFAULT_DB, Settings
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     from engine.manager import MigrationManager
     from engine.targets import Target
 
-DEFAULT_DB = "metadata.db"
+__all__ = ["DEFAULT_DB", "Output", "build_parser", "main", "parse_args", "register", "run"]
 
 
 #: The width given to Rich when the output is not a terminal: wide enough that no sentence, path
@@ -89,48 +91,6 @@ def _escape(text: str) -> str:
 # -- argument parsing ----------------------------------------------------------------------------
 
 
-def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
-    default: Any = argparse.SUPPRESS if suppress else None
-    parser.add_argument(
-        "--db",
-        default=default,
-        metavar="PATH",
-        help=f"SQLite database (env METAMIGRATE_DB, default ./{DEFAULT_DB})",
-    )
-    parser.add_argument(
-        "--migrations",
-        default=default,
-        metavar="DIR_OR_MODULE",
-        help="folder or package of migration files (default: the built-in store migrations)",
-    )
-    parser.add_argument(
-        "--json",
-        action="store_true",
-        default=argparse.SUPPRESS if suppress else False,
-        help="print JSON instead of tables",
-    )
-    parser.add_argument(
-        "--busy-timeout",
-        type=float,
-        default=argparse.SUPPRESS if suppress else 5.0,
-        metavar="SECONDS",
-        help="how long to wait for another writer's lock (default 5)",
-    )
-    parser.add_argument(
-        "--read-only",
-        action="store_true",
-        default=argparse.SUPPRESS if suppress else False,
-        help="open the database read-only (SQLite mode=ro): nothing can be written",
-    )
-
-
-def _version(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a version number") from None
-
-
 def _target(text: str) -> Target:
     """``--to``: a version, steps from the current one (+2, -1), latest or base."""
     from engine.targets import parse_target
@@ -141,27 +101,34 @@ def _target(text: str) -> Target:
         raise argparse.ArgumentTypeError(exc.message) from None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="metamigrate",
-        description="Transactional Python migrations for the SQLite metadata store.",
+#: The options of commands that write (and so back up first, and can rehearse).
+WRITING_GROUPS = ("backup", "backup-folder", "keep", "rehearse")
+
+
+def register(commands: CommandRegistry) -> None:
+    """The core commands: status, plan, migrate, rollback, verify, history, ensure-ready, new,
+    console (each with the option groups it takes, from ``engine.options``)."""
+    commands.add(
+        "status", "Show every migration and whether it is applied.", cmd_status, ("catalog",)
     )
-    _common_options(parser, suppress=False)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.required = True
-
-    def command(name: str, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        _common_options(sub, suppress=True)
-        return sub
-
-    command("status", "Show every migration and whether it is applied.")
-    command("current", "Print the database's current version (a number, for scripts).")
-    plan = command("plan", "Show the steps a migrate or rollback to --to would run.")
+    commands.add(
+        "current", "Print the database's current version (a number, for scripts).", cmd_current
+    )
+    plan = commands.add(
+        "plan",
+        "Show the steps a migrate or rollback to --to would run.",
+        cmd_plan,
+        ("backup-folder",),
+    )
     plan.add_argument(
         "--to", type=_target, metavar="N", help="target version, or +N/-N steps (default: latest)"
     )
-    migrate = command("migrate", "Apply pending migrations, each in its own transaction.")
+    migrate = commands.add(
+        "migrate",
+        "Apply pending migrations, each in its own transaction.",
+        cmd_migrate,
+        WRITING_GROUPS,
+    )
     migrate.add_argument(
         "--to", type=_target, metavar="N", help="stop at version N, or +N steps from the current"
     )
@@ -170,7 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run the whole plan in one transaction (all or nothing)",
     )
-    rollback = command("rollback", "Undo applied migrations down to --to (0: empty schema).")
+    rollback = commands.add(
+        "rollback",
+        "Undo applied migrations down to --to (0: empty schema).",
+        cmd_rollback,
+        WRITING_GROUPS,
+    )
     rollback.add_argument(
         "--to",
         type=_target,
@@ -186,29 +158,68 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument(
         "--atomic", action="store_true", help="undo the whole plan in one transaction"
     )
-    command("verify", "Check integrity, foreign keys, edited migrations and schema drift.")
-    history = command("history", "Show every attempt to apply or undo a migration, newest first.")
+    rollback.add_argument(
+        "--force",
+        action="store_true",
+        help="with --yes, skip the typed confirmation even when the rollback destroys data",
+    )
+    commands.add(
+        "verify",
+        "Check integrity, foreign keys, edited migrations and schema drift.",
+        cmd_verify,
+        ("catalog",),
+    )
+    history = commands.add(
+        "history", "Show every attempt to apply or undo a migration, newest first.", cmd_history
+    )
     history.add_argument("--limit", type=int, default=None, metavar="N", help="show the newest N")
-    ready = command("ensure-ready", "Exit 0 only if the database is ready for this code.")
+    ready = commands.add(
+        "ensure-ready",
+        "Exit 0 only if the database is ready for this code.",
+        cmd_ensure_ready,
+        ("catalog",),
+    )
     ready.add_argument("--migrate", action="store_true", help="apply pending migrations first")
-    new = command("new", "Create the next numbered migration file.")
+    new = commands.add("new", "Create the next numbered migration file.", cmd_new)
     new.add_argument("name", help="what the migration does, e.g. add_user_email")
     new.add_argument("--dir", required=True, type=Path, help="folder of migration files")
-    console = command("console", "Open the operations console (needs the 'console' extra).")
-    del console
+    commands.add(
+        "console",
+        "Open the operations console (needs the 'console' extra).",
+        cmd_console,
+        ("catalog",),
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="metamigrate",
+        description="Transactional Python migrations for the metadata store.",
+        parents=[parent(*COMMON, suppress=False)],
+    )
+    # Every option's name exists (None: not given) whichever command takes it.
+    parser.set_defaults(**every_option_unset())
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    commands = CommandRegistry(subparsers)
+    register(commands)
     from engine.metadata.cli import register as register_catalog
 
-    register_catalog(commands, command, lambda sub: _common_options(sub, suppress=True))
+    register_catalog(commands)  # catalog list | check
     from engine.safety_cli import register as register_safety
 
-    register_safety(commands, command)  # backups, restore, --no-backup, --rehearse, --force
+    register_safety(commands, _manager)  # backup, backups, restore
     return parser
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse, then resolve the settings once (flags, environment, defaults): ``args.settings``,
+    with each setting also on ``args`` under its option name."""
     args = build_parser().parse_args(argv)
-    if args.db is None:
-        args.db = os.environ.get("METAMIGRATE_DB") or DEFAULT_DB
+    settings = Settings.resolve(flags_of(args))
+    for name, value in vars(settings).items():
+        setattr(args, name, value)
+    args.settings = settings
     return args
 
 
@@ -217,16 +228,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def _manager(args: argparse.Namespace, out: Output, *, events: bool = False) -> MigrationManager:
     from engine.manager import MigrationManager
-    from engine.safety_cli import manager_options
 
+    settings: Settings = args.settings
     handler = _progress_printer(out) if events and not out.as_json else None
     manager = MigrationManager(
-        args.db,
-        args.migrations,
-        busy_timeout=args.busy_timeout,
-        on_event=handler,
-        read_only=args.read_only,
-        **manager_options(args),
+        settings.db, settings.migrations, on_event=handler, **settings.manager_options()
     )
     from engine.metadata.cli import attach_from_args
 
@@ -608,20 +614,6 @@ def cmd_console(args: argparse.Namespace, out: Output) -> int:
     )
 
 
-def cmd_catalog(args: argparse.Namespace, out: Output) -> int:
-    from engine.metadata.cli import cmd_catalog as run_catalog
-
-    return run_catalog(args, out)
-
-
-def _safety(name: str, args: argparse.Namespace, out: Output) -> int:
-    from engine import safety_cli
-
-    command: Callable[[argparse.Namespace, Output, MigrationManager], int]
-    command = getattr(safety_cli, name)
-    return command(args, out, _manager(args, out))
-
-
 class _UsageError(MetamigrateError):
     exit_code = EXIT_BAD_INPUT
 
@@ -630,29 +622,12 @@ def _usage(message: str) -> _UsageError:
     return _UsageError(message)
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
-    "status": cmd_status,
-    "current": cmd_current,
-    "plan": cmd_plan,
-    "migrate": cmd_migrate,
-    "rollback": cmd_rollback,
-    "verify": cmd_verify,
-    "history": cmd_history,
-    "ensure-ready": cmd_ensure_ready,
-    "new": cmd_new,
-    "console": cmd_console,
-    "catalog": cmd_catalog,
-    "backup": lambda args, out: _safety("cmd_backup", args, out),
-    "backups": lambda args, out: _safety("cmd_backups", args, out),
-    "restore": lambda args, out: _safety("cmd_restore", args, out),
-}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     out = Output(args.json)
     try:
-        return COMMANDS[args.command](args, out)
+        code: int = args.func(args, out)
+        return code
     except MetamigrateError as exc:
         if out.as_json:
             sys.stdout.write(json.dumps({"error": exc.message, "exit_code": exc.exit_code}) + "\n")

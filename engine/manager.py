@@ -26,6 +26,7 @@ from engine.errors import (
 from engine.migration import Registry
 from engine.models import Direction, MigrationStatus, PlanStep, RunResult
 from engine.recorder import AppliedRow, HistoryEntry, Recorder
+from engine.settings import DEFAULT_BUSY_TIMEOUT, DEFAULT_KEEP_BACKUPS
 
 if TYPE_CHECKING:
     from engine.backup import BackupInfo, BackupManager, RestoreResult
@@ -45,12 +46,12 @@ class MigrationManager:
         db_path_or_connection: str | os.PathLike[str] | sqlite3.Connection,
         registry: RegistrySpec = None,
         *,
-        busy_timeout: float = 5.0,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         on_event: EventHandler | None = None,
         read_only: bool = False,
         backup: bool = True,
         backup_dir: str | os.PathLike[str] | None = None,
-        keep_backups: int = 10,
+        keep_backups: int = DEFAULT_KEEP_BACKUPS,
     ) -> None:
         self.registry = Registry.from_spec(registry)
         self.busy_timeout = busy_timeout

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from engine.errors import EXIT_BAD_INPUT, EXIT_FAILED, MetamigrateError
 
@@ -18,64 +18,48 @@ if TYPE_CHECKING:
     from engine.backup import BackupInfo
     from engine.cli import Output
     from engine.manager import MigrationManager
+    from engine.options import CommandRegistry
     from engine.rehearsal import RehearsalReport, RollbackImpact
 
 #: Commands that write, and so take a backup first unless told not to.
 WRITING_COMMANDS = ("migrate", "rollback")
+
+SafetyCommand = Callable[[argparse.Namespace, "Output", "MigrationManager"], int]
 
 
 class SafetyUsageError(MetamigrateError):
     exit_code = EXIT_BAD_INPUT
 
 
-def _backup_location(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--backup-dir",
-        metavar="DIR",
-        default=None,
-        help="folder of backups (default: backups/ beside the database)",
+def register(
+    commands: CommandRegistry, manager_for: Callable[[argparse.Namespace, Output], MigrationManager]
+) -> None:
+    """The backup commands: backup, backups, restore (``manager_for`` builds the CLI's manager).
+
+    The safety options of migrate/rollback/plan (--no-backup, --backup-dir, --keep-backups,
+    --rehearse, --force) are rows of the option table (``engine.options``).
+    """
+
+    def run(command: SafetyCommand) -> Callable[[argparse.Namespace, Output], int]:
+        return lambda args, out: command(args, out, manager_for(args, out))
+
+    commands.add(
+        "backup",
+        "Take a verified backup of the database now.",
+        run(cmd_backup),
+        ("backup-folder", "keep"),
     )
-
-
-def _keep(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--keep-backups",
-        type=int,
-        metavar="N",
-        default=10,
-        help="keep the newest N backups of this database (default 10)",
+    commands.add(
+        "backups",
+        "List this database's backups, newest first.",
+        run(cmd_backups),
+        ("backup-folder",),
     )
-
-
-def register(commands: Any, command: Callable[[str, str], argparse.ArgumentParser]) -> None:
-    """Add the safety options to migrate/rollback/plan and the backup commands."""
-    for name in WRITING_COMMANDS:
-        sub: argparse.ArgumentParser = commands.choices[name]
-        sub.add_argument(
-            "--no-backup",
-            action="store_true",
-            help="do not take a verified backup first (not recommended)",
-        )
-        _backup_location(sub)
-        _keep(sub)
-        sub.add_argument(
-            "--rehearse",
-            action="store_true",
-            help="run the plan in a transaction that is rolled back; report each step",
-        )
-    commands.choices["rollback"].add_argument(
-        "--force",
-        action="store_true",
-        help="with --yes, skip the typed confirmation even when the rollback destroys data",
-    )
-    _backup_location(commands.choices["plan"])
-    backup = command("backup", "Take a verified backup of the database now.")
-    _backup_location(backup)
-    _keep(backup)
-    listing = command("backups", "List this database's backups, newest first.")
-    _backup_location(listing)
-    restore = command(
-        "restore", "Put a backup back in place of the database (the current file is kept)."
+    restore = commands.add(
+        "restore",
+        "Put a backup back in place of the database (the current file is kept).",
+        run(cmd_restore),
+        ("backup-folder", "keep"),
     )
     restore.add_argument("file", metavar="FILE", help="backup file (path or name in the folder)")
     restore.add_argument(
@@ -83,17 +67,6 @@ def register(commands: Any, command: Callable[[str, str], argparse.ArgumentParse
         action="store_true",
         help="do not ask for confirmation (required without a terminal)",
     )
-    _backup_location(restore)
-    _keep(restore)
-
-
-def manager_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The MigrationManager keyword arguments the parsed options ask for."""
-    return {
-        "backup": not getattr(args, "no_backup", False),
-        "backup_dir": getattr(args, "backup_dir", None),
-        "keep_backups": getattr(args, "keep_backups", 10),
-    }
 
 
 def warn(out: Output, message: str) -> None:
@@ -108,7 +81,7 @@ def warn(out: Output, message: str) -> None:
 
 
 def warn_if_no_backup(args: argparse.Namespace, out: Output) -> None:
-    if getattr(args, "no_backup", False) and not getattr(args, "rehearse", False):
+    if args.no_backup and not args.rehearse:
         warn(
             out,
             "--no-backup: no backup will be taken; if this run goes wrong, the only way back is a "
@@ -224,7 +197,7 @@ def rollback_needs_typing(args: argparse.Namespace, impact: RollbackImpact | Non
     """Typed confirmation without --yes, and with --yes too when rows are lost (unless --force)."""
     if not args.yes:
         return True
-    return impact is not None and impact.loses_data and not getattr(args, "force", False)
+    return impact is not None and impact.loses_data and not args.force
 
 
 def refuse_untyped(args: argparse.Namespace, impact: RollbackImpact | None) -> SafetyUsageError:
@@ -239,7 +212,7 @@ def refuse_untyped(args: argparse.Namespace, impact: RollbackImpact | None) -> S
 
 
 def backup_notice(args: argparse.Namespace, manager: MigrationManager) -> str:
-    if getattr(args, "no_backup", False):
+    if args.no_backup:
         return "[yellow]No backup will be taken (--no-backup).[/]"
     return f"A verified backup will be written to {manager.backups.folder} first."
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from engine.errors import MetamigrateError
+from engine.settings import DEFAULT_BUSY_TIMEOUT
 
 #: Tables the engine owns; they are not part of the application schema or its fingerprint.
 BOOKKEEPING_TABLES = ("schema_migrations", "schema_migration_history")
@@ -87,7 +88,7 @@ class ConnectOptions:
     #: ``default_transaction_read_only``).
     read_only: bool = False
     #: Seconds to wait for the migration (write) lock before ``DatabaseLockedError``.
-    busy_timeout: float = 5.0
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT
     #: Create the database when it does not exist (SQLite files; servers never create databases).
     create: bool = True
     #: Seconds to wait for the migration lock on a shared server before ``DatabaseLockedError``

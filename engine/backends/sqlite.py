@@ -41,6 +41,7 @@ from engine.errors import (
     ReadOnlyDatabaseError,
 )
 from engine.files import fsync_dir, fsync_file, remove_dead_temps, unlink_quietly
+from engine.settings import DEFAULT_BUSY_TIMEOUT
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -82,7 +83,7 @@ def connect(
     path: str | os.PathLike[str],
     *,
     read_only: bool = False,
-    busy_timeout: float = 5.0,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     create: bool = True,
 ) -> sqlite3.Connection:
     """Open ``path`` in autocommit mode (the engine issues BEGIN/COMMIT itself).

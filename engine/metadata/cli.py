@@ -8,19 +8,19 @@ needs them, so commands without a base path import neither.
 from __future__ import annotations
 
 import argparse
-import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import EXIT_BAD_INPUT, EXIT_FAILED, MetamigrateError
+from engine.options import COMMON, CommandRegistry, flags_of, parent
+from engine.settings import ENV_BASE_PATH, Settings
 
 if TYPE_CHECKING:
     from engine.cli import Output
     from engine.manager import MigrationManager
     from engine.verify import CheckResult
 
-BASE_PATH_ENV = "METAMIGRATE_BASE_PATH"
+BASE_PATH_ENV = ENV_BASE_PATH
 
 #: Commands that take ``--base-path`` and then include the catalog check.
 CHECKED_COMMANDS = ("status", "verify", "ensure-ready", "console")
@@ -33,47 +33,27 @@ class CatalogUsageError(MetamigrateError):
 # -- parsing -------------------------------------------------------------------------------------
 
 
-def _add_base_path(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
-    parser.add_argument(
-        "--base-path",
-        default=argparse.SUPPRESS if suppress else None,
-        metavar="PATH",
-        help=(
-            f"the service's folder with the Iceberg catalog and warehouse (env {BASE_PATH_ENV}); "
-            "adds the store/catalog consistency check"
-        ),
+def register(commands: CommandRegistry) -> None:
+    """The ``catalog`` command with its ``list`` and ``check`` actions (``--base-path`` is a row
+    of the option table, taken by the checked commands and by these)."""
+    catalog = commands.add(
+        "catalog", "List or check the Iceberg catalog against the store.", cmd_catalog, ("catalog",)
     )
-
-
-def register(
-    commands: Any,
-    command: Callable[[str, str], argparse.ArgumentParser],
-    common: Callable[[argparse.ArgumentParser], None],
-) -> None:
-    """Add ``--base-path`` to the checked commands and the ``catalog`` command with its actions.
-
-    ``commands`` is the subparsers action, ``command`` makes a subcommand with the common options,
-    ``common`` adds the common options (suppressed defaults) to a parser.
-    """
-    for name in CHECKED_COMMANDS:
-        _add_base_path(commands.choices[name])
-    catalog = command("catalog", "List or check the Iceberg catalog against the store.")
-    _add_base_path(catalog)
     actions = catalog.add_subparsers(dest="catalog_action", metavar="ACTION")
     actions.required = True
     for name, text in (
         ("list", "List databases and tables as the store and the Iceberg catalog see them."),
         ("check", "Check that the store and the Iceberg catalog describe the same tables."),
     ):
-        sub = actions.add_parser(name, help=text, description=text)
-        common(sub)
-        _add_base_path(sub, suppress=True)
+        actions.add_parser(name, help=text, description=text, parents=[parent(*COMMON, "catalog")])
 
 
 def base_path_of(args: argparse.Namespace) -> Path | None:
-    """``--base-path``, else ``$METAMIGRATE_BASE_PATH``, else None (no catalog configured)."""
-    value = getattr(args, "base_path", None) or os.environ.get(BASE_PATH_ENV)
-    return Path(value) if value else None
+    """The resolved ``--base-path`` (flag, else $METAMIGRATE_BASE_PATH); None when not set."""
+    settings: Settings | None = getattr(args, "settings", None)
+    if settings is None:  # a namespace not made by engine.cli.parse_args
+        settings = Settings.resolve(flags_of(args))
+    return settings.base_path_or_none
 
 
 # -- the check on the CLI's MigrationManager -----------------------------------------------------
@@ -81,7 +61,7 @@ def base_path_of(args: argparse.Namespace) -> Path | None:
 
 def attach_from_args(manager: MigrationManager, args: argparse.Namespace) -> None:
     """Called by the CLI for every command: attach the check when a base path is configured."""
-    if getattr(args, "command", None) not in CHECKED_COMMANDS:
+    if args.command not in CHECKED_COMMANDS:
         return
     base = base_path_of(args)
     if base is not None:

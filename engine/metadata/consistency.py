@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from engine.settings import DEFAULT_BUSY_TIMEOUT
 from engine.verify import CheckResult
 
 if TYPE_CHECKING:
@@ -183,7 +184,9 @@ class CatalogCheck:
     opened read-only for each run and closed after it, so it can run on any thread.
     """
 
-    def __init__(self, base_path: str | os.PathLike[str], *, busy_timeout: float = 5.0) -> None:
+    def __init__(
+        self, base_path: str | os.PathLike[str], *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    ) -> None:
         self.base_path = Path(base_path)
         self.busy_timeout = busy_timeout
 

@@ -39,6 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from engine.metadata.errors import CatalogAlreadyExistsError, CatalogError, CatalogNotFoundError
+from engine.settings import DEFAULT_BUSY_TIMEOUT
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -100,7 +101,7 @@ class IcebergCatalog:
         warehouse: Path,
         *,
         read_only: bool = False,
-        busy_timeout: float = 5.0,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     ) -> None:
         self.catalog_file = catalog_file
         self.warehouse = warehouse

@@ -26,6 +26,7 @@ from engine.metadata.errors import (
     CatalogNotInstalledError,
     CatalogUnavailableError,
 )
+from engine.settings import DEFAULT_BUSY_TIMEOUT
 from engine.store.store import (
     AlreadyExistsError,
     Database,
@@ -84,7 +85,10 @@ def catalog_paths(base_path: str | os.PathLike[str]) -> tuple[Path, Path]:
 
 
 def open_catalog(
-    base_path: str | os.PathLike[str], *, read_only: bool = False, busy_timeout: float = 5.0
+    base_path: str | os.PathLike[str],
+    *,
+    read_only: bool = False,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
 ) -> IcebergCatalog | None:
     """The catalog under ``base_path``; read-only returns None when there is no catalog file yet."""
     adapter = load_adapter()
@@ -123,7 +127,7 @@ class MetadataManager:
         *,
         catalog: bool = True,
         migrations: RegistrySpec = None,
-        busy_timeout: float = 5.0,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     ) -> MetadataManager:
         """Open the store (migrating it, failing fast like ``Store.open``), then the catalog.
 

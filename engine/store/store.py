@@ -19,6 +19,7 @@ from engine import sqlite as sq
 from engine.errors import MetamigrateError
 from engine.manager import MigrationManager, RegistrySpec
 from engine.recorder import utc_now
+from engine.settings import DEFAULT_BUSY_TIMEOUT
 
 
 class StoreError(MetamigrateError):
@@ -75,7 +76,7 @@ class Store:
         base_path: str | os.PathLike[str] | None = None,
         *,
         migrations: RegistrySpec = None,
-        busy_timeout: float = 5.0,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     ) -> Store:
         """Open (creating folders and file if needed) and migrate to the latest version."""
         path = Path(db_path)

@@ -1,0 +1,188 @@
+"""The command line's option table: every option once, with its group, help and environment.
+
+``metamigrate`` (``engine.cli``) and ``python -m console`` build their parsers from this table:
+``parent(*groups)`` returns an ``add_help=False`` parser to pass as ``parents=[...]``. Commands are
+registered by the module that owns them (``engine.cli``, ``engine.safety_cli``,
+``engine.metadata.cli``) through ``CommandRegistry.add``, which sets ``func`` with
+``set_defaults``. Values are resolved once into ``engine.settings.Settings``; argparse itself keeps
+no defaults (None means "not given").
+
+Options can be given before or after the command (``metamigrate --db x status`` and
+``metamigrate status --db x``): subcommand copies use ``SUPPRESS`` so that an option given before
+the command is not reset by the subcommand's own default.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.settings import (
+    DEFAULT_BUSY_TIMEOUT,
+    DEFAULT_DB,
+    DEFAULT_KEEP_BACKUPS,
+    ENV_BASE_PATH,
+    ENV_DB,
+)
+
+#: Groups: "connection" (which database, how to open it), "output", "catalog", "backup" (the
+#: options of commands that write and back up first), "backup-folder", "keep", "rehearse".
+
+
+@dataclass(frozen=True)
+class Option:
+    """One command-line option."""
+
+    flags: tuple[str, ...]
+    group: str
+    help: str
+    #: Environment variable read when the flag is not given (None: none).
+    env: str | None = None
+    #: Extra ``add_argument`` keywords (``type``, ``metavar``, ``action``).
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def dest(self) -> str:
+        return self.flags[0].lstrip("-").replace("-", "_")
+
+    def convert(self, raw: str) -> Any:
+        """An environment variable's text as this option's value."""
+        if self.kwargs.get("action") == "store_true":
+            return raw.strip().lower() in ("1", "true", "yes", "on")
+        kind = self.kwargs.get("type")
+        return kind(raw) if callable(kind) else raw
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        ("--db",),
+        "connection",
+        "the database: a SQLite file path or sqlite:///path, or a postgresql:// URL "
+        f"(env {ENV_DB}, default ./{DEFAULT_DB})",
+        env=ENV_DB,
+        kwargs={"metavar": "PATH_OR_URL"},
+    ),
+    Option(
+        ("--migrations",),
+        "connection",
+        "folder or package of migration files (default: the built-in store migrations)",
+        kwargs={"metavar": "DIR_OR_MODULE"},
+    ),
+    Option(
+        ("--busy-timeout",),
+        "connection",
+        f"how long to wait for another writer's lock (default {DEFAULT_BUSY_TIMEOUT:g})",
+        kwargs={"type": float, "metavar": "SECONDS"},
+    ),
+    Option(
+        ("--read-only",),
+        "connection",
+        "open the database read-only (SQLite mode=ro): nothing can be written",
+        kwargs={"action": "store_true"},
+    ),
+    Option(("--json",), "output", "print JSON instead of tables", kwargs={"action": "store_true"}),
+    Option(
+        ("--base-path",),
+        "catalog",
+        f"the service's folder with the Iceberg catalog and warehouse (env {ENV_BASE_PATH}); "
+        "adds the store/catalog consistency check",
+        env=ENV_BASE_PATH,
+        kwargs={"metavar": "PATH"},
+    ),
+    Option(
+        ("--no-backup",),
+        "backup",
+        "do not take a verified backup first (not recommended)",
+        kwargs={"action": "store_true"},
+    ),
+    Option(
+        ("--backup-dir",),
+        "backup-folder",
+        "folder of backups (default: backups/ beside the database)",
+        kwargs={"metavar": "DIR"},
+    ),
+    Option(
+        ("--keep-backups",),
+        "keep",
+        f"keep the newest N backups of this database (default {DEFAULT_KEEP_BACKUPS})",
+        kwargs={"type": int, "metavar": "N"},
+    ),
+    Option(
+        ("--rehearse",),
+        "rehearse",
+        "run the plan in a transaction that is rolled back; report each step",
+        kwargs={"action": "store_true"},
+    ),
+)
+
+#: The groups every command takes.
+COMMON = ("connection", "output")
+
+
+def options_in(groups: Iterable[str]) -> list[Option]:
+    wanted = set(groups)
+    return [option for option in OPTIONS if option.group in wanted]
+
+
+def add_options(
+    parser: argparse.ArgumentParser,
+    groups: Iterable[str],
+    *,
+    suppress: bool = True,
+    help_overrides: Mapping[str, str] | None = None,
+) -> None:
+    """Add the options of ``groups`` to ``parser`` (``suppress``: no default at all)."""
+    overrides = help_overrides or {}
+    for option in options_in(groups):
+        parser.add_argument(
+            *option.flags,
+            dest=option.dest,
+            default=argparse.SUPPRESS if suppress else None,
+            help=overrides.get(option.dest, option.help),
+            **option.kwargs,
+        )
+
+
+def parent(*groups: str, suppress: bool = True) -> argparse.ArgumentParser:
+    """A parser holding the options of ``groups``, to pass as ``parents=[...]``."""
+    holder = argparse.ArgumentParser(add_help=False)
+    add_options(holder, groups, suppress=suppress)
+    return holder
+
+
+def every_option_unset() -> dict[str, None]:
+    """``set_defaults`` for a top-level parser: every option's name is present, None (not given)."""
+    return {option.dest: None for option in OPTIONS}
+
+
+def flags_of(args: argparse.Namespace) -> dict[str, Any]:
+    """The table's options as parsed (None: not given), for ``Settings.resolve``."""
+    return {option.dest: getattr(args, option.dest, None) for option in OPTIONS}
+
+
+Handler = Callable[..., int]
+
+
+class CommandRegistry:
+    """Adds subcommands to a parser: each with the common options, its groups and its handler."""
+
+    def __init__(self, subparsers: Any) -> None:
+        self._subparsers = subparsers
+
+    def add(
+        self,
+        name: str,
+        help_text: str,
+        func: Handler,
+        groups: Sequence[str] = (),
+    ) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = self._subparsers.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            parents=[parent(*COMMON, *groups)],
+        )
+        sub.set_defaults(func=func)
+        return sub

@@ -1,0 +1,107 @@
+"""Every default of the engine, and ``Settings``: the options of one run, resolved once.
+
+Resolution order, per setting: the command-line flag, then the environment variable (the option
+table in ``engine.options`` names it), then a configuration file's value (``config=``, for the
+configuration file support to fill), then the default below. Everything downstream (the CLI
+commands, the console, ``MigrationManager``) reads the resolved ``Settings`` instead of falling
+back to literals of its own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.backends.base import ConnectOptions
+
+#: The database when neither --db nor METAMIGRATE_DB says otherwise.
+DEFAULT_DB = "metadata.db"
+#: Seconds a writer waits for another writer's lock.
+DEFAULT_BUSY_TIMEOUT = 5.0
+#: Backups kept per database.
+DEFAULT_KEEP_BACKUPS = 10
+#: The folder beside the database that holds its backups.
+DEFAULT_BACKUP_FOLDER = "backups"
+
+#: Environment variables (flags win over them).
+ENV_DB = "METAMIGRATE_DB"
+ENV_BASE_PATH = "METAMIGRATE_BASE_PATH"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved options of one run (field names are the option table's ``dest`` names)."""
+
+    #: A SQLite file path, ``sqlite:///path`` or a ``postgresql://`` URL.
+    db: str = DEFAULT_DB
+    #: Folder or package of migration files (None: the built-in store migrations).
+    migrations: str | None = None
+    json: bool = False
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    read_only: bool = False
+    #: The metadata service's folder (adds the Iceberg catalog check), None when not configured.
+    base_path: str | None = None
+    no_backup: bool = False
+    backup_dir: str | None = None
+    keep_backups: int = DEFAULT_KEEP_BACKUPS
+    rehearse: bool = False
+
+    @property
+    def backup(self) -> bool:
+        """Take a verified backup before migrate/rollback change anything."""
+        return not self.no_backup
+
+    @property
+    def base_path_or_none(self) -> Path | None:
+        return Path(self.base_path) if self.base_path else None
+
+    @classmethod
+    def resolve(
+        cls,
+        flags: Mapping[str, Any],
+        environ: Mapping[str, str] | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> Settings:
+        """Flags (values that are not None), then environment, then ``config``, then defaults.
+
+        ``flags`` maps option names to parsed values (None: not given); unknown names are ignored.
+        """
+        from engine.options import OPTIONS
+
+        env = os.environ if environ is None else environ
+        config = config or {}
+        names = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for option in OPTIONS:
+            name = option.dest
+            if name not in names:
+                continue
+            value = flags.get(name)
+            if value is None and option.env:
+                raw = env.get(option.env)
+                value = option.convert(raw) if raw else None
+            if value is None:
+                value = config.get(name)
+            if value is not None:
+                values[name] = value
+        return cls(**values)
+
+    def connect_options(self) -> ConnectOptions:
+        """The backend's connection options for these settings."""
+        from engine.backends.base import ConnectOptions
+
+        return ConnectOptions(read_only=self.read_only, busy_timeout=self.busy_timeout)
+
+    def manager_options(self) -> dict[str, Any]:
+        """Keyword arguments of ``MigrationManager`` these settings ask for."""
+        return {
+            "busy_timeout": self.busy_timeout,
+            "read_only": self.read_only,
+            "backup": self.backup,
+            "backup_dir": self.backup_dir,
+            "keep_backups": self.keep_backups,
+        }
