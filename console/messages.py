@@ -1,33 +1,45 @@
 """Every message the console's workers and widgets send, as small dataclasses in one place.
 
-Workers run in threads and talk to the app only by posting these (``post_message`` is
-thread-safe); handlers run on the event loop.
+Workers run in threads and talk to the event loop only by posting these (``post_message`` is
+thread-safe); a worker posts to the node that started it (the app, or the screen that asked), so
+results never have to be routed. Engine results travel as an ``Outcome`` (``console.service``).
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
+from typing import Literal
 
 from textual.message import Message
+from textual.message_pump import MessagePump
 
+from console.service import (
+    BackupList,
+    MigratePlan,
+    Outcome,
+    RollbackPlan,
+    RunRequest,
+)
 from engine import (
     BackupInfo,
     DeploymentStatus,
     Event,
+    HistoryEntry,
     MigrationStatus,
-    PlanStep,
     RehearsalReport,
     RestoreResult,
     RollbackImpact,
     RunResult,
 )
 
+LogLevel = Literal["info", "success", "warning", "error"]
+
 
 @dataclass
 class StatusLoaded(Message):
     """The migration table's rows, read from the database."""
 
-    generation: int
     statuses: list[MigrationStatus]
     latest_version: int
     reason: str
@@ -37,7 +49,6 @@ class StatusLoaded(Message):
 class ReadinessLoaded(Message):
     """The deployment gate's verdict, with every verification check."""
 
-    generation: int
     deployment: DeploymentStatus
     reason: str
 
@@ -46,7 +57,6 @@ class ReadinessLoaded(Message):
 class LoadFailed(Message):
     """The database (or the migrations) could not be read; ``error`` is the engine's sentence."""
 
-    generation: int
     error: str
 
 
@@ -59,95 +69,92 @@ class DatabaseChanged(Message):
 
 @dataclass
 class EngineEvent(Message):
-    """A progress event from a migrate or rollback running in a worker thread."""
+    """A progress event from a migrate, rollback or restore running in a worker thread."""
 
     event: Event
 
 
 @dataclass
 class RunCompleted(Message):
-    """A migrate or rollback ended: ``result`` on success, ``error`` (one sentence) on failure."""
+    """A migrate or rollback ended."""
 
-    direction: str
-    target: int
-    result: RunResult | None = None
-    error: str | None = None
+    request: RunRequest
+    outcome: Outcome[RunResult]
+
+
+@dataclass
+class RestoreCompleted(Message):
+    """A restore ended."""
+
+    backup: BackupInfo
+    outcome: Outcome[RestoreResult]
 
 
 @dataclass
 class MigratePlanReady(Message):
-    steps: list[PlanStep]
-    current_version: int
-    latest_version: int
+    """The plan to latest, for the app to open the confirm dialog (or say there is nothing)."""
+
+    outcome: Outcome[MigratePlan]
 
 
 @dataclass
 class RollbackPlanReady(Message):
-    """The plan down to 0, newest first; every rollback target's plan is a prefix of it."""
+    """The plan down to 0, for the app to open the rollback dialog."""
 
-    full_down_plan: list[PlanStep]
-    current_version: int
+    outcome: Outcome[RollbackPlan]
     cursor_version: int | None
-    #: Where the pre-rollback backup goes (None: backups are off).
-    backup_folder: str | None = None
 
 
 @dataclass
-class PlanFailed(Message):
-    action: str
-    error: str
+class PlanRefreshed(Message):
+    """An open dialog's plan, read again after the database changed (to the dialog)."""
 
-
-@dataclass
-class ImpactRequested(Message):
-    """The rollback modal wants to know what a rollback to ``target`` would destroy."""
-
-    target: int
+    outcome: Outcome[MigratePlan] | Outcome[RollbackPlan]
 
 
 @dataclass
 class ImpactLoaded(Message):
-    """What ``rollback_impact(target)`` found: ``impact``, or ``error`` (one sentence)."""
+    """What ``rollback_impact(target)`` found, for the rollback dialog that asked."""
 
     target: int
-    impact: RollbackImpact | None = None
-    error: str | None = None
-
-
-@dataclass
-class RehearseRequested(Message):
-    """A confirm modal's Rehearse button: run the plan to ``target`` and keep nothing."""
-
-    target: int
+    current_version: int
+    outcome: Outcome[RollbackImpact]
 
 
 @dataclass
 class RehearsalDone(Message):
-    """What ``rehearse(target)`` found: ``report``, or ``error`` (one sentence)."""
+    """What ``rehearse(target)`` found, for the dialog whose Rehearse button asked."""
 
     target: int
-    report: RehearsalReport | None = None
-    error: str | None = None
-
-
-@dataclass
-class BackupsRequested(Message):
-    """The Backups screen wants the list (again)."""
+    outcome: Outcome[RehearsalReport]
 
 
 @dataclass
 class BackupsLoaded(Message):
     """This database's backups, newest first, and the folder they live in."""
 
-    backups: list[BackupInfo]
-    folder: str
-    error: str | None = None
+    outcome: Outcome[BackupList]
 
 
 @dataclass
-class RestoreCompleted(Message):
-    """A restore ended: ``result`` on success, ``error`` (one sentence) on failure."""
+class HistoryLoaded(Message):
+    """The attempt ledger, newest first, for the History screen."""
 
-    backup: BackupInfo
-    result: RestoreResult | None = None
-    error: str | None = None
+    outcome: Outcome[list[HistoryEntry]]
+
+
+@dataclass
+class LogEntry(Message):
+    """A line for the activity log, from a screen (it bubbles up to the app)."""
+
+    text: str
+    level: LogLevel = "info"
+    #: Also show it as a toast with this title (an error one when ``level`` is "error").
+    toast: str | None = None
+
+
+def post(node: MessagePump, message: Message) -> None:
+    """``node.post_message`` from a worker thread; dropped when the app is closing (its loop is
+    gone) or the node has gone (a dialog closed while its worker ran)."""
+    with contextlib.suppress(RuntimeError):
+        node.post_message(message)

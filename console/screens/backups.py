@@ -1,6 +1,7 @@
 """BackupsScreen: this database's verified backups, newest first, and a guarded restore.
 
-The app loads the list in a worker (``BackupsRequested`` up, ``show_backups`` down). Restoring
+The screen reads the list in its own worker (``show_backups`` shows it) and follows the
+database's version while open. Restoring
 needs the same typed confirmation as the emergency rollback: pick a backup, type its version
 number, and only then does the red button enable. Escape closes; Enter in the table or the input
 only moves focus on, so a stray Enter never restores. The screen returns the chosen backup; the
@@ -14,71 +15,27 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, Label, Static
 
-from console.messages import BackupsRequested
+from console.messages import BackupsLoaded, post
 from console.screens.typed_confirm import TypedConfirmScreen
+from console.service import service_of
 from console.widgets.text import set_text
 from engine import BackupInfo
 
 
 class BackupsScreen(TypedConfirmScreen[BackupInfo | None]):
-    DEFAULT_CSS = """
-    BackupsScreen {
-        align: center middle;
-    }
-    BackupsScreen #dialog {
-        width: 100;
-        max-width: 100%;
-        height: auto;
-        max-height: 100%;
-        border: thick $primary;
-        background: $surface;
-        padding: 0 1;
-    }
-    BackupsScreen .title {
-        text-style: bold;
-        width: 100%;
-    }
-    BackupsScreen #backups {
-        height: auto;
-        max-height: 10;
-        min-height: 3;
-        border: round $panel-lighten-2;
-        scrollbar-size-vertical: 1;
-        scrollbar-size-horizontal: 0;
-    }
-    BackupsScreen #empty { height: auto; color: $text-muted; }
-    BackupsScreen #restore-plan { height: auto; }
-    BackupsScreen .row {
-        height: 1;
-        margin-top: 1;
-    }
-    BackupsScreen .row Label {
-        width: auto;
-        padding-right: 1;
-    }
-    BackupsScreen #typed { width: 12; }
-    BackupsScreen #buttons {
-        height: 1;
-        align-horizontal: right;
-        margin-top: 1;
-    }
-    BackupsScreen Button { margin-left: 2; }
-    BackupsScreen .hint { width: 1fr; color: $text-muted; }
-    """
-
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Close")]
     AUTO_FOCUS = "#backups"
 
-    def __init__(self, *, database: str, current_version: int, read_only: bool = False) -> None:
+    def __init__(self, *, database: str, read_only: bool = False) -> None:
         super().__init__()
         self.database = database
-        self.current_version = current_version
+        self.current_version = 0
         self.read_only = read_only
         self.backups: list[BackupInfo] = []
         self.folder = ""
@@ -117,26 +74,36 @@ class BackupsScreen(TypedConfirmScreen[BackupInfo | None]):
 
     def on_mount(self) -> None:
         set_text(self.query_one("#summary", Static), Text("Reading the backups…", style="dim"))
+        self.watch(self.app, "current_version", self._version_changed)
         self._update()
-        self.post_message(BackupsRequested())
+        self._load()
 
-    # -- data, from the app ---------------------------------------------------------------------
+    def _version_changed(self, version: int) -> None:
+        self.current_version = version
+        if self.loaded:
+            self._show_summary()
+            self._update()
+
+    @work(thread=True, exclusive=True, group="backups", exit_on_error=False)
+    def _load(self) -> None:
+        service = service_of(self.app)
+        post(self, BackupsLoaded(service.attempt(service.backups)))
+
+    def on_backups_loaded(self, message: BackupsLoaded) -> None:
+        message.stop()
+        listing = message.outcome.value
+        if listing is None:
+            self.show_backups([], self.folder, message.outcome.error)
+        else:
+            self.show_backups(listing.backups, listing.folder, None)
+
+    # -- data ---------------------------------------------------------------------
 
     def show_backups(self, backups: Sequence[BackupInfo], folder: str, error: str | None) -> None:
         self.backups = list(backups)
         self.folder = folder
         self.loaded = True
-        summary = Text()
-        summary.append("Database  ", style="dim")
-        summary.append(self.database, style="bold")
-        summary.append(f" (version {self.current_version})", style="dim")
-        summary.append("\nFolder    ", style="dim")
-        summary.append(folder, style="bold")
-        count = len(self.backups)
-        if count:
-            plural = "s" if count != 1 else ""
-            summary.append(f"   {count} backup{plural}, newest first", style="dim")
-        set_text(self.query_one("#summary", Static), summary)
+        self._show_summary()
         table = self.query_one("#backups", DataTable)
         table.clear()
         for info in self.backups:
@@ -162,6 +129,19 @@ class BackupsScreen(TypedConfirmScreen[BackupInfo | None]):
         table.display = bool(self.backups)
         self._clear_typed()
         self._update()
+
+    def _show_summary(self) -> None:
+        summary = Text()
+        summary.append("Database  ", style="dim")
+        summary.append(self.database, style="bold")
+        summary.append(f" (version {self.current_version})", style="dim")
+        summary.append("\nFolder    ", style="dim")
+        summary.append(self.folder, style="bold")
+        count = len(self.backups)
+        if count:
+            plural = "s" if count != 1 else ""
+            summary.append(f"   {count} backup{plural}, newest first", style="dim")
+        set_text(self.query_one("#summary", Static), summary)
 
     # -- state ----------------------------------------------------------------------------------
 

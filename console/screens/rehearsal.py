@@ -1,6 +1,7 @@
 """RehearsalScreen: what a rehearsal of the plan did, step by step; nothing of it was kept.
 
-Shown over the migrate or rollback modal after its Rehearse button; it only reports. Escape,
+Shown over the migrate or rollback modal after its Rehearse button; it only reports.
+``Rehearsable`` is the base of those modals: it owns the rehearsal worker and its result. Escape,
 Enter or the Close button go back to that modal (focus on its Cancel button), which still waits
 for its own confirmation.
 """
@@ -13,14 +14,16 @@ from rich.console import Group
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
-from textual.app import ComposeResult
+from textual import work
+from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 from console.formatting import format_duration, migration_label
-from console.messages import RehearseRequested
+from console.messages import LogEntry, RehearsalDone, post
+from console.service import Outcome, service_of
 from engine import RehearsalReport
 
 #: How a step's status reads (with a symbol, so it reads without colour).
@@ -39,21 +42,40 @@ ResultT = TypeVar("ResultT")
 class Rehearsable(ModalScreen[ResultT]):
     """A confirm modal with a Rehearse button (``#rehearse``) beside its confirm button.
 
-    Pressing it asks the app (a message up) to rehearse ``target``; the app calls
-    ``rehearsal_finished`` (a method down) and shows the report over the modal. The button is
-    never disabled while it has focus (Textual would move focus on, possibly to the confirm
-    button); presses during a rehearsal are ignored instead. When the report closes, focus goes
-    back to Cancel, so a stray Enter still cancels.
+    Pressing it starts this screen's rehearsal worker; the result comes back to this screen
+    (shown over it) and, as a line, to the activity log, even when the modal was closed
+    meanwhile. The button is never disabled while it has focus (Textual would move focus on,
+    possibly to the confirm button); presses during a rehearsal are ignored instead. When the
+    report closes, focus goes back to Cancel, so a stray Enter still cancels.
     """
 
     rehearsing = False
+    #: "migrate" or "rollback": how the log names what is rehearsed.
+    REHEARSAL_VERB = "migrate"
 
     def request_rehearsal(self, target: int) -> None:
         if self.rehearsing:
             return
         self.rehearsing = True
         self.query_one("#rehearse", Button).label = "Rehearsing…"
-        self.post_message(RehearseRequested(target))
+        self.post_message(
+            LogEntry(f"Rehearsing {self.REHEARSAL_VERB} to {target}; nothing will be kept…")
+        )
+        self._rehearse(self.app, target)
+
+    @work(thread=True, exclusive=True, group="rehearse", exit_on_error=False)
+    def _rehearse(self, app: App[object], target: int) -> None:
+        service = service_of(app)
+        outcome = service.attempt(lambda: service.rehearse(target))
+        # The log hears of it even when this modal has closed; the report goes to this modal.
+        post(app, rehearsal_log_entry(self.REHEARSAL_VERB, target, outcome))
+        post(self, RehearsalDone(target, outcome))
+
+    def on_rehearsal_done(self, message: RehearsalDone) -> None:
+        message.stop()
+        self.rehearsal_finished()
+        if message.outcome.value is not None and self.app.screen is self:
+            self.show_rehearsal(message.outcome.value)
 
     def rehearsal_finished(self) -> None:
         self.rehearsing = False
@@ -67,38 +89,27 @@ class Rehearsable(ModalScreen[ResultT]):
         self.query_one("#cancel", Button).focus()
 
 
-class RehearsalScreen(ModalScreen[None]):
-    DEFAULT_CSS = """
-    RehearsalScreen {
-        align: center middle;
-    }
-    RehearsalScreen #dialog {
-        width: 90;
-        max-width: 100%;
-        height: auto;
-        max-height: 100%;
-        border: thick $accent;
-        background: $surface;
-        padding: 0 1;
-    }
-    RehearsalScreen .title {
-        text-style: bold;
-        width: 100%;
-    }
-    RehearsalScreen #report {
-        height: auto;
-        max-height: 14;
-        border: round $panel-lighten-2;
-        padding: 0 1;
-    }
-    RehearsalScreen #buttons {
-        height: 1;
-        align-horizontal: right;
-        margin-top: 1;
-    }
-    RehearsalScreen .hint { width: 1fr; color: $text-muted; }
-    """
+def rehearsal_log_entry(verb: str, target: int, outcome: Outcome[RehearsalReport]) -> LogEntry:
+    """The activity log's line for a finished rehearsal (a toast too when it could not run)."""
+    report = outcome.value
+    if report is None:
+        error = outcome.error or "The rehearsal failed."
+        return LogEntry(f"Rehearsal: {error}", "error", toast="Rehearsal failed")
+    count = len(report.steps)
+    what = "migrate" if report.direction == "up" else "rollback"
+    head = f"Rehearsal of {what} to {report.target_version}"
+    if report.ok:
+        return LogEntry(
+            f"{head}: all {count} step{'s' if count != 1 else ''} would succeed "
+            f"({format_duration(report.duration_ms)}); nothing was kept.",
+            "success",
+        )
+    failed = report.failed_step
+    label = migration_label(failed.version, failed.name) if failed else "a step"
+    return LogEntry(f"{head}: {label} would fail: {failed.error if failed else ''}", "error")
 
+
+class RehearsalScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close"),
         Binding("enter", "close", "Close", show=False),

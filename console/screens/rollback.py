@@ -6,10 +6,14 @@ flagged), and must type the target version before the red button enables. A roll
 would cross an irreversible migration is refused here (and again by the engine). Escape cancels;
 Enter in the input only moves focus to the button, so a single stray Enter never rolls back.
 
-It also shows what the rollback would destroy (the app measures it with
-``manager.rollback_impact`` in a worker each time the target changes, and calls ``show_impact``)
-and where the backup taken first goes. Rehearse runs the downs and rolls them back; it never
-confirms.
+It also shows what the rollback would destroy (measured with ``rollback_impact`` in this
+screen's worker each time the target changes) and where the backup taken first goes. Rehearse
+runs the downs and rolls them back; it never confirms.
+
+While open it follows the database: when another connection changes it, the plan and the impact
+are read again; if what the operator saw changed, the typed confirmation is cleared, the red
+button is disabled again and the log says why. The screen returns a ``RunRequest`` with the
+version its plan was made for, so a change after the last look is refused by the engine.
 """
 
 from __future__ import annotations
@@ -18,138 +22,71 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, Static
 
 from console.formatting import migration_label
-from console.messages import ImpactRequested
+from console.messages import ImpactLoaded, LogEntry, PlanRefreshed, post
 from console.plans import irreversible, lowest_reachable, rollback_targets, steps_to_undo
 from console.screens.rehearsal import Rehearsable
 from console.screens.typed_confirm import TypedConfirmScreen
+from console.service import RollbackPlan, RunRequest, service_of
 from console.widgets.text import set_text
 from engine import PlanStep, RollbackImpact
 
 
-class RollbackScreen(Rehearsable[int | None], TypedConfirmScreen[int | None]):
-    DEFAULT_CSS = """
-    RollbackScreen {
-        align: center middle;
-    }
-    RollbackScreen #dialog {
-        width: 76;
-        max-width: 100%;
-        height: auto;
-        max-height: 100%;
-        border: thick $error;
-        background: $surface;
-        padding: 0 1;
-    }
-    RollbackScreen .title {
-        text-style: bold;
-        color: $text-error;
-        width: 100%;
-    }
-    RollbackScreen .row {
-        height: 1;
-        margin-top: 1;
-    }
-    RollbackScreen .row Label {
-        width: auto;
-        padding-right: 1;
-    }
-    RollbackScreen #target {
-        width: 1fr;
-    }
-    RollbackScreen #typed {
-        width: 12;
-    }
-    RollbackScreen #undo {
-        height: auto;
-        max-height: 6;
-        min-height: 3;
-        border: round $error 50%;
-        padding: 0 1;
-    }
-    RollbackScreen #impact-box {
-        height: auto;
-        max-height: 4;
-    }
-    RollbackScreen #impact {
-        height: auto;
-    }
-    RollbackScreen #impact.-loses-data {
-        color: $text-error;
-        text-style: bold;
-    }
-    RollbackScreen #impact.-would-fail {
-        color: $text-warning;
-        text-style: bold;
-    }
-    RollbackScreen #backup-line {
-        height: auto;
-        color: $text-muted;
-    }
-    RollbackScreen #refusal {
-        color: $text-error;
-        text-style: bold;
-        height: auto;
-    }
-    RollbackScreen #buttons {
-        height: 1;
-        align-horizontal: right;
-        margin-top: 1;
-    }
-    RollbackScreen Button { margin-left: 2; }
-    RollbackScreen .hint { width: 1fr; color: $text-muted; }
-    """
-
+class RollbackScreen(Rehearsable[RunRequest | None], TypedConfirmScreen[RunRequest | None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
     AUTO_FOCUS = "#typed"
+    REHEARSAL_VERB = "rollback"
 
-    def __init__(
-        self,
-        full_down_plan: Sequence[PlanStep],
-        *,
-        database: str,
-        current_version: int,
-        preselect: int,
-        backup_folder: str | None = None,
-    ) -> None:
-        """``backup_folder``: where the backup taken before the rollback goes (None: no backup)."""
+    def __init__(self, plan: RollbackPlan, *, database: str, preselect: int) -> None:
         super().__init__()
-        self.backup_folder = backup_folder
+        self.plan = plan
         #: The target the impact shown is for (None: still measuring).
         self.impact_target: int | None = None
         self.impact: RollbackImpact | None = None
-        self.full_down_plan = list(full_down_plan)
+        #: The impact sentence the operator has seen for this target (cleared when it changes).
+        self._impact_seen: str | None = None
         self.database = database
-        self.current_version = current_version
         self.targets = rollback_targets(self.full_down_plan)
         self.target = preselect if preselect in self.targets else self.targets[0]
+        #: The database changed: the plan (then the impact) is being read again.
+        self._replanning = False
+        self._remeasuring = False
+
+    @property
+    def checking(self) -> bool:
+        """The database changed and what the dialog shows is being read again: confirming
+        waits for it."""
+        return self._replanning or self._remeasuring
+
+    @property
+    def full_down_plan(self) -> list[PlanStep]:
+        return self.plan.full_down_plan
+
+    @property
+    def current_version(self) -> int:
+        return self.plan.current_version
+
+    @property
+    def backup_folder(self) -> str | None:
+        """Where the backup taken before the rollback goes (None: backups are off)."""
+        return self.plan.backup_folder
 
     # -- structure ----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        names = {step.version: step.name for step in self.full_down_plan}
-        options = [
-            (f"{v} · {names[v]}" if v else "0 · empty schema (undo everything)", v)
-            for v in self.targets
-        ]
         with Vertical(id="dialog"):
             yield Label("⚠ Emergency rollback", classes="title")
-            summary = Text()
-            summary.append("Database  ", style="dim")
-            summary.append(self.database, style="bold")
-            summary.append("   current version ", style="dim")
-            summary.append(str(self.current_version), style="bold")
-            yield Static(summary, id="summary")
+            yield Static(self._summary(), id="summary")
             with Horizontal(classes="row"):
                 yield Label("Roll back to version")
                 yield Select(
-                    options, value=self.target, allow_blank=False, compact=True, id="target"
+                    self._options(), value=self.target, allow_blank=False, compact=True, id="target"
                 )
             yield Static(id="undo-title")
             with VerticalScroll(id="undo"):
@@ -157,7 +94,7 @@ class RollbackScreen(Rehearsable[int | None], TypedConfirmScreen[int | None]):
             with VerticalScroll(id="impact-box"):
                 yield Static(id="impact")
             yield Static(id="refusal")
-            yield Static(backup_line(self.backup_folder), id="backup-line")
+            yield Static(backup_line(self.backup_folder, self.current_version), id="backup-line")
             with Horizontal(classes="row"):
                 yield Label("", id="typed-label")
                 yield Input(
@@ -176,30 +113,82 @@ class RollbackScreen(Rehearsable[int | None], TypedConfirmScreen[int | None]):
                     "Roll back", id="confirm", variant="error", compact=True, disabled=True
                 )
 
+    def _summary(self) -> Text:
+        summary = Text()
+        summary.append("Database  ", style="dim")
+        summary.append(self.database, style="bold")
+        summary.append("   current version ", style="dim")
+        summary.append(str(self.current_version), style="bold")
+        return summary
+
+    def _options(self) -> list[tuple[str, int]]:
+        names = {step.version: step.name for step in self.full_down_plan}
+        return [
+            (f"{v} · {names[v]}" if v else "0 · empty schema (undo everything)", v)
+            for v in self.targets
+        ]
+
     def on_mount(self) -> None:
         self._update()
         self._request_impact()
+        self.watch(self.app, "external_changes", self._database_changed, init=False)
 
-    def _request_impact(self) -> None:
-        """Ask the app to measure the impact of the current target (shown by ``show_impact``)."""
+    def _request_impact(self, *, again: bool = False) -> None:
+        """Measure the impact of the current target in a worker (shown by ``show_impact``).
+
+        ``again``: the same plan on a database that changed; the sentence shown stays until
+        the new one arrives (no flicker on a busy database), and confirming waits for it.
+        """
         impact = self.query_one("#impact", Static)
-        impact.remove_class("-loses-data", "-would-fail")
         self.impact_target = None
-        self.impact = None
         if self.blocked or not self.steps:
+            impact.remove_class("-loses-data", "-would-fail")
+            self.impact = None
             set_text(impact, "")
             impact.display = False
+            self._remeasuring = False
             return
-        impact.display = True
-        set_text(impact, Text("Measuring what this rollback would destroy…", style="italic"))
-        self.post_message(ImpactRequested(self.target))
+        self._remeasuring = again
+        if not again:
+            impact.remove_class("-loses-data", "-would-fail")
+            self.impact = None
+            impact.display = True
+            set_text(impact, Text("Measuring what this rollback would destroy…", style="italic"))
+        self._measure(self.target, self.current_version)
+
+    @work(thread=True, exclusive=True, group="impact", exit_on_error=False)
+    def _measure(self, target: int, current_version: int) -> None:
+        service = service_of(self.app)
+        outcome = service.attempt(lambda: service.rollback_impact(target))
+        post(self, ImpactLoaded(target, current_version, outcome))
+
+    def on_impact_loaded(self, message: ImpactLoaded) -> None:
+        message.stop()
+        if message.current_version != self.current_version:
+            return  # measured on a database that has moved since
+        self.show_impact(message.target, message.outcome.value, message.outcome.error)
 
     def show_impact(
         self, target: int, impact: RollbackImpact | None, error: str | None = None
     ) -> None:
-        """The app's answer to ``ImpactRequested``; ignored when the target changed meanwhile."""
+        """Show what a rollback to ``target`` destroys; ignored when the target changed
+        meanwhile. When it differs from what the operator saw for this target (the database
+        changed), the typed confirmation is cleared and the log says so."""
         if target != self.target or self.blocked:
             return
+        self._remeasuring = False
+        sentence = impact.summary() if impact is not None else f"Impact unknown: {error}"
+        seen = self._impact_seen
+        self._impact_seen = sentence
+        if seen is not None and seen != sentence:
+            self._clear_typed()
+            self.post_message(
+                LogEntry(
+                    f"What the rollback to {target} destroys changed while the dialog was open: "
+                    f"{sentence} Type the version again to confirm.",
+                    "warning",
+                )
+            )
         self.impact_target = target
         self.impact = impact
         widget = self.query_one("#impact", Static)
@@ -211,6 +200,10 @@ class RollbackScreen(Rehearsable[int | None], TypedConfirmScreen[int | None]):
         widget.set_class(impact.would_fail, "-would-fail")
         widget.set_class(impact.loses_data and not impact.would_fail, "-loses-data")
         set_text(widget, impact.summary())
+
+    def impact_text(self) -> str:
+        """The impact line as shown."""
+        return str(self.query_one("#impact", Static).render())
 
     # -- state --------------------------------------------------------------------------------
 
@@ -226,6 +219,77 @@ class RollbackScreen(Rehearsable[int | None], TypedConfirmScreen[int | None]):
     def confirmable(self) -> bool:
         typed = self.query_one("#typed", Input).value.strip()
         return bool(self.steps) and not self.blocked and typed == str(self.target)
+
+    def _clear_typed(self) -> None:
+        """Back to square one: focus on Cancel, the typed version gone, the red button off."""
+        typed = self.query_one("#typed", Input)
+        if self.focused is self.query_one("#confirm", Button):
+            self.query_one("#cancel", Button).focus()
+        typed.value = ""
+        self.query_one("#confirm", Button).disabled = True
+
+    # -- following the database ---------------------------------------------------------------
+
+    def _database_changed(self) -> None:
+        self._replanning = True
+        self._replan()
+
+    @work(thread=True, exclusive=True, group="replan", exit_on_error=False)
+    def _replan(self) -> None:
+        service = service_of(self.app)
+        post(self, PlanRefreshed(service.attempt(service.rollback_plan)))
+
+    def on_plan_refreshed(self, message: PlanRefreshed) -> None:
+        message.stop()
+        plan = message.outcome.value
+        if not isinstance(plan, RollbackPlan):
+            self._clear_typed()
+            self.post_message(
+                LogEntry(
+                    "The database changed, and the rollback plan could not be read again: "
+                    f"{message.outcome.error} Cancel and open the dialog again.",
+                    "error",
+                )
+            )
+            return  # still checking: the rollback stays refused
+        old, self.plan = self.plan, plan
+        self._replanning = False
+        changed = (old.full_down_plan, old.current_version, old.backup_folder) != (
+            plan.full_down_plan,
+            plan.current_version,
+            plan.backup_folder,
+        )
+        if changed:
+            self._plan_changed(old)
+        # Rows may have come or gone even when the plan is the same: measure again (confirming
+        # waits for it: ``checking`` ends when the impact is shown).
+        self._request_impact(again=not changed)
+
+    def _plan_changed(self, old: RollbackPlan) -> None:
+        self.targets = rollback_targets(self.full_down_plan)
+        self._clear_typed()
+        if self.target not in self.targets:
+            self.target = self.targets[0] if self.targets else 0
+        self._impact_seen = None
+        select = self.query_one("#target", Select)
+        with self.prevent(Select.Changed):
+            select.set_options(self._options())
+            if self.targets:
+                select.value = self.target
+        set_text(self.query_one("#summary", Static), self._summary())
+        set_text(
+            self.query_one("#backup-line", Static),
+            backup_line(self.backup_folder, self.current_version),
+        )
+        self._update()
+        self.post_message(
+            LogEntry(
+                "The database changed while the rollback dialog was open (version "
+                f"{old.current_version} → {self.current_version}): the plan and its impact "
+                "are read again; type the target version again to confirm.",
+                "warning",
+            )
+        )
 
     def _update(self) -> None:
         steps = self.steps
@@ -270,6 +334,7 @@ class RollbackScreen(Rehearsable[int | None], TypedConfirmScreen[int | None]):
         event.stop()
         if isinstance(event.value, int) and event.value != self.target:
             self.target = event.value
+            self._impact_seen = None
             self._update()
             self._request_impact()
         else:
@@ -281,7 +346,10 @@ class RollbackScreen(Rehearsable[int | None], TypedConfirmScreen[int | None]):
             if self.steps and not self.blocked:
                 self.request_rehearsal(self.target)
         elif event.button.id == "confirm" and self.confirmable:
-            self.dismiss(self.target)
+            if self.checking:
+                self.app.bell()  # the plan on screen may be out of date: look again first
+                return
+            self.dismiss(RunRequest("down", self.target, self.current_version))
         elif event.button.id == "cancel":
             self.dismiss(None)
 
@@ -303,7 +371,7 @@ def render_undo(steps: Sequence[PlanStep]) -> Text:
     return text
 
 
-def backup_line(folder: str | None) -> str:
+def backup_line(folder: str | None, version: int) -> str:
     if folder is None:
         return "No backup will be taken (backups are off)."
-    return f"A verified backup will be written to {folder} first."
+    return f"A verified backup of version {version} will be written to {folder} first."

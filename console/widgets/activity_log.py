@@ -8,6 +8,8 @@ from textual.widgets import RichLog
 
 from console.formatting import Clock, local_now
 
+LEVEL_STYLES = {"info": "", "success": "green", "warning": "yellow", "error": "bold red"}
+
 
 class ActivityLog(RichLog):
     """A RichLog whose lines start with the time from the app's (injectable) clock."""
@@ -51,6 +53,10 @@ class ActivityLog(RichLog):
                 self.clear()
                 for line in self._entries:
                     self.write(line)
+
+    def add_entry(self, message: str, level: str = "info") -> None:
+        """A line at ``level``: info, success, warning or error."""
+        self.add(message, LEVEL_STYLES.get(level, ""))
 
     def info(self, message: str) -> None:
         self.add(message)

@@ -107,7 +107,7 @@ async def test_restore_confirmed_puts_the_old_version_back_and_the_watcher_keeps
         lines = app.log_widget.lines_plain
         assert any(f"Restored {backup.name}: the database is at version 1." in x for x in lines)
         assert any("The replaced file (version 4) was kept: backups/" in x for x in lines)
-        assert app._watcher is not None and app._watcher.alive
+        assert app.watcher.alive
         # Another connection changes the restored file: the console follows it without input.
         migrate(2)
         assert await wait_until(pilot, lambda: app.sub_title == "metadata.db · version 2 of 4")
@@ -143,7 +143,7 @@ async def test_read_only_lists_backups_without_any_restore(db: Path) -> None:
         assert not app.running
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert "Backups" in titles
-        app._start_restore(screen.backups[0])
+        app.start_restore(screen.backups[0])
         await settle(pilot)
         assert not app.running
     assert db.read_bytes() == before

@@ -33,9 +33,9 @@ async def test_nothing_is_reloaded_while_the_database_is_unchanged() -> None:
     app = make_console()
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        generation = app._generation
+        started = app.loads.started
         await pilot.pause(1.5)  # three polls
-        assert app._generation == generation
+        assert app.loads.started == started
 
 
 def test_the_watcher_reports_only_real_changes(db: Path) -> None:

@@ -119,16 +119,14 @@ async def test_refresh_rereads_the_database_and_says_so() -> None:
 async def test_opening_and_following_trust_the_checksum_cache_and_verify_reads_every_file(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import console.app
-
     calls: list[bool] = []
-    original = console.app.DeploymentManager.status
+    original = DeploymentManager.status
 
     def recording(self: DeploymentManager, *, full_checksums: bool = True) -> DeploymentStatus:
         calls.append(full_checksums)
         return original(self, full_checksums=full_checksums)
 
-    monkeypatch.setattr(console.app.DeploymentManager, "status", recording)
+    monkeypatch.setattr(DeploymentManager, "status", recording)
     migrate(2)
     app = make_console()
     async with app.run_test(size=(80, 24)) as pilot:

@@ -7,6 +7,7 @@ from pathlib import Path
 from textual.widgets import Button, Static
 
 from console.screens import ConfirmMigrateScreen, RollbackScreen
+from console.service import RunRequest
 from console.widgets import MigrationTable
 from tests.console.conftest import make_console, migrate, settle
 
@@ -29,7 +30,7 @@ async def test_read_only_mode_cannot_write_and_the_file_is_byte_identical(
             await settle(pilot)
             assert not isinstance(app.screen, ConfirmMigrateScreen | RollbackScreen)
         app.action_migrate()
-        app._start_run("down", 0)
+        app.start_run(RunRequest("down", 0, 2))
         await pilot.press("v", "f5")
         await settle(pilot)
         table = app.query_one(MigrationTable)

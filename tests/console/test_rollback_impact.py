@@ -55,7 +55,7 @@ async def test_rollback_modal_says_where_the_verified_backup_goes_first() -> Non
         await settle(pilot)
         screen = await open_rollback(pilot, 1)
         line = str(screen.query_one("#backup-line", Static).render())
-        assert line == "A verified backup will be written to backups first."
+        assert line == "A verified backup of version 4 will be written to backups first."
 
 
 async def test_changing_the_target_measures_the_impact_again() -> None:

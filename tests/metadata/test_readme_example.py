@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 #: Keep identical to the README's "Metadata service" example.
-README_EXAMPLE = '''\
+README_EXAMPLE = """\
 from pyiceberg.schema import Schema
 from pyiceberg.types import LongType, NestedField, StringType
 from engine import DeploymentManager
@@ -21,7 +21,7 @@ with MetadataManager.open("var/metadata.db", "var") as meta:
                     NestedField(2, "region", StringType()))
     meta.create_table("sales", "orders", schema)
     print(DeploymentManager(meta.store).status().status)  # ready
-'''
+"""
 
 
 def test_the_readme_example_creates_a_table_and_reports_ready(
