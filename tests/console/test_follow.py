@@ -50,6 +50,10 @@ def logged(app, text: str) -> bool:  # type: ignore[no-untyped-def]
     return any(text in line for line in app.log_widget.lines_plain)
 
 
+async def wait_logged(pilot, text: str) -> bool:  # type: ignore[no-untyped-def]
+    return await wait_until(pilot, lambda: logged(pilot.app, text))
+
+
 def add_database_row() -> None:
     """A commit that changes nothing a rollback to 1 would destroy."""
     conn = sqlite3.connect(DB)
@@ -78,7 +82,9 @@ async def test_the_rollback_dialog_follows_a_migrate_made_elsewhere() -> None:
         assert "version 4 → 1" in str(screen.query_one("#undo-title", Static).render())
         backup = str(screen.query_one("#backup-line", Static).render())
         assert "backup of version 4" in backup
-        assert logged(app, "changed while the rollback dialog was open (version 3 → 4)")
+        assert await wait_until(
+            pilot, lambda: logged(app, "changed while the rollback dialog was open (version 3 → 4)")
+        )
         assert app.screen is screen
 
 
@@ -94,7 +100,12 @@ async def test_the_rollback_dialog_clears_the_typed_version_when_its_impact_chan
         assert await wait_until(pilot, lambda: "5 rows" in screen.impact_text())
         assert screen.query_one("#typed", Input).value == ""
         assert screen.query_one("#confirm", Button).disabled
-        assert logged(app, "What the rollback to 1 destroys changed while the dialog was open")
+        assert await wait_until(
+            pilot,
+            lambda: logged(
+                app, "What the rollback to 1 destroys changed while the dialog was open"
+            ),
+        )
 
 
 async def test_the_rollback_dialog_keeps_the_typed_version_when_nothing_it_shows_changed() -> None:
@@ -129,7 +140,7 @@ async def test_a_rollback_confirmed_after_an_unseen_change_is_refused_by_the_eng
         await pilot.press("enter")
         app.watcher.resume()
         await run_to_end(pilot)
-        assert logged(app, "now at version 4, not 3")
+        assert await wait_logged(pilot, "now at version 4, not 3")
         assert not logged(app, "Rollback done")
     assert user_version() == 4
     assert "user_preferences" in app_tables()
@@ -153,7 +164,9 @@ async def test_the_migrate_dialog_follows_a_migrate_made_elsewhere() -> None:
         assert "0004_move_table_properties" in plan and "0002" not in plan
         assert "3 → 4" in str(screen.query_one("#summary", Static).render())
         assert app.focused is screen.query_one("#cancel", Button)  # a stray Enter cancels
-        assert logged(app, "changed while the migrate dialog was open (version 1 → 3)")
+        assert await wait_until(
+            pilot, lambda: logged(app, "changed while the migrate dialog was open (version 1 → 3)")
+        )
 
 
 async def test_the_migrate_dialog_says_when_nothing_is_left_to_migrate() -> None:
@@ -189,5 +202,5 @@ async def test_a_migrate_confirmed_after_an_unseen_change_is_refused_by_the_engi
         await pilot.press("enter")
         app.watcher.resume()
         await run_to_end(pilot)
-        assert logged(app, "now at version 2, not 1")
+        assert await wait_logged(pilot, "now at version 2, not 1")
     assert user_version() == 2
