@@ -121,5 +121,36 @@ def load_migration_file(entry: MigrationFile) -> Migration:
         down=down,
         source=entry.path,
         disable_foreign_keys=bool(getattr(module, "DISABLE_FOREIGN_KEYS", False)),
+        transaction=_transaction_flag(module, entry.path),
+        lock_timeout=_duration(module, "LOCK_TIMEOUT", entry.path),
+        statement_timeout=_duration(module, "STATEMENT_TIMEOUT", entry.path),
         _checksum=checksum,
+    )
+
+
+def _transaction_flag(module: object, path: str) -> bool:
+    value = getattr(module, "TRANSACTION", True)
+    if not isinstance(value, bool):
+        raise RegistryError(
+            f"Migration file {path} sets TRANSACTION = {value!r}; use True or False."
+        )
+    return value
+
+
+_DURATION = re.compile(r"^\s*\d+(\.\d+)?\s*(us|ms|s|min|h|d)?\s*$")
+
+
+def _duration(module: object, name: str, path: str) -> str | None:
+    """A PostgreSQL duration ("2s", "500ms", "1min"; a bare number is seconds), or None."""
+    value = getattr(module, name, None)
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        return f"{value:g}s"
+    if isinstance(value, str) and _DURATION.match(value):
+        text = value.strip().replace(" ", "")
+        return text if not text[-1].isdigit() else f"{text}s"
+    raise RegistryError(
+        f'Migration file {path} sets {name} = {value!r}; write a duration such as "2s", '
+        '"500ms" or "1min".'
     )

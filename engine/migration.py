@@ -35,6 +35,13 @@ class Migration:
     source: str = ""
     #: Set when the migration rebuilds tables: the engine turns foreign keys off around it.
     disable_foreign_keys: bool = False
+    #: False (module constant ``TRANSACTION = False``): runs outside a transaction, for statements
+    #: such as ``CREATE INDEX CONCURRENTLY`` (PostgreSQL only; refused on SQLite).
+    transaction: bool = True
+    #: ``LOCK_TIMEOUT = "2s"``: this migration's lock wait for its DDL (servers; None: the default).
+    lock_timeout: str | None = None
+    #: ``STATEMENT_TIMEOUT = "5min"``: this migration's statement timeout (servers; None: default).
+    statement_timeout: str | None = None
     _checksum: str | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -159,6 +166,9 @@ class Registry:
         description: str = "",
         *,
         disable_foreign_keys: bool = False,
+        transaction: bool = True,
+        lock_timeout: str | None = None,
+        statement_timeout: str | None = None,
     ) -> Callable[[MigrationFunc], _Decorated]:
         """Decorator: ``@registry.migration(2, "name", "text")`` on ``up``, then ``@up.down``."""
 
@@ -174,6 +184,9 @@ class Registry:
                     down=None,
                     source=f"{up.__module__}.{up.__qualname__}",
                     disable_foreign_keys=disable_foreign_keys,
+                    transaction=transaction,
+                    lock_timeout=lock_timeout,
+                    statement_timeout=statement_timeout,
                 )
             )
             return _Decorated(self, version, up)

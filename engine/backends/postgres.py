@@ -43,7 +43,6 @@ from engine.backends.base import (
     qmark_to_format,
 )
 from engine.errors import (
-    BackupError,
     DatabaseError,
     DatabaseLockedError,
     DatabaseNotFoundError,
@@ -652,7 +651,7 @@ CAPABILITIES = Capabilities(
     savepoints=True,
     version_marker=False,
     change_polling=False,
-    backup=False,
+    backup=True,
     rehearse_on_copy=False,
     non_transactional=True,
     exact_row_counts=False,
@@ -726,9 +725,18 @@ class PostgresBackend:
         return f"PostgresBackend({self.location!r}, schema={self.schema!r})"
 
     def _set_search_path(self) -> None:
+        """Unqualified names mean the schema; and (PostgreSQL 14+) the server checks every second
+        that this client is still there, so a killed migrator's statement, transaction and lock
+        end within a second instead of when its statement finishes."""
+        check = (
+            ", set_config('client_connection_check_interval', '1000', false)"
+            if self._conn.info.server_version >= 140000
+            else ""
+        )
         try:
             self._conn.execute(
-                "SELECT set_config('search_path', %s, false)", (quote_identifier(self.schema),)
+                f"SELECT set_config('search_path', %s, false){check}",
+                (quote_identifier(self.schema),),
             )
         except psycopg.Error as exc:
             raise self.translate_error(exc, action="open") from exc
@@ -1213,22 +1221,27 @@ class PostgresBackend:
             return "the server is out of disk space (the step was rolled back)"
         return f"PostgreSQL error: {detail}"
 
-    # -- backups: not a capability of this backend ---------------------------------------------
-
-    def _no_backups(self) -> MetamigrateError:
-        return BackupError(
-            "metamigrate does not take PostgreSQL backups itself; use pg_dump / your managed "
-            "backups (run with --no-backup)."
-        )
+    # -- backups: pg_dump archives of the schema (engine.backends.pg_backup) ------------------
 
     def backup_to(self, target: Path) -> BackupFacts:
-        raise self._no_backups()
+        from engine.backends.pg_backup import dump_schema
+
+        return dump_schema(
+            self._conn,
+            self.schema,
+            target,
+            fingerprint=lambda _conn: self.schema_fingerprint(),
+        )
 
     def describe_backup(self, path: Path) -> BackupFacts:
-        raise self._no_backups()
+        from engine.backends.pg_backup import read_archive
+
+        return read_archive(path, self.schema)
 
     def restore_from(self, path: Path, keep_current: Callable[[], object]) -> None:
-        raise self._no_backups()
+        from engine.backends.pg_backup import restore_schema
+
+        restore_schema(self._conn, self.schema, path, keep_current)
 
 
 def _last_row(cursor: psycopg.Cursor[Any]) -> Any:

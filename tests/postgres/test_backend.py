@@ -6,6 +6,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -384,3 +385,28 @@ def test_transaction_control_is_recognised(sql: str) -> None:
 )
 def test_savepoints_and_strings_are_not_transaction_control(sql: str) -> None:
     assert not pgb.is_transaction_control(sql)
+
+
+# -- backups through the backend (pg_dump archives of the schema) ------------------------------
+
+
+def test_a_backup_of_the_schema_holds_its_version_and_fingerprint(
+    opened: pgb.PostgresBackend, tmp_path: Path
+) -> None:
+    import shutil
+
+    if shutil.which("pg_dump") is None:
+        pytest.skip("pg_dump is not installed")
+    opened.begin_write()
+    for statement in opened.bookkeeping_ddl():
+        opened.execute(statement)
+    opened.execute("CREATE TABLE kept (id int)")
+    opened.execute(
+        "INSERT INTO schema_migrations (version, name, checksum, applied_at, duration_ms, "
+        "applied_by) VALUES (1, 'kept', 'c', '', 0, 'me')"
+    )
+    opened.commit()
+    target = tmp_path / "backup.dump"
+    facts = opened.backup_to(target)
+    assert (facts.version, facts.fingerprint) == (1, opened.schema_fingerprint())
+    assert opened.describe_backup(target).version == 1
