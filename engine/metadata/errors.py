@@ -41,3 +41,7 @@ class CatalogNotFoundError(CatalogError, NotFoundError):
     """The Iceberg catalog has no such namespace or table."""
 
     exit_code = EXIT_BAD_INPUT
+
+
+class CatalogConflictError(CatalogError):
+    """Another process committed to the same Iceberg table first, more often than retried."""

@@ -9,7 +9,11 @@ SQLite file and the warehouse a local folder, both under the service's ``base_pa
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import random
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,8 +27,14 @@ from pyiceberg.catalog import (
     delete_data_files,
     delete_files,
 )
-from pyiceberg.catalog.sql import IcebergNamespaceProperties, IcebergTables, SqlCatalog
+from pyiceberg.catalog.sql import (
+    IcebergNamespaceProperties,
+    IcebergTables,
+    SqlCatalog,
+    SqlCatalogBaseTable,
+)
 from pyiceberg.exceptions import (
+    CommitFailedException,
     NamespaceAlreadyExistsError,
     NamespaceNotEmptyError,
     NoSuchNamespaceError,
@@ -34,11 +44,16 @@ from pyiceberg.exceptions import (
 from pyiceberg.io import load_file_io
 from pyiceberg.table import CommitTableResponse
 from pyiceberg.table import Table as IcebergTable
-from sqlalchemy import select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from engine.metadata.errors import CatalogAlreadyExistsError, CatalogError, CatalogNotFoundError
+from engine.metadata.errors import (
+    CatalogAlreadyExistsError,
+    CatalogConflictError,
+    CatalogError,
+    CatalogNotFoundError,
+)
 from engine.settings import DEFAULT_BUSY_TIMEOUT
 
 if TYPE_CHECKING:
@@ -48,6 +63,14 @@ if TYPE_CHECKING:
 
 #: The catalog name recorded in every row of the catalog's tables.
 CATALOG_NAME = "metamigrate"
+#: How many times ``IcebergCatalog.retry_commits`` tries a change that another process beat.
+DEFAULT_COMMIT_ATTEMPTS = 5
+#: The metadata files the current thread's create_table wrote (None outside create_table).
+_written = threading.local()
+#: The advisory lock that serialises creating the catalog's tables on PostgreSQL.
+_INIT_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"metamigrate iceberg catalog tables").digest()[:8], "big", signed=True
+)
 
 #: Wraps every table commit: called with (namespace, name, commit, undo); ``commit()`` makes the
 #: commit and returns the new metadata location, ``undo()`` puts the catalog back as it was.
@@ -60,7 +83,51 @@ class _HookedSqlCatalog(SqlCatalog):
     commit_hook: CommitHook | None = None
     adapter: IcebergCatalog | None = None
 
+    @staticmethod
+    def _write_metadata(metadata: Any, io: Any, metadata_path: str) -> None:
+        # Remember each metadata file this thread writes: a failed create_table deletes exactly
+        # its own file, never the one another process is creating in the same folder.
+        written = getattr(_written, "paths", None)
+        if written is not None:
+            written.append(metadata_path)
+        SqlCatalog._write_metadata(metadata, io, metadata_path)
+
+    def create_tables(self) -> None:
+        if self.engine.dialect.name != "postgresql":
+            super().create_tables()
+            return
+        # Several replicas opening a new catalog at once: one creates the tables, the others wait
+        # for it and then find them (create_all checks first, in the same transaction).
+        with self.engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _INIT_LOCK_KEY})
+            SqlCatalogBaseTable.metadata.create_all(conn)
+
+    def create_namespace(
+        self, namespace: str | tuple[str, ...], properties: Mapping[str, str] | None = None
+    ) -> None:
+        try:
+            super().create_namespace(namespace, dict(properties or {}))
+        except IntegrityError as exc:
+            # Another process created it between PyIceberg's check and its insert.
+            raise NamespaceAlreadyExistsError(f"Namespace {namespace} already exists") from exc
+
     def commit_table(
+        self,
+        table: IcebergTable,
+        requirements: tuple[TableRequirement, ...],
+        updates: tuple[TableUpdate, ...],
+    ) -> CommitTableResponse:
+        try:
+            return self._commit_table(table, requirements, updates)
+        except CommitFailedException as exc:
+            name = ".".join(table.name())
+            raise CatalogConflictError(
+                f"Another process committed to the Iceberg table {name} first, so this change was "
+                "not made; load the table again and retry (MetadataManager.update_table retries "
+                "by itself)."
+            ) from exc
+
+    def _commit_table(
         self,
         table: IcebergTable,
         requirements: tuple[TableRequirement, ...],
@@ -119,6 +186,76 @@ class IcebergCatalog:
         with self._translate(f"open the Iceberg catalog {catalog_file}"):
             self._catalog = _HookedSqlCatalog(CATALOG_NAME, **properties)
         self._catalog.adapter = self
+
+    #: The SQLite file of the catalog (None: its tables are in a PostgreSQL database).
+    catalog_file: Path | None
+    #: Where the catalog's tables are, for messages (None: the SQLite catalog file).
+    _where: str | None = None
+
+    @classmethod
+    def on_postgres(
+        cls,
+        url: str,
+        warehouse: Path,
+        *,
+        schema: str = "public",
+        read_only: bool = False,
+        connect_timeout: float = 10.0,
+    ) -> IcebergCatalog:
+        """The catalog's tables in a PostgreSQL database (``schema``), the warehouse a folder.
+
+        Its tables (``iceberg_tables``, ``iceberg_namespace_properties``) are created on first use,
+        once even when several processes open a new catalog at once.
+        """
+        self = cls.__new__(cls)
+        self.catalog_file = None
+        self.warehouse = warehouse
+        self.read_only = read_only
+        uri, self._where = postgres_catalog_uri(
+            url, schema, read_only=read_only, connect_timeout=connect_timeout
+        )
+        properties = {
+            "uri": uri,
+            "warehouse": f"file://{warehouse.absolute()}",
+            "init_catalog_tables": "false" if read_only else "true",
+        }
+        with self._translate("open the Iceberg catalog"):
+            self._catalog = _HookedSqlCatalog(CATALOG_NAME, **properties)
+        self._catalog.adapter = self
+        return self
+
+    @property
+    def where(self) -> str:
+        """The catalog for messages: its SQLite file, or its PostgreSQL database (no password)."""
+        return self._where or f"catalog file {self.catalog_file}"
+
+    def retry_commits(
+        self,
+        load: Callable[[], IcebergTable],
+        change: Callable[[IcebergTable], object],
+        *,
+        attempts: int = DEFAULT_COMMIT_ATTEMPTS,
+    ) -> IcebergTable:
+        """Apply ``change`` to a freshly loaded table; when another process committed first, load
+        it again and re-apply, at most ``attempts`` times in all (with a short random backoff).
+
+        Returns the table as this change left it; ``CatalogConflictError`` when every attempt lost.
+        """
+        for attempt in range(1, attempts + 1):
+            table = load()
+            try:
+                change(table)
+            except CatalogConflictError as exc:
+                if attempt == attempts:
+                    name = ".".join(table.name())
+                    raise CatalogConflictError(
+                        f"Other processes kept committing to the Iceberg table {name}: this change "
+                        f"lost {attempts} times in a row and was not made; retry it later."
+                    ) from exc
+                time.sleep(random.uniform(0, 0.05 * 2**attempt))
+                continue
+            return table
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def on_commit(self, hook: CommitHook | None) -> None:
         """Route every table commit made through this catalog's tables through ``hook``."""
@@ -182,18 +319,20 @@ class IcebergCatalog:
                 f"The Iceberg catalog already has a table {namespace}.{name} that the store does "
                 "not know; nothing was changed (run 'metamigrate catalog check')."
             )
-        folder = self._local_path(self.namespace_location(namespace)) / name / "metadata"
-        existing = set(folder.iterdir()) if folder.is_dir() else set()
+        _written.paths = []
         try:
             table = self._create_table(namespace, name, schema, properties)
         except BaseException:
             # PyIceberg writes the metadata file before the catalog row: if the row failed, the
-            # file is an orphan. Delete what this call wrote, so the warehouse is unchanged too.
-            if folder.is_dir():
-                for orphan in set(folder.iterdir()) - existing:
-                    orphan.unlink(missing_ok=True)
+            # file is an orphan. Delete what this call wrote (only that: another process may be
+            # creating the same table in the same folder), so the warehouse is unchanged too.
+            for orphan in _written.paths:
+                with contextlib.suppress(OSError):
+                    self._local_path(orphan).unlink(missing_ok=True)
             self._prune_empty_folders(f"{self.namespace_location(namespace)}/{name}")
             raise
+        finally:
+            _written.paths = None
         return str(table.metadata_location)
 
     def _create_table(
@@ -369,8 +508,46 @@ class IcebergCatalog:
             yield
         except SQLAlchemyError as exc:
             reason = getattr(exc, "orig", None) or exc.__class__.__name__
-            raise CatalogError(
-                f"Could not {action}: {reason} (catalog file {self.catalog_file})."
-            ) from exc
+            raise CatalogError(f"Could not {action}: {reason} ({self.where}).") from exc
         except OSError as exc:
             raise CatalogError(f"Could not {action}: {exc.strerror or exc}.") from exc
+
+
+def postgres_catalog_uri(
+    url: str, schema: str = "public", *, read_only: bool = False, connect_timeout: float = 10.0
+) -> tuple[str, str]:
+    """(SQLAlchemy URL for psycopg 3, the same without its password for messages) of a libpq
+    ``postgresql://`` URL, with the catalog's tables in ``schema`` (its ``search_path``)."""
+    from psycopg.conninfo import conninfo_to_dict
+    from sqlalchemy.engine import URL
+
+    libpq = "postgresql://" + url.split("://", 1)[1] if "://" in url else url
+    params: dict[str, Any] = dict(conninfo_to_dict(libpq))
+    options = [str(params.pop("options", "") or "")]
+    options.append("-c search_path=" + _option_value('"' + schema.replace('"', '""') + '"'))
+    if read_only:
+        options.append("-c default_transaction_read_only=on")
+    query = {"options": " ".join(o for o in options if o)}
+    query["connect_timeout"] = str(params.pop("connect_timeout", max(1, round(connect_timeout))))
+    for key, value in params.items():
+        if key not in ("host", "port", "dbname", "user", "password"):
+            query[key] = str(value)
+    sa_url = URL.create(
+        "postgresql+psycopg",
+        username=params.get("user"),
+        password=params.get("password"),
+        host=params.get("host"),
+        port=int(params["port"]) if params.get("port") else None,
+        database=params.get("dbname"),
+        query=query,
+    )
+    shown = (
+        f"PostgreSQL database {sa_url.database or '(default)'} on {sa_url.host or 'localhost'}:"
+        f"{sa_url.port or 5432} as {sa_url.username or '(default user)'}, schema {schema}"
+    )
+    return sa_url.render_as_string(hide_password=False), shown
+
+
+def _option_value(value: str) -> str:
+    """A value inside libpq ``options``: spaces and backslashes escaped with a backslash."""
+    return value.replace("\\", "\\\\").replace(" ", "\\ ")
