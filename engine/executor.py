@@ -242,6 +242,9 @@ class Executor:
                     direction=step.direction,
                 )
         duration_ms = (time.perf_counter() - started) * 1000
+        # The schema's description costs a scan of the whole schema, so it is taken where a run
+        # comes to rest; verify() compares the live schema with it and says what changed.
+        described = _describe(self.conn) if fingerprint else None
         if step.direction == "up":
             entry = self.registry.file_of(step.version)
             self.recorder.record_applied(
@@ -251,9 +254,8 @@ class Executor:
                 checksum=migration.checksum,
                 source_key=entry.stat_key if entry else None,
                 reversible=migration.reversible,
-                # The fingerprint costs a scan of the whole schema, so it is taken where a run
-                # comes to rest; verify() compares the live schema with it.
-                fingerprint=sq.schema_fingerprint(self.conn) if fingerprint else None,
+                fingerprint=described[0] if described else None,
+                schema_facts=described[1] if described else None,
                 applied_at=started_at,
                 duration_ms=duration_ms,
             )
@@ -261,8 +263,8 @@ class Executor:
         else:
             self.recorder.record_unapplied(step.version)
             new_version = step.version - 1
-            if fingerprint and new_version > 0:
-                self.recorder.fill_fingerprint(new_version, sq.schema_fingerprint(self.conn))
+            if described and new_version > 0:
+                self.recorder.fill_fingerprint(new_version, *described)
         sq.set_user_version(self.conn, new_version)
         self.recorder.append_history(
             version=step.version,
@@ -342,6 +344,11 @@ class Executor:
                 success=False,
                 error=cause,
             )
+            # The run stopped here: the version it reached gets its schema recorded, so verify
+            # can still check for drift (it was applied mid-run, without a description).
+            top = self.recorder.head()[0]
+            if top > 0:
+                self.recorder.fill_fingerprint(top, *_describe(self.conn))
             self.conn.execute("COMMIT")
         except (sqlite3.Error, MetamigrateError):
             self._rollback()
@@ -369,6 +376,15 @@ def check_expected_version(current: int, expect_current: int | None) -> None:
             "(another runner changed it); nothing was changed. Look at the new plan and "
             "confirm again."
         )
+
+
+def _describe(conn: sqlite3.Connection) -> tuple[str, str]:
+    """(fingerprint, encoded structural description) of the live application schema."""
+    from engine.backends.base import fingerprint_of
+    from engine.drift import encode
+
+    facts = sq.schema_entries(conn)
+    return fingerprint_of(facts), encode(facts)
 
 
 def describe_failure(exc: BaseException) -> str:

@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
     source_key   TEXT,
     reversible   INTEGER NOT NULL DEFAULT 1,
     fingerprint  TEXT,
+    schema_facts TEXT,
     applied_at   TEXT NOT NULL,
     duration_ms  REAL NOT NULL,
     applied_by   TEXT NOT NULL
@@ -32,7 +33,8 @@ CREATE TABLE IF NOT EXISTS schema_migration_history (
     id           INTEGER PRIMARY KEY,
     version      INTEGER NOT NULL,
     name         TEXT NOT NULL DEFAULT '',
-    direction    TEXT NOT NULL CHECK (direction IN ('up', 'down')),
+    direction    TEXT NOT NULL
+                 CHECK (direction IN ('up', 'down', 'stamp', 'unmark', 'repair', 'baseline')),
     started_at   TEXT NOT NULL,
     finished_at  TEXT NOT NULL,
     duration_ms  REAL NOT NULL,
@@ -40,7 +42,9 @@ CREATE TABLE IF NOT EXISTS schema_migration_history (
     error        TEXT,
     user         TEXT NOT NULL,
     host         TEXT NOT NULL,
-    pid          INTEGER NOT NULL
+    pid          INTEGER NOT NULL,
+    reason       TEXT,
+    note         TEXT
 );
 """
 
@@ -94,6 +98,15 @@ class HistoryEntry:
     user: str
     host: str
     pid: int
+    #: Lifecycle directions (stamp, unmark, repair, baseline): the operator's ``--reason``.
+    reason: str | None = None
+    #: Lifecycle directions: what the engine did ("marked applied without running its up").
+    note: str | None = None
+
+    @property
+    def lifecycle(self) -> bool:
+        """True for a change of the bookkeeping made by hand (stamp, unmark, repair, baseline)."""
+        return self.direction not in ("up", "down")
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -109,6 +122,8 @@ class HistoryEntry:
             "user": self.user,
             "host": self.host,
             "pid": self.pid,
+            "reason": self.reason,
+            "note": self.note,
         }
 
 
@@ -120,6 +135,8 @@ class Recorder:
         # sqlite_master has no index: looking a table up scans the whole schema, so a run with
         # thousands of tables asks once and remembers (forget() after every rollback).
         self._tables_present = False
+        # The tables' shape is checked once per recorder, the first time it writes.
+        self._upgraded = False
 
     def has_tables(self) -> bool:
         if not self._tables_present:
@@ -129,16 +146,71 @@ class Recorder:
         return self._tables_present
 
     def forget(self) -> None:
-        """A transaction was rolled back: tables created in it may be gone."""
+        """A transaction was rolled back: tables created (or upgraded) in it may be gone."""
         self._tables_present = False
+        self._upgraded = False
 
     def ensure_tables(self) -> None:
-        """Create the bookkeeping tables if missing (inside the caller's write transaction)."""
+        """Create the bookkeeping tables if missing, or bring older ones up to date (inside the
+        caller's write transaction)."""
         if not self.has_tables():
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     self.conn.execute(statement)
             self._tables_present = True
+            self._upgraded = True
+        elif not self._upgraded:
+            self.upgrade_tables()
+            self._upgraded = True
+
+    def _columns(self, table: str) -> set[str]:
+        return {
+            row[0] for row in self.conn.execute("SELECT name FROM pragma_table_info(?)", (table,))
+        }
+
+    def upgrade_tables(self) -> None:
+        """Tables made by an older engine get what was added since: the recorded schema
+        description (``schema_facts``), and in the history the lifecycle directions (stamp,
+        unmark, repair, baseline) with the operator's ``reason`` and the engine's ``note``."""
+        if "reason" not in self._columns("schema_migration_history"):
+            # A CHECK constraint cannot be altered in place: the table is rebuilt, rows kept.
+            create = SCHEMA.split(";")[1].replace(
+                "IF NOT EXISTS schema_migration_history", "schema_migration_history_upgrade"
+            )
+            kept = (
+                "id, version, name, direction, started_at, finished_at, duration_ms, success, "
+                'error, "user", host, pid'
+            )
+            self.conn.execute(create)
+            self.conn.execute(
+                f"INSERT INTO schema_migration_history_upgrade ({kept}) "
+                f"SELECT {kept} FROM schema_migration_history"
+            )
+            self.conn.execute("DROP TABLE schema_migration_history")
+            self.conn.execute(
+                "ALTER TABLE schema_migration_history_upgrade RENAME TO schema_migration_history"
+            )
+        if "schema_facts" not in self._columns("schema_migrations"):
+            self.conn.execute("ALTER TABLE schema_migrations ADD COLUMN schema_facts TEXT")
+
+    def recorded_schema(self, version: int) -> tuple[str | None, list[str] | None]:
+        """(fingerprint, structural description) recorded for ``version``; None when missing."""
+        from engine.drift import decode
+
+        if not self.has_tables():
+            return None, None
+        if "schema_facts" not in self._columns("schema_migrations"):
+            row = self.conn.execute(
+                "SELECT fingerprint FROM schema_migrations WHERE version = ?", (version,)
+            ).fetchone()
+            return (row[0] if row else None), None
+        row = self.conn.execute(
+            "SELECT fingerprint, schema_facts FROM schema_migrations WHERE version = ?",
+            (version,),
+        ).fetchone()
+        if row is None:
+            return None, None
+        return row[0], decode(row[1])
 
     def applied(self) -> dict[int, AppliedRow]:
         if not self.has_tables():
@@ -196,11 +268,14 @@ class Recorder:
         fingerprint: str | None,
         applied_at: str,
         duration_ms: float,
+        schema_facts: str | None = None,
     ) -> None:
+        """Insert the row of an applied version; ``schema_facts`` (``engine.drift.encode``) is
+        the structural description behind ``fingerprint`` (call ``ensure_tables`` first)."""
         self.conn.execute(
             "INSERT INTO schema_migrations (version, name, description, checksum, source_key, "
-            "reversible, fingerprint, applied_at, duration_ms, applied_by) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "reversible, fingerprint, schema_facts, applied_at, duration_ms, applied_by) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 version,
                 name,
@@ -209,6 +284,7 @@ class Recorder:
                 source_key,
                 int(reversible),
                 fingerprint,
+                schema_facts,
                 applied_at,
                 duration_ms,
                 "{}@{}".format(*identity()),
@@ -218,12 +294,28 @@ class Recorder:
     def record_unapplied(self, version: int) -> None:
         self.conn.execute("DELETE FROM schema_migrations WHERE version = ?", (version,))
 
-    def fill_fingerprint(self, version: int, fingerprint: str) -> None:
+    def fill_fingerprint(
+        self, version: int, fingerprint: str, schema_facts: str | None = None
+    ) -> None:
         """Record the schema of ``version`` if it was never taken (it was applied mid-run)."""
+        if schema_facts is None:
+            self.conn.execute(
+                "UPDATE schema_migrations SET fingerprint = ? "
+                "WHERE version = ? AND fingerprint IS NULL",
+                (fingerprint, version),
+            )
+            return
         self.conn.execute(
-            "UPDATE schema_migrations SET fingerprint = ? "
-            "WHERE version = ? AND fingerprint IS NULL",
-            (fingerprint, version),
+            "UPDATE schema_migrations SET fingerprint = ?, schema_facts = ? "
+            "WHERE version = ? AND (fingerprint IS NULL OR schema_facts IS NULL)",
+            (fingerprint, schema_facts, version),
+        )
+
+    def record_schema(self, version: int, fingerprint: str, schema_facts: str) -> None:
+        """Record ``version``'s schema as it is now (stamp, baseline: the operator vouches)."""
+        self.conn.execute(
+            "UPDATE schema_migrations SET fingerprint = ?, schema_facts = ? WHERE version = ?",
+            (fingerprint, schema_facts, version),
         )
 
     def refresh_source_key(self, version: int, source_key: str) -> None:
@@ -243,11 +335,34 @@ class Recorder:
         duration_ms: float,
         success: bool,
         error: str | None,
+        reason: str | None = None,
+        note: str | None = None,
     ) -> None:
+        """One attempt; ``reason`` (the operator's why) and ``note`` (what the engine did) are
+        for the lifecycle directions and need ``ensure_tables`` first."""
+        if reason is None and note is None:
+            self.conn.execute(
+                "INSERT INTO schema_migration_history (version, name, direction, started_at, "
+                'finished_at, duration_ms, success, error, "user", host, pid) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    version,
+                    name,
+                    direction,
+                    started_at,
+                    finished_at,
+                    duration_ms,
+                    int(success),
+                    error,
+                    *identity(),
+                    os.getpid(),
+                ),
+            )
+            return
         self.conn.execute(
             "INSERT INTO schema_migration_history (version, name, direction, started_at, "
-            "finished_at, duration_ms, success, error, user, host, pid) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            'finished_at, duration_ms, success, error, "user", host, pid, reason, note) '
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 version,
                 name,
@@ -259,15 +374,22 @@ class Recorder:
                 error,
                 *identity(),
                 os.getpid(),
+                reason,
+                note,
             ),
         )
 
     def history(self, limit: int | None = None) -> list[HistoryEntry]:
         if not sq.table_exists(self.conn, "schema_migration_history"):
             return []
+        extra = (
+            "reason, note"
+            if "reason" in self._columns("schema_migration_history")
+            else "NULL, NULL"
+        )
         sql = (
             "SELECT id, version, name, direction, started_at, finished_at, duration_ms, success, "
-            "error, user, host, pid FROM schema_migration_history ORDER BY id DESC"
+            f'error, "user", host, pid, {extra} FROM schema_migration_history ORDER BY id DESC'
         )
         params: tuple[int, ...] = ()
         if limit is not None:
@@ -287,6 +409,8 @@ class Recorder:
                 user=r[9],
                 host=r[10],
                 pid=r[11],
+                reason=r[12],
+                note=r[13],
             )
             for r in self.conn.execute(sql, params).fetchall()
         ]

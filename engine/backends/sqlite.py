@@ -519,6 +519,7 @@ BOOKKEEPING_DDL = (
     source_key   TEXT,
     reversible   INTEGER NOT NULL DEFAULT 1,
     fingerprint  TEXT,
+    schema_facts TEXT,
     applied_at   TEXT NOT NULL,
     duration_ms  REAL NOT NULL,
     applied_by   TEXT NOT NULL
@@ -527,7 +528,8 @@ BOOKKEEPING_DDL = (
     id           INTEGER PRIMARY KEY,
     version      INTEGER NOT NULL,
     name         TEXT NOT NULL DEFAULT '',
-    direction    TEXT NOT NULL CHECK (direction IN ('up', 'down')),
+    direction    TEXT NOT NULL
+                 CHECK (direction IN ('up', 'down', 'stamp', 'unmark', 'repair', 'baseline')),
     started_at   TEXT NOT NULL,
     finished_at  TEXT NOT NULL,
     duration_ms  REAL NOT NULL,
@@ -535,7 +537,9 @@ BOOKKEEPING_DDL = (
     error        TEXT,
     user         TEXT NOT NULL,
     host         TEXT NOT NULL,
-    pid          INTEGER NOT NULL
+    pid          INTEGER NOT NULL,
+    reason       TEXT,
+    note         TEXT
 )""",
 )
 

@@ -1,0 +1,226 @@
+"""The configuration file: ``metamigrate.toml`` in the working directory, or the
+``[tool.metamigrate]`` table of ``pyproject.toml`` there (``--config FILE`` / ``METAMIGRATE_CONFIG``
+name another file). Read with ``tomllib``; nothing is written.
+
+Precedence, per setting: the command-line flag, then the environment, then the file, then the
+default (``engine.settings``). ``describe`` tells, per setting, which of them gave the value, for
+``metamigrate config``; passwords in database URLs are never shown.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.errors import EXIT_BAD_INPUT, MetamigrateError
+
+CONFIG_FILE = "metamigrate.toml"
+PYPROJECT = "pyproject.toml"
+#: Names the configuration file to read instead of looking in the working directory.
+ENV_CONFIG = "METAMIGRATE_CONFIG"
+
+#: Every key a configuration file may set, with the type of its value.
+FILE_KEYS: dict[str, tuple[type, ...]] = {
+    "db": (str,),
+    "migrations": (str,),
+    "schema": (str,),
+    "backup_dir": (str,),
+    "keep_backups": (int,),
+    "busy_timeout": (int, float),
+    "connect_timeout": (int, float),
+    "lock_timeout": (str, int, float),
+    "statement_timeout": (str, int, float),
+    "base_path": (str,),
+}
+#: Other spellings accepted in a file (``keep = 5`` is ``keep_backups = 5``).
+ALIASES = {"keep": "keep_backups", "database": "db", "backups": "backup_dir"}
+#: Keys whose value is a path: a relative path is relative to the file's folder.
+PATH_KEYS = ("db", "backup_dir", "base_path", "migrations")
+
+
+class ConfigError(MetamigrateError):
+    """The configuration file cannot be read or holds a wrong key or value."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """A configuration file that was found and read."""
+
+    path: Path
+    #: "" for metamigrate.toml (the whole file), "tool.metamigrate" for pyproject.toml.
+    table: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """Where a value came from, as ``metamigrate config`` shows it."""
+        return f"{self.path} [{self.table}]" if self.table else str(self.path)
+
+
+def find_config(
+    cwd: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    explicit: str | os.PathLike[str] | None = None,
+) -> ConfigFile | None:
+    """The configuration in force: ``explicit`` (``--config``), else ``METAMIGRATE_CONFIG``, else
+    ``metamigrate.toml`` in ``cwd``, else ``pyproject.toml``'s ``[tool.metamigrate]`` there."""
+    env = os.environ if environ is None else environ
+    named = explicit or env.get(ENV_CONFIG) or None
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise ConfigError(
+                f"Configuration file {path} does not exist; check --config or {ENV_CONFIG}."
+            )
+        return load_config(path)
+    folder = Path(cwd) if cwd is not None else Path.cwd()
+    own = folder / CONFIG_FILE
+    if own.is_file():
+        return load_config(own)
+    pyproject = folder / PYPROJECT
+    if pyproject.is_file():
+        found = load_config(pyproject)
+        return found if found.table else None
+    return None
+
+
+def load_config(path: Path) -> ConfigFile:
+    """Read ``path``: a pyproject.toml's ``[tool.metamigrate]`` table, any other file whole."""
+    import tomllib
+
+    try:
+        with path.open("rb") as handle:
+            document = tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot read the configuration file {path}: {exc.strerror or exc}."
+        ) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"The configuration file {path} is not valid TOML ({exc}); fix it or remove it."
+        ) from exc
+    if path.name == PYPROJECT:
+        table = document.get("tool", {}).get("metamigrate")
+        if table is None:
+            return ConfigFile(path, "", {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"[tool.metamigrate] in {path} must be a table of settings.")
+        return ConfigFile(path, "tool.metamigrate", _validated(table, path, "[tool.metamigrate]"))
+    # metamigrate.toml: the settings at the top level, or under [metamigrate].
+    section = document.get("metamigrate", document)
+    if not isinstance(section, dict):
+        raise ConfigError(f"[metamigrate] in {path} must be a table of settings.")
+    return ConfigFile(path, "", _validated(section, path, ""))
+
+
+def _validated(table: Mapping[str, Any], path: Path, where: str) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    place = f"{path} {where}".strip()
+    for raw_key, raw_value in table.items():
+        value: Any = raw_value
+        key = ALIASES.get(raw_key.replace("-", "_"), raw_key.replace("-", "_"))
+        kinds = FILE_KEYS.get(key)
+        if kinds is None:
+            known = ", ".join(sorted(FILE_KEYS))
+            raise ConfigError(
+                f"Unknown setting {raw_key!r} in {place}; the settings are: {known}."
+            )
+        if isinstance(raw_value, bool) or not isinstance(raw_value, kinds):
+            wanted = " or ".join("number" if k in (int, float) else "text" for k in kinds)
+            raise ConfigError(
+                f"Setting {raw_key!r} in {place} must be {_dedupe(wanted)}, not {value!r}."
+            )
+        if key == "keep_backups" and value < 1:
+            raise ConfigError(f"Setting {raw_key!r} in {place} must be at least 1, not {value}.")
+        if key in ("busy_timeout", "connect_timeout") and value < 0:
+            raise ConfigError(f"Setting {raw_key!r} in {place} must not be negative.")
+        if key in PATH_KEYS:
+            value = _relative_to(path.parent, key, value)
+        values[key] = float(value) if key in ("busy_timeout", "connect_timeout") else value
+    return values
+
+
+def _dedupe(text: str) -> str:
+    parts: list[str] = []
+    for part in text.split(" or "):
+        if part not in parts:
+            parts.append(part)
+    return " or ".join(parts)
+
+
+def _relative_to(folder: Path, key: str, value: str) -> str:
+    """A relative path in a file means relative to that file's folder (URLs, module names and
+    absolute paths are kept)."""
+    if "://" in value or Path(value).is_absolute():
+        return value
+    if key == "migrations" and "/" not in value and not (folder / value).is_dir():
+        return value  # a module name such as engine.store.migrations
+    if folder.resolve() == Path.cwd().resolve():
+        return value  # the usual case: keep what the operator wrote
+    return str(folder / value)
+
+
+# -- where each value came from ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResolvedSetting:
+    """One setting as ``metamigrate config`` shows it."""
+
+    name: str
+    value: Any
+    #: "flag --db", "environment METAMIGRATE_DB", the file's label, or "default".
+    source: str
+
+    @property
+    def shown(self) -> str:
+        """The value as text, with any password in a URL masked."""
+        if self.value is None:
+            return "(none)"
+        return mask_password(str(self.value)) if isinstance(self.value, str) else str(self.value)
+
+    def to_dict(self) -> dict[str, object]:
+        value = mask_password(self.value) if isinstance(self.value, str) else self.value
+        return {"name": self.name, "value": value, "source": self.source}
+
+
+def describe(
+    names: list[str],
+    *,
+    flags: Mapping[str, Any],
+    environ: Mapping[str, str],
+    env_names: Mapping[str, str],
+    config: ConfigFile | None,
+    resolved: Mapping[str, Any],
+    flag_names: Mapping[str, str] | None = None,
+) -> list[ResolvedSetting]:
+    """Per setting, the value in force (``resolved``) and the first source that had one."""
+    out: list[ResolvedSetting] = []
+    file_values = config.values if config is not None else {}
+    for name in names:
+        flag = (flag_names or {}).get(name, "--" + name.replace("_", "-"))
+        env_name = env_names.get(name)
+        if flags.get(name) is not None:
+            source = f"flag {flag}"
+        elif env_name and environ.get(env_name):
+            source = f"environment {env_name}"
+        elif name in file_values and config is not None:
+            source = config.label
+        else:
+            source = "default"
+        out.append(ResolvedSetting(name, resolved.get(name), source))
+    return out
+
+
+def mask_password(text: str) -> str:
+    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``; also
+    ``password=`` in a query string or a key/value connection string."""
+    import re
+
+    text = re.sub(r"(://[^/:@\s]*:)([^@/\s]*)@", r"\1***@", text)
+    return re.sub(r"(?i)(password=)([^&\s]+)", r"\1***", text)
