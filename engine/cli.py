@@ -490,11 +490,16 @@ def cmd_verify(args: argparse.Namespace, out: Output) -> int:
         out.json(report.to_dict())
     else:
         for check in report.checks:
-            mark = "[green]✓ pass[/]" if check.passed else "[bold red]✗ FAIL[/]"
+            if not check.checked:
+                mark = "[yellow]- not checked[/]"
+            else:
+                mark = "[green]✓ pass[/]" if check.passed else "[bold red]✗ FAIL[/]"
             detail = f" ({_escape(check.detail)})" if check.detail else ""
             out.console.print(f"{mark}  {_escape(check.title)}{detail}")
             for problem in check.problems:
                 out.console.print(f"        {_escape(problem)}")
+            for note in check.notes:
+                out.console.print(f"        [dim]{_escape(note)}[/]")
     return 0 if report.ok else EXIT_FAILED
 
 

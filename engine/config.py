@@ -127,9 +127,7 @@ def _validated(table: Mapping[str, Any], path: Path, where: str) -> dict[str, An
         kinds = FILE_KEYS.get(key)
         if kinds is None:
             known = ", ".join(sorted(FILE_KEYS))
-            raise ConfigError(
-                f"Unknown setting {raw_key!r} in {place}; the settings are: {known}."
-            )
+            raise ConfigError(f"Unknown setting {raw_key!r} in {place}; the settings are: {known}.")
         if isinstance(raw_value, bool) or not isinstance(raw_value, kinds):
             wanted = " or ".join("number" if k in (int, float) else "text" for k in kinds)
             raise ConfigError(

@@ -25,14 +25,28 @@ class CheckResult:
     passed: bool
     problems: list[str] = field(default_factory=list)
     detail: str = ""
+    #: False when the check could not be made (nothing recorded to compare with): then
+    #: ``passed`` is False too, so nothing shows it as a pass, but it is no failure either.
+    checked: bool = True
+    #: Facts worth showing that are no problem (bookkeeping changes made by hand).
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """ "pass", "FAIL" or "not checked"."""
+        if not self.checked:
+            return "not checked"
+        return "pass" if self.passed else "FAIL"
 
     def to_dict(self) -> dict[str, object]:
         return {
             "name": self.name,
             "title": self.title,
             "passed": self.passed,
+            "status": self.status,
             "problems": list(self.problems),
             "detail": self.detail,
+            "notes": list(self.notes),
         }
 
 
@@ -42,7 +56,8 @@ class VerificationReport:
 
     @property
     def ok(self) -> bool:
-        return all(check.passed for check in self.checks)
+        """No check failed (a check that could not be made is no failure, and no pass)."""
+        return all(check.passed or not check.checked for check in self.checks)
 
     @property
     def problems(self) -> list[str]:
@@ -80,15 +95,22 @@ def verify(
         ),
         _guarded("schema_drift", "Live schema matches the recorded one", lambda: _drift(conn)),
         _guarded("bookkeeping", "Bookkeeping consistent", lambda: _bookkeeping(conn)),
+        _lifecycle(conn),
     ]
     for extra in extra_checks or []:
         checks.append(extra(conn))
     return VerificationReport(checks)
 
 
+class NotChecked(Exception):
+    """Raised by a check that has nothing to compare with; its message says why."""
+
+
 def _guarded(name: str, title: str, run: Callable[[], tuple[list[str], str]]) -> CheckResult:
     try:
         problems, detail = run()
+    except NotChecked as exc:
+        return CheckResult(name, title, False, [], f"not checked: {exc}", checked=False)
     except (sqlite3.Error, MetamigrateError) as exc:
         message = exc.message if isinstance(exc, MetamigrateError) else str(sq.translate_error(exc))
         return CheckResult(name, title, False, [f"{title} could not run: {message}"])
@@ -145,21 +167,49 @@ def _checksums(
 
 
 def _drift(conn: sqlite3.Connection) -> tuple[list[str], str]:
+    from engine.backends.base import fingerprint_of
+    from engine.drift import sentences
+
     recorder = Recorder(conn)
     current = recorder.head()[0]
     if current == 0:
         return [], "no migration applied"
-    row = recorder.applied().get(current)
-    if row is None or row.fingerprint is None:
-        return [], f"no schema fingerprint recorded for version {current} (applied mid-run)"
-    live = sq.schema_fingerprint(conn)
-    if live != row.fingerprint:
+    recorded, facts = recorder.recorded_schema(current)
+    if recorded is None:
+        raise NotChecked(
+            f"no schema recorded for version {current} (applied mid-run, or stamped by an older "
+            "engine); the next migrate or stamp records it"
+        )
+    live_facts = sq.schema_entries(conn)
+    live = fingerprint_of(live_facts)
+    if live == recorded:
+        return [], f"fingerprint {live}"
+    if facts is None:
         return [
             f"The live schema differs from the one recorded after version {current} "
-            f"(fingerprint {row.fingerprint} recorded, {live} now): it was changed outside the "
+            f"(fingerprint {recorded} recorded, {live} now): it was changed outside the "
             "migrations."
         ], ""
-    return [], f"fingerprint {live}"
+    changes = sentences(facts, live_facts) or ["the schema differs in a way not described"]
+    return [
+        f"Schema changed outside the migrations since version {current}: {c}." for c in changes
+    ], (f"fingerprint {recorded} recorded, {live} now")
+
+
+def _lifecycle(conn: sqlite3.Connection) -> CheckResult:
+    """Bookkeeping changes made by hand (stamp, unmark, repair, baseline), newest first."""
+    title = "Bookkeeping changes made by hand"
+    try:
+        entries = [e for e in Recorder(conn).history() if e.lifecycle]
+    except sqlite3.Error:
+        entries = []
+    notes = [
+        f"{e.started_at[:19].replace('T', ' ')} {e.direction} {e.version:04d}_{e.name}: "
+        f"{e.note or ''} by {e.user}@{e.host}, reason: {e.reason or '(none)'}"
+        for e in entries[:20]
+    ]
+    detail = f"{len(entries)} recorded" if entries else "none"
+    return CheckResult("lifecycle", title, True, [], detail, notes=notes)
 
 
 def _bookkeeping(conn: sqlite3.Connection) -> tuple[list[str], str]:
