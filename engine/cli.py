@@ -209,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     from engine.safety_cli import register as register_safety
 
     register_safety(commands, _manager)  # backup, backups, restore
+    from engine.lifecycle_cli import register as register_lifecycle
+
+    register_lifecycle(commands, _manager)  # stamp, unmark, repair, baseline
     return parser
 
 
@@ -519,7 +522,7 @@ def cmd_history(args: argparse.Namespace, out: Output) -> int:
     if wide:
         table.add_column("ms", justify="right", no_wrap=True)
         table.add_column("By", no_wrap=True)
-    table.add_column("Error", overflow="fold")
+    table.add_column("Error or note", overflow="fold")
     for e in entries:
         cells = [
             _short_time(e.started_at),
@@ -529,7 +532,10 @@ def cmd_history(args: argparse.Namespace, out: Output) -> int:
         ]
         if wide:
             cells += [f"{e.duration_ms:.1f}", f"{e.user}@{e.host}:{e.pid}"]
-        cells.append(_escape(e.error or ""))
+        if e.lifecycle:  # a change made by hand: what it did and the operator's reason
+            cells.append(_escape(f"{e.note or ''} (reason: {e.reason or 'none given'})"))
+        else:
+            cells.append(_escape(e.error or ""))
         table.add_row(*cells)
     out.console.print(table)
     return 0

@@ -31,6 +31,7 @@ from engine.settings import DEFAULT_BUSY_TIMEOUT, DEFAULT_KEEP_BACKUPS
 if TYPE_CHECKING:
     from engine.backup import BackupInfo, BackupManager, RestoreResult
     from engine.events import EventHandler
+    from engine.lifecycle import LifecycleResult
     from engine.rehearsal import RehearsalReport, RollbackImpact
     from engine.targets import Target
     from engine.verify import ExtraCheck, VerificationReport
@@ -480,6 +481,37 @@ class MigrationManager:
 
         self.require_database()
         return rollback_impact(self, self.resolve_target(target))
+
+    # -- changing the bookkeeping by hand (engine.lifecycle) ------------------------------------
+
+    def stamp(self, version: int | str, *, reason: str, dry_run: bool = False) -> LifecycleResult:
+        """Record exactly 1..``version`` as applied without running code (``reason`` required;
+        recorded in the history as direction "stamp"). See ``engine.lifecycle``."""
+        from engine.lifecycle import stamp
+
+        return stamp(self, version, reason=reason, dry_run=dry_run)
+
+    def unmark(self, version: int, *, reason: str, dry_run: bool = False) -> LifecycleResult:
+        """Forget that the newest applied ``version`` was applied, without running its down."""
+        from engine.lifecycle import unmark
+
+        return unmark(self, version, reason=reason, dry_run=dry_run)
+
+    def repair(self, version: int, *, reason: str, dry_run: bool = False) -> LifecycleResult:
+        """Accept the edited code of applied ``version``, or clear an unfinished attempt on it."""
+        from engine.lifecycle import repair
+
+        return repair(self, version, reason=reason, dry_run=dry_run)
+
+    def baseline(
+        self, version: int | str, *, reason: str, force: bool = False, dry_run: bool = False
+    ) -> LifecycleResult:
+        """Adopt an unmanaged database at ``version`` once its schema matches what 1..N produce
+        on a scratch database (``BaselineMismatchError`` lists the differences; ``force``
+        accepts them, recorded)."""
+        from engine.lifecycle import baseline
+
+        return baseline(self, version, reason=reason, force=force, dry_run=dry_run)
 
     # -- checking -----------------------------------------------------------------------------
 

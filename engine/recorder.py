@@ -55,6 +55,10 @@ def utc_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
 
 
+#: ``finished_at`` of a history row whose attempt is still running (or died while running).
+IN_PROGRESS = ""
+
+
 @functools.cache
 def identity() -> tuple[str, str]:
     """(user, host) of this process, for the bookkeeping and history rows."""
@@ -316,6 +320,37 @@ class Recorder:
         self.conn.execute(
             "UPDATE schema_migrations SET fingerprint = ?, schema_facts = ? WHERE version = ?",
             (fingerprint, schema_facts, version),
+        )
+
+    def set_checksum(self, version: int, checksum: str, source_key: str | None) -> None:
+        """``repair``: the edited code of ``version`` is accepted as what was applied."""
+        self.conn.execute(
+            "UPDATE schema_migrations SET checksum = ?, source_key = ? WHERE version = ?",
+            (checksum, source_key, version),
+        )
+
+    def unfinished_attempts(self, version: int) -> list[tuple[int, str]]:
+        """(history id, started_at) of attempts on ``version`` that began and never finished.
+
+        An attempt that cannot run in a transaction commits its history row first with an empty
+        ``finished_at`` (``IN_PROGRESS``) and fills it in when it ends; a row still empty means
+        the process died in between, and only ``repair`` clears it.
+        """
+        if not self.has_tables():
+            return []
+        rows = self.conn.execute(
+            "SELECT id, started_at FROM schema_migration_history "
+            "WHERE version = ? AND finished_at = ? ORDER BY id",
+            (version, IN_PROGRESS),
+        ).fetchall()
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    def close_attempt(self, history_id: int, error: str) -> None:
+        """Mark an unfinished attempt as ended in failure (``repair``)."""
+        self.conn.execute(
+            "UPDATE schema_migration_history SET finished_at = ?, success = 0, error = ? "
+            "WHERE id = ?",
+            (utc_now(), error, history_id),
         )
 
     def refresh_source_key(self, version: int, source_key: str) -> None:
