@@ -94,8 +94,10 @@ def verify(
             lambda: _checksums(conn, registry, full=full_checksums),
         ),
         _guarded("schema_drift", "Live schema matches the recorded one", lambda: _drift(conn)),
-        _guarded("bookkeeping", "Bookkeeping consistent", lambda: _bookkeeping(conn)),
-        _lifecycle(conn),
+        _with_notes(
+            _guarded("bookkeeping", "Bookkeeping consistent", lambda: _bookkeeping(conn)),
+            _lifecycle_notes(conn),
+        ),
     ]
     for extra in extra_checks or []:
         checks.append(extra(conn))
@@ -196,20 +198,26 @@ def _drift(conn: sqlite3.Connection) -> tuple[list[str], str]:
     ], (f"fingerprint {recorded} recorded, {live} now")
 
 
-def _lifecycle(conn: sqlite3.Connection) -> CheckResult:
+def _lifecycle_notes(conn: sqlite3.Connection) -> list[str]:
     """Bookkeeping changes made by hand (stamp, unmark, repair, baseline), newest first."""
-    title = "Bookkeeping changes made by hand"
     try:
         entries = [e for e in Recorder(conn).history() if e.lifecycle]
     except sqlite3.Error:
-        entries = []
+        return []
     notes = [
         f"{e.started_at[:19].replace('T', ' ')} {e.direction} {e.version:04d}_{e.name}: "
-        f"{e.note or ''} by {e.user}@{e.host}, reason: {e.reason or '(none)'}"
+        f"{e.note or ''}, by {e.user}@{e.host}, reason: {e.reason or '(none)'}"
         for e in entries[:20]
     ]
-    detail = f"{len(entries)} recorded" if entries else "none"
-    return CheckResult("lifecycle", title, True, [], detail, notes=notes)
+    if len(entries) > 20:
+        notes.append(f"... and {len(entries) - 20} older change(s) made by hand (see history)")
+    return notes
+
+
+def _with_notes(check: CheckResult, notes: list[str]) -> CheckResult:
+    from dataclasses import replace
+
+    return replace(check, notes=notes) if notes else check
 
 
 def _bookkeeping(conn: sqlite3.Connection) -> tuple[list[str], str]:
