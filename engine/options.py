@@ -21,11 +21,29 @@ from typing import Any
 
 from engine.settings import (
     DEFAULT_BUSY_TIMEOUT,
+    DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_DB,
+    DEFAULT_DDL_LOCK_TIMEOUT,
     DEFAULT_KEEP_BACKUPS,
+    DEFAULT_LOCK_WAIT,
+    DEFAULT_SCHEMA,
     ENV_BASE_PATH,
     ENV_DB,
+    ENV_SCHEMA,
 )
+
+
+def duration(text: str) -> str:
+    """A PostgreSQL duration for argparse: "5s", "500ms", "2min" (a bare number is seconds)."""
+    import re
+
+    value = text.strip().replace(" ", "")
+    if not re.fullmatch(r"\d+(\.\d+)?(us|ms|s|min|h|d)?", value):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration; write e.g. 5s, 500ms or 2min"
+        )
+    return value if not value[-1].isdigit() else value + "s"
+
 
 #: Groups: "connection" (which database, how to open it), "output", "catalog", "backup" (the
 #: options of commands that write and back up first), "backup-folder", "keep", "rehearse".
@@ -79,8 +97,53 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         ("--read-only",),
         "connection",
-        "open the database read-only (SQLite mode=ro): nothing can be written",
+        "open the database read-only (SQLite mode=ro; PostgreSQL default_transaction_read_only): "
+        "nothing can be written",
         kwargs={"action": "store_true"},
+    ),
+    Option(
+        ("--schema",),
+        "connection",
+        f"PostgreSQL: the schema that holds the bookkeeping and the application (env "
+        f"{ENV_SCHEMA}, default {DEFAULT_SCHEMA})",
+        env=ENV_SCHEMA,
+        kwargs={"metavar": "NAME"},
+    ),
+    Option(
+        ("--lock-timeout",),
+        "connection",
+        "PostgreSQL: how long to wait for the migration lock another migrator holds, then fail "
+        f"naming it (default {DEFAULT_LOCK_WAIT:g})",
+        kwargs={"type": float, "metavar": "SECONDS"},
+    ),
+    Option(
+        ("--ddl-lock-timeout",),
+        "connection",
+        "PostgreSQL: lock_timeout of the statements inside migrations, so a migration waiting "
+        f"behind a long query does not queue the service behind it (default "
+        f"{DEFAULT_DDL_LOCK_TIMEOUT}; a migration's LOCK_TIMEOUT wins)",
+        kwargs={"type": duration, "metavar": "DURATION"},
+    ),
+    Option(
+        ("--statement-timeout",),
+        "connection",
+        "PostgreSQL: statement_timeout inside migrations, e.g. 10min (default none; a "
+        "migration's STATEMENT_TIMEOUT wins)",
+        kwargs={"type": duration, "metavar": "DURATION"},
+    ),
+    Option(
+        ("--lock-retries",),
+        "connection",
+        "PostgreSQL: retry a migration that hit its lock_timeout up to N times, with backoff "
+        "(default 0)",
+        kwargs={"type": int, "metavar": "N"},
+    ),
+    Option(
+        ("--connect-timeout",),
+        "connection",
+        f"PostgreSQL: seconds to wait for the server to answer (default "
+        f"{DEFAULT_CONNECT_TIMEOUT:g})",
+        kwargs={"type": float, "metavar": "SECONDS"},
     ),
     Option(("--json",), "output", "print JSON instead of tables", kwargs={"action": "store_true"}),
     Option(

@@ -27,9 +27,19 @@ DEFAULT_KEEP_BACKUPS = 10
 #: The folder beside the database that holds its backups.
 DEFAULT_BACKUP_FOLDER = "backups"
 
+#: PostgreSQL: the schema of the bookkeeping and the application.
+DEFAULT_SCHEMA = "public"
+#: PostgreSQL: seconds to wait for the migration lock another migrator holds.
+DEFAULT_LOCK_WAIT = 60.0
+#: PostgreSQL: lock_timeout of the statements inside migrations.
+DEFAULT_DDL_LOCK_TIMEOUT = "5s"
+#: Servers: seconds to wait for a connection.
+DEFAULT_CONNECT_TIMEOUT = 10.0
+
 #: Environment variables (flags win over them).
 ENV_DB = "METAMIGRATE_DB"
 ENV_BASE_PATH = "METAMIGRATE_BASE_PATH"
+ENV_SCHEMA = "METAMIGRATE_SCHEMA"
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,14 @@ class Settings:
     json: bool = False
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT
     read_only: bool = False
+    #: PostgreSQL (servers): the schema; migration lock wait (s); DDL lock_timeout; statement
+    #: timeout; lock_timeout retries; connect timeout (s).
+    schema: str | None = None
+    lock_timeout: float | None = None
+    ddl_lock_timeout: str | None = None
+    statement_timeout: str | None = None
+    lock_retries: int = 0
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     #: The metadata service's folder (adds the Iceberg catalog check), None when not configured.
     base_path: str | None = None
     no_backup: bool = False
@@ -94,7 +112,15 @@ class Settings:
         """The backend's connection options for these settings."""
         from engine.backends.base import ConnectOptions
 
-        return ConnectOptions(read_only=self.read_only, busy_timeout=self.busy_timeout)
+        return ConnectOptions(
+            read_only=self.read_only,
+            busy_timeout=self.busy_timeout,
+            schema=self.schema,
+            lock_wait=self.lock_timeout,
+            lock_timeout=self.ddl_lock_timeout,
+            statement_timeout=self.statement_timeout,
+            connect_timeout=self.connect_timeout,
+        )
 
     def manager_options(self) -> dict[str, Any]:
         """Keyword arguments of ``MigrationManager`` these settings ask for."""

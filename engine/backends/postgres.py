@@ -51,12 +51,8 @@ from engine.errors import (
     MetamigrateError,
     ReadOnlyDatabaseError,
 )
+from engine.settings import DEFAULT_DDL_LOCK_TIMEOUT, DEFAULT_LOCK_WAIT, DEFAULT_SCHEMA
 
-DEFAULT_SCHEMA = "public"
-#: Seconds to wait for the migration lock when the options do not say.
-DEFAULT_LOCK_WAIT = 60.0
-#: ``lock_timeout`` of the statements inside a migration (DDL must not queue the service behind it).
-DEFAULT_DDL_LOCK_TIMEOUT = "5s"
 #: Tables of at most this many bytes are counted exactly; larger ones are estimated (reltuples).
 EXACT_COUNT_MAX_BYTES = 32 * 1024 * 1024
 #: PostgreSQL truncates ``application_name`` to 63 bytes.
