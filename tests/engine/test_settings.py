@@ -72,6 +72,12 @@ def test_the_console_takes_the_same_option_definitions() -> None:
         "migrations",
         "busy_timeout",
         "read_only",
+        "schema",
+        "lock_timeout",
+        "ddl_lock_timeout",
+        "statement_timeout",
+        "lock_retries",
+        "connect_timeout",
         "base_path",
     }
     for action in actions:
