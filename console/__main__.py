@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from engine.options import add_options, flags_of
-from engine.settings import DEFAULT_BUSY_TIMEOUT, DEFAULT_DB, ENV_DB, Settings
+from engine.settings import DEFAULT_BUSY_TIMEOUT, DEFAULT_DB, ENV_DB
 
 
 def run_console(
@@ -87,7 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    settings = Settings.resolve(flags_of(build_parser().parse_args(argv)))
+    from engine import MetamigrateError
+    from engine.config import load_settings
+
+    try:
+        settings = load_settings(flags_of(build_parser().parse_args(argv)))[0]
+    except MetamigrateError as exc:  # a bad configuration file or environment variable
+        sys.stderr.write(f"error: {exc.message}\n")
+        return exc.exit_code
     return run_console(
         settings.db,
         migrations=settings.migrations,

@@ -184,6 +184,12 @@ def register(commands: CommandRegistry) -> None:
     new.add_argument("name", help="what the migration does, e.g. add_user_email")
     new.add_argument("--dir", required=True, type=Path, help="folder of migration files")
     commands.add(
+        "config",
+        "Show the settings in force and where each came from (flag, environment, file, default).",
+        cmd_config,
+        ("catalog", "backup-folder", "keep"),
+    )
+    commands.add(
         "console",
         "Open the operations console (needs the 'console' extra).",
         cmd_console,
@@ -216,13 +222,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    """Parse, then resolve the settings once (flags, environment, defaults): ``args.settings``,
-    with each setting also on ``args`` under its option name."""
+    """Parse, then resolve the settings once (flags, environment, configuration file, defaults):
+    ``args.settings``, with each setting also on ``args`` under its option name, and the file
+    read (or None) as ``args.config_file``."""
+    from engine.config import load_settings
+
     args = build_parser().parse_args(argv)
-    settings = Settings.resolve(flags_of(args))
+    given = flags_of(args)
+    settings, config = load_settings(given)
     for name, value in vars(settings).items():
         setattr(args, name, value)
     args.settings = settings
+    args.config_file = config
+    args.given_flags = given  # what the command line itself said (None: not given)
     return args
 
 
@@ -606,6 +618,26 @@ def cmd_new(args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
+def cmd_config(args: argparse.Namespace, out: Output) -> int:
+    from engine.config import describe_settings
+
+    rows = describe_settings(args.given_flags, args.settings, args.config_file)
+    file = str(args.config_file.path) if args.config_file else None
+    if out.as_json:
+        out.json({"config_file": file, "settings": [row.to_dict() for row in rows]})
+        return 0
+    from rich.table import Table
+
+    table = Table(title=f"Settings (configuration file: {file or 'none'})")
+    table.add_column("Setting", no_wrap=True)
+    table.add_column("Value", overflow="fold")
+    table.add_column("From", overflow="fold")
+    for row in rows:
+        table.add_row(row.name, _escape(row.shown), _escape(row.source))
+    out.console.print(table)
+    return 0
+
+
 def cmd_console(args: argparse.Namespace, out: Output) -> int:
     try:
         from console.__main__ import run_console
@@ -634,7 +666,14 @@ def _usage(message: str) -> _UsageError:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+    try:
+        args = parse_args(argv)
+    except MetamigrateError as exc:  # a bad configuration file or environment variable
+        words = sys.argv[1:] if argv is None else list(argv)
+        if "--json" in words:
+            sys.stdout.write(json.dumps({"error": exc.message, "exit_code": exc.exit_code}) + "\n")
+        sys.stderr.write(f"error: {exc.message}\n")
+        return exc.exit_code
     out = Output(args.json)
     try:
         code: int = args.func(args, out)

@@ -13,32 +13,48 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import EXIT_BAD_INPUT, MetamigrateError
+
+if TYPE_CHECKING:
+    from engine.settings import Settings
 
 CONFIG_FILE = "metamigrate.toml"
 PYPROJECT = "pyproject.toml"
 #: Names the configuration file to read instead of looking in the working directory.
 ENV_CONFIG = "METAMIGRATE_CONFIG"
 
-#: Every key a configuration file may set, with the type of its value.
-FILE_KEYS: dict[str, tuple[type, ...]] = {
-    "db": (str,),
-    "migrations": (str,),
-    "schema": (str,),
-    "backup_dir": (str,),
-    "keep_backups": (int,),
-    "busy_timeout": (int, float),
-    "connect_timeout": (int, float),
-    "lock_timeout": (str, int, float),
-    "statement_timeout": (str, int, float),
-    "base_path": (str,),
-}
+#: Options that belong on the command line only: what one run does, not where things are.
+NOT_IN_FILE = ("json", "rehearse", "no_backup", "config")
 #: Other spellings accepted in a file (``keep = 5`` is ``keep_backups = 5``).
 ALIASES = {"keep": "keep_backups", "database": "db", "backups": "backup_dir"}
 #: Keys whose value is a path: a relative path is relative to the file's folder.
 PATH_KEYS = ("db", "backup_dir", "base_path", "migrations")
+
+
+def file_keys() -> dict[str, tuple[type, ...]]:
+    """Every key a configuration file may set (the option table's settings), with its types."""
+    from dataclasses import fields
+
+    from engine.options import OPTIONS
+    from engine.settings import Settings
+
+    names = {f.name for f in fields(Settings)}
+    keys: dict[str, tuple[type, ...]] = {}
+    for option in OPTIONS:
+        if option.dest not in names or option.dest in NOT_IN_FILE:
+            continue
+        kind = option.kwargs.get("type")
+        if option.kwargs.get("action") == "store_true":
+            keys[option.dest] = (bool,)
+        elif kind is float:
+            keys[option.dest] = (int, float)
+        elif kind is int:
+            keys[option.dest] = (int,)
+        else:
+            keys[option.dest] = (str,)
+    return keys
 
 
 class ConfigError(MetamigrateError):
@@ -121,26 +137,32 @@ def load_config(path: Path) -> ConfigFile:
 def _validated(table: Mapping[str, Any], path: Path, where: str) -> dict[str, Any]:
     values: dict[str, Any] = {}
     place = f"{path} {where}".strip()
+    known = file_keys()
     for raw_key, raw_value in table.items():
         value: Any = raw_value
         key = ALIASES.get(raw_key.replace("-", "_"), raw_key.replace("-", "_"))
-        kinds = FILE_KEYS.get(key)
+        kinds = known.get(key)
         if kinds is None:
-            known = ", ".join(sorted(FILE_KEYS))
-            raise ConfigError(f"Unknown setting {raw_key!r} in {place}; the settings are: {known}.")
-        if isinstance(raw_value, bool) or not isinstance(raw_value, kinds):
-            wanted = " or ".join("number" if k in (int, float) else "text" for k in kinds)
             raise ConfigError(
-                f"Setting {raw_key!r} in {place} must be {_dedupe(wanted)}, not {value!r}."
+                f"Unknown setting {raw_key!r} in {place}; the settings are: "
+                f"{', '.join(sorted(known))}."
             )
-        if key == "keep_backups" and value < 1:
+        wrong_bool = isinstance(raw_value, bool) != (bool in kinds)
+        if wrong_bool or not isinstance(raw_value, kinds):
+            wanted = _dedupe(" or ".join(_kind_word(k) for k in kinds))
+            raise ConfigError(f"Setting {raw_key!r} in {place} must be {wanted}, not {value!r}.")
+        if int in kinds and float not in kinds and value < 1:
             raise ConfigError(f"Setting {raw_key!r} in {place} must be at least 1, not {value}.")
-        if key in ("busy_timeout", "connect_timeout") and value < 0:
+        if float in kinds and value < 0:
             raise ConfigError(f"Setting {raw_key!r} in {place} must not be negative.")
         if key in PATH_KEYS:
             value = _relative_to(path.parent, key, value)
-        values[key] = float(value) if key in ("busy_timeout", "connect_timeout") else value
+        values[key] = float(value) if float in kinds else value
     return values
+
+
+def _kind_word(kind: type) -> str:
+    return {bool: "true or false", int: "a number", float: "a number"}.get(kind, "text")
 
 
 def _dedupe(text: str) -> str:
@@ -222,3 +244,62 @@ def mask_password(text: str) -> str:
 
     text = re.sub(r"(://[^/:@\s]*:)([^@/\s]*)@", r"\1***@", text)
     return re.sub(r"(?i)(password=)([^&\s]+)", r"\1***", text)
+
+
+# -- resolving ---------------------------------------------------------------------------------
+
+
+def load_settings(
+    flags: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> tuple[Settings, ConfigFile | None]:
+    """The run's settings (flags, then environment, then the configuration file, then the
+    defaults) and the file that was read, if any. Bad values are refused with a sentence."""
+    from engine.settings import Settings
+
+    env = os.environ if environ is None else environ
+    _check_environment(env)
+    config = find_config(cwd, env, flags.get("config"))
+    settings = Settings.resolve(flags, env, dict(config.values) if config else None)
+    return settings, config
+
+
+def _check_environment(env: Mapping[str, str]) -> None:
+    from engine.options import OPTIONS
+
+    for option in OPTIONS:
+        raw = env.get(option.env) if option.env else None
+        if not raw:
+            continue
+        try:
+            option.convert(raw)
+        except ValueError:
+            kind = "a whole number" if option.kwargs.get("type") is int else "a number"
+            raise ConfigError(
+                f"Environment variable {option.env}={raw!r} must be {kind}; fix or unset it."
+            ) from None
+
+
+def describe_settings(
+    flags: Mapping[str, Any],
+    settings: Settings,
+    config: ConfigFile | None,
+    environ: Mapping[str, str] | None = None,
+) -> list[ResolvedSetting]:
+    """Per setting a file may hold, its value now and where it came from."""
+    from engine.options import OPTIONS
+
+    env = os.environ if environ is None else environ
+    names = list(file_keys())
+    env_names = {o.dest: o.env for o in OPTIONS if o.env}
+    flag_names = {o.dest: o.flags[0] for o in OPTIONS}
+    return describe(
+        names,
+        flags=flags,
+        environ=env,
+        env_names=env_names,
+        config=config,
+        resolved=vars(settings),
+        flag_names=flag_names,
+    )

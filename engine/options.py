@@ -85,14 +85,25 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         ("--migrations",),
         "connection",
-        "folder or package of migration files (default: the built-in store migrations)",
+        "folder or package of migration files (env METAMIGRATE_MIGRATIONS; default: the built-in "
+        "store migrations)",
+        env="METAMIGRATE_MIGRATIONS",
         kwargs={"metavar": "DIR_OR_MODULE"},
     ),
     Option(
         ("--busy-timeout",),
         "connection",
-        f"how long to wait for another writer's lock (default {DEFAULT_BUSY_TIMEOUT:g})",
+        "how long to wait for another writer's lock (env METAMIGRATE_BUSY_TIMEOUT, default "
+        f"{DEFAULT_BUSY_TIMEOUT:g})",
+        env="METAMIGRATE_BUSY_TIMEOUT",
         kwargs={"type": float, "metavar": "SECONDS"},
+    ),
+    Option(
+        ("--config",),
+        "connection",
+        "configuration file (env METAMIGRATE_CONFIG; default ./metamigrate.toml, or "
+        "[tool.metamigrate] in ./pyproject.toml)",
+        kwargs={"metavar": "FILE"},
     ),
     Option(
         ("--read-only",),
@@ -163,13 +174,16 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         ("--backup-dir",),
         "backup-folder",
-        "folder of backups (default: backups/ beside the database)",
+        "folder of backups (env METAMIGRATE_BACKUP_DIR; default: backups/ beside the database)",
+        env="METAMIGRATE_BACKUP_DIR",
         kwargs={"metavar": "DIR"},
     ),
     Option(
         ("--keep-backups",),
         "keep",
-        f"keep the newest N backups of this database (default {DEFAULT_KEEP_BACKUPS})",
+        "keep the newest N backups of this database (env METAMIGRATE_KEEP_BACKUPS, default "
+        f"{DEFAULT_KEEP_BACKUPS})",
+        env="METAMIGRATE_KEEP_BACKUPS",
         kwargs={"type": int, "metavar": "N"},
     ),
     Option(

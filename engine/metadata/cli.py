@@ -52,7 +52,9 @@ def base_path_of(args: argparse.Namespace) -> Path | None:
     """The resolved ``--base-path`` (flag, else $METAMIGRATE_BASE_PATH); None when not set."""
     settings: Settings | None = getattr(args, "settings", None)
     if settings is None:  # a namespace not made by engine.cli.parse_args
-        settings = Settings.resolve(flags_of(args))
+        from engine.config import load_settings
+
+        settings = load_settings(flags_of(args))[0]
     return settings.base_path_or_none
 
 

@@ -71,6 +71,7 @@ def test_the_console_takes_the_same_option_definitions() -> None:
         "db",
         "migrations",
         "busy_timeout",
+        "config",
         "read_only",
         "schema",
         "lock_timeout",
