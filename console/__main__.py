@@ -9,7 +9,6 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from engine.options import add_options, flags_of
 from engine.settings import DEFAULT_BUSY_TIMEOUT, DEFAULT_DB, ENV_DB
@@ -30,15 +29,16 @@ def run_console(
     catalog's consistency check to the readiness panel.
     """
     from engine import MetamigrateError, Registry
-    from engine import sqlite as sq
+    from engine.backends import open_backend, validate_location
+    from engine.backends.base import ConnectOptions
 
     try:
         registry = Registry.from_spec(migrations)
         if read_only:
             # Fail now, with the engine's sentence, rather than inside a full-screen app.
-            sq.connect(db_path, read_only=True).close()
+            open_backend(db_path, ConnectOptions(read_only=True)).close()
         else:
-            sq.validate_database_file(Path(db_path))
+            validate_location(db_path)
         if base_path is not None:
             # A missing catalog extra is told now, in one sentence, not inside the app.
             from engine.metadata.manager import load_adapter

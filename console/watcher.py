@@ -1,8 +1,9 @@
 """DatabaseWatcher: notices, cheaply, when another connection changed the database file.
 
-It owns one read-only connection, used only on its own daemon thread, and polls
-``PRAGMA data_version`` (which changes only when another connection commits) plus the file's
-identity, size and modification time (which change when the file is replaced or removed). It
+It owns one read-only connection, used only on its own daemon thread, and polls the backend's
+change token (SQLite's ``PRAGMA data_version``, which changes only when another connection
+commits) plus, for a database file, its identity, size and modification time (which change when
+the file is replaced or removed). It
 reports a change only when one happened, so an idle console does no work. The thread is a
 daemon and waits at most ``busy_timeout`` on a lock, so it never keeps the process alive.
 """
@@ -11,18 +12,23 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from engine import MetamigrateError
-from engine import sqlite as sq
+from engine.backends import is_file_location, open_backend
+from engine.backends.base import Backend, ConnectOptions
 
 FileKey = tuple[int, int, int, int]
 
+#: The key of a database that is not a local file (a server): only the change token tells.
+_SERVER = (0, 0, 0, 0)
 
-def _file_key(path: Path) -> FileKey | None:
+
+def _file_key(path: Path | None) -> FileKey | None:
+    if path is None:
+        return _SERVER
     try:
         st = os.stat(path)
     except OSError:
@@ -41,14 +47,16 @@ class DatabaseWatcher:
         interval: float = 0.5,
         busy_timeout: float = 0.1,
     ) -> None:
-        self.path = Path(path)
+        self.location = os.fspath(path)
+        #: The database file (None for a server database).
+        self.path: Path | None = Path(path) if is_file_location(self.location) else None
         self.on_change = on_change
         self.interval = interval
         self.busy_timeout = busy_timeout
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="metamigrate-watcher", daemon=True)
-        self._conn: sqlite3.Connection | None = None
-        self._data_version: int | None = None
+        self._conn: Backend | None = None
+        self._data_version: object | None = None
         self._file: FileKey | None = None
         self._polled = False
         self._paused = False
@@ -133,14 +141,17 @@ class DatabaseWatcher:
             self._close()
         if self._conn is None:
             try:
-                self._conn = sq.connect(self.path, read_only=True, busy_timeout=self.busy_timeout)
+                self._conn = open_backend(
+                    self.location,
+                    ConnectOptions(read_only=True, busy_timeout=self.busy_timeout, create=False),
+                )
             except MetamigrateError:
                 self._file = previous  # Not seen yet: look again next time.
                 return None
             self._data_version = None
         try:
-            version = sq.data_version(self._conn)
-        except sqlite3.Error:
+            version = self._conn.change_token()
+        except self._conn.driver_errors:
             # Locked for a moment by a writer, or the file went bad: look again next time.
             self._close()
             return None
@@ -159,6 +170,6 @@ class DatabaseWatcher:
 
     def _close(self) -> None:
         if self._conn is not None:
-            with contextlib.suppress(sqlite3.Error):
+            with contextlib.suppress(*self._conn.driver_errors):
                 self._conn.close()
             self._conn = None

@@ -16,26 +16,24 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from engine import sqlite as sq
+from engine.backends import as_backend, backend_module, open_backend, validate_location
+from engine.backends.base import Backend, ConnectOptions
 from engine.backup_folder import (
     DEFAULT_FOLDER,
     DEFAULT_KEEP,
-    TEMP_PREFIX,
-    TEMP_SUFFIX,
     BackupFolder,
     BackupInfo,
     RestoreResult,
     check_keep,
     iso,
 )
-from engine.errors import BackupError, DatabaseLockedError, MetamigrateError, NotADatabaseError
-from engine.files import fsync_dir, fsync_file, remove_dead_temps, unlink_quietly
-from engine.recorder import Recorder
+from engine.errors import BackupError, BackupTargetError, NotADatabaseError
+from engine.files import unlink_quietly
 from engine.settings import DEFAULT_BUSY_TIMEOUT
 
 __all__ = ["DEFAULT_FOLDER", "DEFAULT_KEEP", "BackupInfo", "BackupManager", "RestoreResult"]
@@ -72,7 +70,7 @@ class BackupManager:
 
     def take(
         self,
-        conn: sqlite3.Connection | None = None,
+        conn: Backend | Any | None = None,
         *,
         reason: str = "manual",
         protect: Iterable[Path] = (),
@@ -110,70 +108,35 @@ class BackupManager:
         return info
 
     @contextlib.contextmanager
-    def _source(self, conn: sqlite3.Connection | None) -> Iterator[sqlite3.Connection]:
+    def _source(self, conn: Backend | Any | None) -> Iterator[Backend]:
         if conn is not None:
-            yield conn
+            yield as_backend(conn, self._options())
             return
-        source = sq.connect(self.db_path, busy_timeout=self.busy_timeout, create=False)
+        source = open_backend(self.db_path, self._options(create=False))
         try:
             yield source
         finally:
             source.close()
 
-    def _copy_and_check(self, source: sqlite3.Connection, temp: Path) -> tuple[int, str]:
+    def _options(self, *, create: bool = True) -> ConnectOptions:
+        return ConnectOptions(busy_timeout=self.busy_timeout, create=create)
+
+    def _copy_and_check(self, source: Backend, temp: Path) -> tuple[int, str]:
         """Write the copy to ``temp``, check it, flush it; return (version, fingerprint)."""
         try:
-            target = sqlite3.connect(temp, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise self._write_error(exc) from exc
-        try:
-            try:
-                # One step (pages=-1): the copy is a single consistent snapshot, WAL included.
-                source.backup(target)
-            except sqlite3.Error as exc:
-                if _is_source_error(exc):
-                    raise sq.translate_error(
-                        exc, self.db_path, action="back up", busy_timeout=self.busy_timeout
-                    ) from exc
-                raise self._write_error(exc) from exc
-            try:
-                problems = sq.integrity_problems(target)
-                version = Recorder(target).head()[0]
-                fingerprint = sq.schema_fingerprint(target)
-                # A backup is one self-contained file, whatever the source's journal mode.
-                target.execute("PRAGMA journal_mode = DELETE").fetchone()
-            except sqlite3.Error as exc:
-                if _is_source_error(exc):
-                    problems = [str(exc)]
-                    version, fingerprint = 0, ""
-                else:
-                    raise self._write_error(exc) from exc
-        finally:
-            target.close()
-        if problems:
+            facts = source.backup_to(temp)
+        except BackupTargetError as exc:
             raise BackupError(
-                f"The backup of {self.db_path} failed its integrity check ({problems[0]}): the "
-                "database itself is damaged, so nothing was run. Restore an earlier backup "
+                f"Cannot take a backup of {self.db_path} into {self.folder}: {exc.message}; "
+                "nothing was run. Free space or choose another folder with --backup-dir."
+            ) from exc
+        if facts.problems:
+            raise BackupError(
+                f"The backup of {self.db_path} failed its integrity check ({facts.problems[0]}): "
+                "the database itself is damaged, so nothing was run. Restore an earlier backup "
                 "(metamigrate backups) or repair the file first."
             )
-        fsync_file(temp)
-        return version, fingerprint
-
-    def _write_error(self, exc: BaseException) -> BackupError:
-        name = getattr(exc, "sqlite_errorname", "") or ""
-        text = str(exc)
-        if name.startswith("SQLITE_FULL") or "disk is full" in text:
-            why = "the disk is full"
-        elif name.startswith("SQLITE_IOERR") or "I/O error" in text:
-            why = f"writing failed ({text}: the disk may be full or failing)"
-        elif name.startswith(("SQLITE_CANTOPEN", "SQLITE_READONLY")) or "unable to open" in text:
-            why = "the folder is not writable"
-        else:
-            why = text
-        return BackupError(
-            f"Cannot take a backup of {self.db_path} into {self.folder}: {why}; nothing was run. "
-            "Free space or choose another folder with --backup-dir."
-        )
+        return facts.version, facts.fingerprint
 
     # -- listing and retention ------------------------------------------------------------------
 
@@ -192,28 +155,18 @@ class BackupManager:
     def describe(self, path: Path) -> BackupInfo:
         """Read a backup file (any SQLite file) and check it: it must pass quick_check."""
         try:
-            sq.validate_database_file(path)
+            validate_location(path)
         except NotADatabaseError as exc:
             raise NotADatabaseError(f"Cannot restore {path}: {exc.message}") from exc
         if path.is_dir() or not path.exists():
             raise BackupError(f"Backup {path} does not exist or is not a file.")
-        try:
-            conn = sq.connect(path, read_only=True, busy_timeout=self.busy_timeout, create=False)
-        except MetamigrateError as exc:
-            raise BackupError(f"Cannot restore {path}: {exc.message}") from exc
-        try:
-            problems = sq.integrity_problems(conn)
-            version = Recorder(conn).head()[0]
-            fingerprint = sq.schema_fingerprint(conn)
-        except sqlite3.Error as exc:
-            problems, version, fingerprint = [str(exc)], 0, ""
-        finally:
-            conn.close()
-        if problems:
+        facts = backend_module(path).describe_backup_file(path, busy_timeout=self.busy_timeout)
+        if facts.problems:
             raise BackupError(
-                f"Backup {path} fails its integrity check ({problems[0]}); nothing was changed. "
-                "Choose another backup."
+                f"Backup {path} fails its integrity check ({facts.problems[0]}); nothing was "
+                "changed. Choose another backup."
             )
+        version, fingerprint = facts.version, facts.fingerprint
         listed = self._files.listed(path)
         if listed is not None:
             return BackupInfo(
@@ -248,112 +201,28 @@ class BackupManager:
         info = self.describe(source_path)
         if source_path.absolute() == self.db_path.absolute():
             raise BackupError(f"Cannot restore {source_path} onto itself; choose a backup file.")
-        folder = self.db_path.absolute().parent
-        if not folder.is_dir():
-            raise BackupError(f"Cannot restore into {folder}: the folder does not exist.")
-        remove_dead_temps(folder, f"{TEMP_PREFIX}{self.db_path.name}.restore.", TEMP_SUFFIX)
-        temp = folder / f"{TEMP_PREFIX}{self.db_path.name}.restore.{os.getpid()}{TEMP_SUFFIX}"
-        live: sqlite3.Connection | None = None
-        wal = False
+        replaced: list[BackupInfo] = []
+        live: Backend | None = None
+        if self.db_path.exists():
+            live = open_backend(self.db_path, self._options(create=False))
         try:
-            if self.db_path.exists():
-                live = sq.connect(self.db_path, busy_timeout=self.busy_timeout, create=False)
-                wal = _leave_wal_mode(live, self.db_path)
-            self._copy_for_restore(source_path, temp, wal=wal)
-            replaced: BackupInfo | None = None
+
+            def keep_current() -> None:
+                assert live is not None
+                replaced.append(self.take(live, reason="before restore", protect=[source_path]))
+
             if live is not None:
-                replaced = self.take(live, reason="before restore", protect=[source_path])
-                changed_at = sq.data_version(live)
-                self._lock_for_restore(live)
-                if sq.data_version(live) != changed_at:
-                    raise DatabaseLockedError(
-                        f"Cannot restore {self.db_path}: another process wrote to it while it was "
-                        "being backed up; nothing was changed. Stop it and retry."
-                    )
-            os.replace(temp, self.db_path)
-            fsync_dir(folder)
-        except BaseException:
-            unlink_quietly(temp)
-            if live is not None and wal:
-                # Nothing was restored: put the database back in WAL mode as it was.
-                sq.rollback_if_open(live)
-                with contextlib.suppress(sqlite3.Error):
-                    live.execute("PRAGMA journal_mode = WAL").fetchone()
-            raise
+                live.restore_from(source_path, keep_current)
+            else:
+                backend_module(self.db_path).restore_file(
+                    source_path,
+                    self.db_path,
+                    keep_current,
+                    live=None,
+                    busy_timeout=self.busy_timeout,
+                )
         finally:
             if live is not None:
-                sq.rollback_if_open(live)
                 live.close()
-        self.prune(protect=[source_path] + ([replaced.path] if replaced else []))
-        return RestoreResult(self.db_path, info, replaced)
-
-    def _copy_for_restore(self, source_path: Path, temp: Path, *, wal: bool) -> None:
-        try:
-            source = sq.connect(
-                source_path, read_only=True, busy_timeout=self.busy_timeout, create=False
-            )
-        except MetamigrateError as exc:
-            raise BackupError(f"Cannot read backup {source_path}: {exc.message}") from exc
-        try:
-            target = sqlite3.connect(temp, isolation_level=None)
-            try:
-                source.backup(target)
-                target.execute(f"PRAGMA journal_mode = {'WAL' if wal else 'DELETE'}").fetchone()
-            finally:
-                target.close()
-        except sqlite3.Error as exc:
-            raise BackupError(
-                f"Cannot restore {source_path}: writing the copy beside {self.db_path} failed "
-                f"({exc}); nothing was changed. Free space and retry."
-            ) from exc
-        finally:
-            source.close()
-        fsync_file(temp)
-
-    def _lock_for_restore(self, live: sqlite3.Connection) -> None:
-        try:
-            live.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            translated = sq.translate_error(exc, self.db_path, busy_timeout=self.busy_timeout)
-            if isinstance(translated, DatabaseLockedError):
-                raise DatabaseLockedError(
-                    f"Cannot restore {self.db_path}: another process holds its write lock (waited "
-                    f"{self.busy_timeout:g} s); nothing was changed. Stop it and retry."
-                ) from exc
-            raise translated from exc
-
-
-def _leave_wal_mode(live: sqlite3.Connection, path: Path) -> bool:
-    """Checkpoint and leave WAL mode, so no -wal file of the old database can meet the new one.
-
-    SQLite only allows this with no other connection open, which is also the check that nobody is
-    using the database. Returns whether it was in WAL mode.
-    """
-    mode = str(live.execute("PRAGMA journal_mode").fetchone()[0]).lower()
-    if mode != "wal":
-        return False
-    try:
-        live.execute("PRAGMA journal_mode = DELETE").fetchone()
-    except sqlite3.Error as exc:
-        raise DatabaseLockedError(
-            f"Cannot restore {path}: other connections have it open (WAL mode); nothing was "
-            "changed. Stop them and retry."
-        ) from exc
-    mode = str(live.execute("PRAGMA journal_mode").fetchone()[0]).lower()
-    if mode == "wal":
-        raise DatabaseLockedError(
-            f"Cannot restore {path}: other connections have it open (WAL mode); nothing was "
-            "changed. Stop them and retry."
-        )
-    return True
-
-
-def _is_source_error(exc: BaseException) -> bool:
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    text = str(exc)
-    return (
-        name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_BUSY", "SQLITE_LOCKED"))
-        or "malformed" in text
-        or "not a database" in text
-        or "locked" in text
-    )
+        self.prune(protect=[source_path, *(info.path for info in replaced)])
+        return RestoreResult(self.db_path, info, replaced[0] if replaced else None)

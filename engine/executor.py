@@ -1,19 +1,21 @@
 """Turning a plan into applied (or undone) migrations, one transaction each, or one for all.
 
-Invariant: a step either commits together with its bookkeeping row, its history row and
-``PRAGMA user_version``, or leaves no trace but a failed history row. The applied set is re-read
-under the write lock before every step, so concurrent runners apply each migration exactly once.
+Invariant: a step either commits together with its bookkeeping row, its history row and the
+version marker, or leaves no trace but a failed history row. The applied set is re-read under the
+migration lock (taken with the write transaction) before every step, so concurrent runners apply
+each migration exactly once. The step itself is run by ``engine.steps.StepRunner``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from engine import sqlite as sq
+from engine.backends import as_backend
+from engine.backends.base import Backend, ConnectOptions
 from engine.errors import ConcurrentChangeError, MetamigrateError, MigrationError
 from engine.events import (
     Event,
@@ -28,11 +30,13 @@ from engine.events import (
 from engine.migration import Migration, Registry
 from engine.models import Direction, PlanStep, RunResult
 from engine.recorder import Recorder, utc_now
-from engine.tx import Tx
+from engine.settings import DEFAULT_BUSY_TIMEOUT
+from engine.steps import StepRunner, TransactionEnded, describe, describe_failure
 
+#: Older name of ``engine.steps.TransactionEnded``.
+_TransactionEnded = TransactionEnded
 
-class _TransactionEnded(Exception):
-    """Migration code ended the engine's transaction (or SQLite did, after a fatal error)."""
+__all__ = ["Executor", "check_expected_version", "describe_failure"]
 
 
 @dataclass
@@ -42,22 +46,27 @@ class _StepOutcome:
 
 
 class Executor:
-    """Runs plan steps on one connection, with events and history."""
+    """Runs plan steps on one backend, with events and history."""
 
     def __init__(
         self,
-        conn: sqlite3.Connection,
+        conn: Backend | Any,
         registry: Registry,
         *,
-        busy_timeout: float,
+        busy_timeout: float | None = None,
         on_event: EventHandler | None = None,
     ) -> None:
-        self.conn = conn
+        """``conn``: a backend, or a raw connection to wrap (then ``busy_timeout`` applies)."""
+        self.backend = as_backend(
+            conn, ConnectOptions(busy_timeout=busy_timeout or DEFAULT_BUSY_TIMEOUT)
+        )
+        self.conn = self.backend.connection
         self.registry = registry
-        self.busy_timeout = busy_timeout
+        self.busy_timeout = self.backend.options.busy_timeout
         self.on_event = on_event
-        self.recorder = Recorder(conn)
-        self.tx = Tx(conn)
+        self.recorder = Recorder(self.backend)
+        self.runner = StepRunner(self.backend, registry, self.recorder)
+        self.tx = self.runner.tx
         self.expect_current: int | None = None
 
     def _emit(self, event: Event) -> None:
@@ -111,14 +120,14 @@ class Executor:
         return RunResult(direction, from_version, reached, tuple(done), tuple(skipped))
 
     def _version_now(self) -> int:
-        with contextlib.suppress(sqlite3.Error):
+        with contextlib.suppress(*self.backend.driver_errors):
             return self.recorder.head()[0]
         return -1
 
     def _run_own_transaction(self, step: PlanStep, *, last: bool) -> _StepOutcome:
         migration = self.registry.get(step.version)
-        with self._foreign_keys_off(migration.disable_foreign_keys):
-            sq.begin_immediate(self.conn, busy_timeout=self.busy_timeout)
+        with self.backend.foreign_keys_disabled(migration.disable_foreign_keys):
+            self.backend.begin_write()
             try:
                 self.recorder.ensure_tables()
                 self._check_expected()
@@ -147,8 +156,8 @@ class Executor:
         done: list[PlanStep] = []
         skipped: list[PlanStep] = []
         durations: list[float] = []
-        with self._foreign_keys_off(needs_fk_off):
-            sq.begin_immediate(self.conn, busy_timeout=self.busy_timeout)
+        with self.backend.foreign_keys_disabled(needs_fk_off):
+            self.backend.begin_write()
             step: PlanStep | None = None
             started_at, started = utc_now(), time.perf_counter()
             try:
@@ -221,71 +230,19 @@ class Executor:
         fingerprint: bool,
     ) -> float:
         """Run one step and its bookkeeping (no commit); returns the step's duration in ms."""
-        func = migration.up if step.direction == "up" else migration.down
-        if func is None:
-            raise MigrationError(
-                f"Migration {migration.label} is irreversible (no down); nothing was undone.",
-                version=step.version,
-                direction=step.direction,
-            )
-        with sq.transactions_forbidden(self.conn):
-            func(self.tx)
-        if not self.conn.in_transaction:
-            raise _TransactionEnded()
-        if migration.disable_foreign_keys:
-            problems = sq.foreign_key_problems(self.conn)
-            if problems:
-                raise MigrationError(
-                    f"Migration {migration.label} left broken foreign keys ({problems[0]}); "
-                    "it was rolled back.",
-                    version=step.version,
-                    direction=step.direction,
-                )
-        duration_ms = (time.perf_counter() - started) * 1000
-        # The schema's description costs a scan of the whole schema, so it is taken where a run
-        # comes to rest; verify() compares the live schema with it and says what changed.
-        described = _describe(self.conn) if fingerprint else None
-        if step.direction == "up":
-            entry = self.registry.file_of(step.version)
-            self.recorder.record_applied(
-                version=step.version,
-                name=migration.name,
-                description=migration.description,
-                checksum=migration.checksum,
-                source_key=entry.stat_key if entry else None,
-                reversible=migration.reversible,
-                fingerprint=described[0] if described else None,
-                schema_facts=described[1] if described else None,
-                applied_at=started_at,
-                duration_ms=duration_ms,
-            )
-            new_version = step.version
-        else:
-            self.recorder.record_unapplied(step.version)
-            new_version = step.version - 1
-            if described and new_version > 0:
-                self.recorder.fill_fingerprint(new_version, *described)
-        sq.set_user_version(self.conn, new_version)
-        self.recorder.append_history(
-            version=step.version,
-            name=migration.name,
-            direction=step.direction,
-            started_at=started_at,
-            finished_at=utc_now(),
-            duration_ms=duration_ms,
-            success=True,
-            error=None,
+        result = self.runner.run(
+            step, migration, started_at=started_at, started=started, fingerprint=fingerprint
         )
-        return duration_ms
+        return result.duration_ms
 
     def _rollback(self) -> None:
-        sq.rollback_if_open(self.conn)
+        self.backend.rollback()
         self.recorder.forget()
 
     def _commit(self) -> None:
         try:
-            self.conn.execute("COMMIT")
-        except sqlite3.Error:
+            self.backend.commit()
+        except self.backend.driver_errors:
             self._rollback()
             raise
 
@@ -302,7 +259,7 @@ class Executor:
         self._rollback()
         duration_ms = (time.perf_counter() - started) * 1000
         version_now = self._version_now()
-        cause = describe_failure(exc)
+        cause = describe_failure(exc, self.backend)
         verb = "apply" if step.direction == "up" else "undo"
         label = f"{step.version:04d}_{step.name}"
         rolled = ""
@@ -332,7 +289,7 @@ class Executor:
         # Best effort: on a full disk or a read-only file the failure cannot be written, and the
         # operator still gets the error itself.
         try:
-            sq.begin_immediate(self.conn, busy_timeout=self.busy_timeout)
+            self.backend.begin_write()
             self.recorder.ensure_tables()
             self.recorder.append_history(
                 version=step.version,
@@ -348,24 +305,12 @@ class Executor:
             # can still check for drift (it was applied mid-run, without a description).
             top = self.recorder.head()[0]
             if top > 0:
-                self.recorder.fill_fingerprint(top, *_describe(self.conn))
-            self.conn.execute("COMMIT")
-        except (sqlite3.Error, MetamigrateError):
+                self.recorder.fill_fingerprint(top, *describe(self.backend))
+            self.backend.commit()
+        except MetamigrateError:
             self._rollback()
-
-    @contextlib.contextmanager
-    def _foreign_keys_off(self, needed: bool) -> Iterator[None]:
-        """PRAGMA foreign_keys is a no-op inside a transaction, so it is switched around it."""
-        if not needed:
-            yield
-            return
-        was_on = bool(self.conn.execute("PRAGMA foreign_keys").fetchone()[0])
-        self.conn.execute("PRAGMA foreign_keys = OFF")
-        try:
-            yield
-        finally:
-            if was_on:
-                self.conn.execute("PRAGMA foreign_keys = ON")
+        except self.backend.driver_errors:
+            self._rollback()
 
 
 def check_expected_version(current: int, expect_current: int | None) -> None:
@@ -376,39 +321,3 @@ def check_expected_version(current: int, expect_current: int | None) -> None:
             "(another runner changed it); nothing was changed. Look at the new plan and "
             "confirm again."
         )
-
-
-def _describe(conn: sqlite3.Connection) -> tuple[str, str]:
-    """(fingerprint, encoded structural description) of the live application schema."""
-    from engine.backends.base import fingerprint_of
-    from engine.drift import encode
-
-    facts = sq.schema_entries(conn)
-    return fingerprint_of(facts), encode(facts)
-
-
-def describe_failure(exc: BaseException) -> str:
-    """The cause of a failed step, in words (no traceback)."""
-    if isinstance(exc, _TransactionEnded):
-        return (
-            "the migration ended the engine's transaction (COMMIT/ROLLBACK inside up/down, "
-            "or SQLite aborted it); migrations must not control transactions"
-        )
-    if isinstance(exc, sqlite3.Error):
-        text = str(exc)
-        if text == "not authorized":
-            return (
-                "the migration tried to BEGIN, COMMIT or ROLLBACK; migrations run inside the "
-                "engine's transaction and must not control it"
-            )
-        name = getattr(exc, "sqlite_errorname", "")
-        if name.startswith("SQLITE_FULL") or "database or disk is full" in text:
-            return "disk full (SQLite rolled the step back); free space and retry"
-        if name.startswith("SQLITE_BUSY") or "locked" in text:
-            return f"the database is locked by another connection ({text})"
-        return f"SQLite error: {text}"
-    if isinstance(exc, MigrationError):
-        return exc.message
-    if isinstance(exc, MetamigrateError):
-        return exc.message
-    return f"{type(exc).__name__}: {exc}"

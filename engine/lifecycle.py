@@ -20,12 +20,11 @@ reason and what the engine did (``note``). ``verify`` lists them. Each can be pr
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from engine import sqlite as sq
+from engine.backends.base import Backend
 from engine.errors import EXIT_BAD_INPUT, MetamigrateError, ReadOnlyDatabaseError
 from engine.recorder import Recorder, utc_now
 
@@ -138,8 +137,8 @@ def _expected_schema(manager: MigrationManager, version: int) -> _Expected:
             scratch.migrate_to(version, backup=False)
         except MetamigrateError as exc:
             return _Expected(None, f"migrations 1..{version} fail on a scratch database: {exc}")
-        with scratch.connection() as conn:
-            facts = sq.schema_entries(conn)
+        with scratch.backend() as backend:
+            facts = list(backend.describe_schema().facts)
     return _Expected(facts, fingerprint=fingerprint_of(facts))
 
 
@@ -147,7 +146,7 @@ def _expected_schema(manager: MigrationManager, version: int) -> _Expected:
 class _Session:
     """The open write transaction of one lifecycle operation."""
 
-    conn: sqlite3.Connection
+    backend: Backend
     recorder: Recorder
     now: str
 
@@ -155,17 +154,17 @@ class _Session:
 @contextlib.contextmanager
 def _locked(manager: MigrationManager) -> Iterator[_Session]:
     """Yield a session inside the write transaction; roll back unless the caller committed."""
-    with manager.connection() as conn:
-        sq.begin_immediate(conn, busy_timeout=manager.busy_timeout)
-        recorder = Recorder(conn)
+    with manager.backend() as backend:
+        backend.begin_write()
+        recorder = Recorder(backend)
         try:
             recorder.ensure_tables()
-            yield _Session(conn, recorder, utc_now())
-        except sqlite3.Error as exc:
-            sq.rollback_if_open(conn)
-            raise sq.translate_error(exc, manager.db_path, action="write") from exc
+            yield _Session(backend, recorder, utc_now())
+        except backend.driver_errors as exc:
+            backend.rollback()
+            raise backend.translate_error(exc, action="write") from exc
         finally:
-            sq.rollback_if_open(conn)
+            backend.rollback()
 
 
 def _finish(
@@ -191,11 +190,11 @@ def _finish(
             reason=reason,
             note=change.note,
         )
-    sq.set_user_version(session.conn, new_version)
+    session.backend.write_version_marker(new_version)
     if dry_run or not changes:
-        sq.rollback_if_open(session.conn)
+        session.backend.rollback()
         return
-    session.conn.execute("COMMIT")
+    session.backend.commit()
 
 
 def _mark_applied(
@@ -259,7 +258,7 @@ def stamp(
         schema_note = _record_expected(session, target, expected) if changes else ""
         differences: list[str] = []
         if expected.facts is not None:
-            differences = sentences(expected.facts, sq.schema_entries(session.conn))
+            differences = sentences(expected.facts, list(session.backend.describe_schema().facts))
         _finish(session, "stamp", why, changes, new_version=target, dry_run=dry_run)
         return LifecycleResult(
             "stamp",
@@ -385,7 +384,7 @@ def baseline(
                 "recorded); baseline adopts databases no migration ran on. Use stamp to change "
                 "the recorded version; nothing was changed."
             )
-        live = sq.schema_entries(session.conn)
+        live = list(session.backend.describe_schema().facts)
         differences = sentences(expected.facts, live) if expected.facts is not None else []
         if differences and not force:
             raise BaselineMismatchError(

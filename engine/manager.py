@@ -1,30 +1,31 @@
 """MigrationManager: the engine's front door (status, plans, migrate, rollback, verify, history).
 
-It never migrates on its own. Given a path it opens a connection per operation, so it can be
-called from any thread (the console calls it from worker threads); given a connection it uses
-that one and never closes it.
+It never migrates on its own. Given a path or URL it opens a connection per operation (through
+``engine.backends``), so it can be called from any thread (the console calls it from worker
+threads); given a connection or a backend it uses that one and never closes it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from engine import sqlite as sq
-from engine.errors import (
-    BackupError,
-    DatabaseNotFoundError,
-    InvalidTargetError,
-    IrreversibleMigrationError,
-    ReadOnlyDatabaseError,
-    SchemaMismatchError,
+from engine.backends import (
+    as_backend,
+    display_location,
+    is_connection,
+    is_file_location,
+    open_backend,
+    sqlite_path,
 )
+from engine.backends.base import Backend, ConnectOptions
+from engine.errors import BackupError, DatabaseNotFoundError, ReadOnlyDatabaseError
 from engine.migration import Registry
 from engine.models import Direction, MigrationStatus, PlanStep, RunResult
+from engine.planner import Planner
 from engine.recorder import AppliedRow, HistoryEntry, Recorder
 from engine.settings import DEFAULT_BUSY_TIMEOUT, DEFAULT_KEEP_BACKUPS
 
@@ -40,11 +41,16 @@ RegistrySpec = Registry | str | os.PathLike[str] | None
 
 
 class MigrationManager:
-    """Applies and undoes the migrations of ``registry`` on one SQLite database."""
+    """Applies and undoes the migrations of ``registry`` on one database.
+
+    ``db_path_or_connection``: a SQLite file path, ``sqlite:///path``, a ``postgresql://`` URL, an
+    open DB-API connection (``sqlite3``/``psycopg``) or a ``Backend``; the last two are used as
+    they are and never closed.
+    """
 
     def __init__(
         self,
-        db_path_or_connection: str | os.PathLike[str] | sqlite3.Connection,
+        db_path_or_connection: str | os.PathLike[str] | Backend | Any,
         registry: RegistrySpec = None,
         *,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
@@ -55,11 +61,13 @@ class MigrationManager:
         keep_backups: int = DEFAULT_KEEP_BACKUPS,
     ) -> None:
         self.registry = Registry.from_spec(registry)
+        #: The one planner (targets, directions, refusals) of this manager's registry.
+        self.planner = Planner(self.registry)
         self.busy_timeout = busy_timeout
         self.on_event = on_event
         self.read_only = read_only
-        self._conn: sqlite3.Connection | None = None
-        #: More checks for verify(), each called with a connection (the Iceberg catalog adds one).
+        self._backend: Backend | None = None
+        #: More checks for verify(), each called with the backend (the Iceberg catalog adds one).
         self.extra_checks: list[ExtraCheck] = []
         #: Take a verified backup before migrate/rollback change anything (only when there is
         #: something to run and the database is not empty); ``backup=`` per call overrides it.
@@ -68,38 +76,69 @@ class MigrationManager:
         self.keep_backups = keep_backups
         #: The backup taken by the last migrate/rollback of this manager (None: none was needed).
         self.last_backup: BackupInfo | None = None
-        if isinstance(db_path_or_connection, sqlite3.Connection):
-            self._conn = db_path_or_connection
-            self.db_path = Path(sq.database_path(db_path_or_connection) or ":memory:")
+        given = db_path_or_connection
+        if is_connection(given) or hasattr(given, "begin_write"):
+            self._backend = as_backend(given, self.connect_options())
+            self.location = self._backend.location
+            path = self._backend.path
+            self.db_path = path if path is not None else Path(self._backend.location)
         else:
-            self.db_path = Path(db_path_or_connection)
+            #: Where the database is, as given (a path or URL; may hold a password).
+            self.location = os.fspath(given)
+            #: The database file (SQLite); for a server, its URL with the password masked.
+            self.db_path = (
+                Path(sqlite_path(given))
+                if is_file_location(given)
+                else Path(display_location(given))
+            )
 
     def __repr__(self) -> str:
         return f"MigrationManager({str(self.db_path)!r}, {self.registry.source!r})"
 
     # -- connections --------------------------------------------------------------------------
 
+    def connect_options(self) -> ConnectOptions:
+        """How this manager opens its connections."""
+        return ConnectOptions(read_only=self.read_only, busy_timeout=self.busy_timeout)
+
     @contextlib.contextmanager
-    def connection(self) -> Iterator[sqlite3.Connection]:
-        """A connection for one operation: the caller's own, or a fresh one closed afterwards."""
-        if self._conn is not None:
-            yield self._conn
+    def backend(self) -> Iterator[Backend]:
+        """A backend for one operation: the caller's own, or a fresh one closed afterwards."""
+        if self._backend is not None:
+            yield self._backend
             return
-        conn = sq.connect(self.db_path, read_only=self.read_only, busy_timeout=self.busy_timeout)
+        backend = open_backend(self.location, self.connect_options())
         try:
-            yield conn
+            yield backend
         finally:
-            conn.close()
+            backend.close()
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[Any]:
+        """The raw DB-API connection for one operation (the backend-specific escape hatch:
+        ``sqlite3.Connection`` or ``psycopg.Connection``); engine code uses ``backend()``."""
+        with self.backend() as backend:
+            yield backend.connection
+
+    @property
+    def is_file_backed(self) -> bool:
+        """True when the database is one local file (SQLite) rather than a server."""
+        if self._backend is not None:
+            return self._backend.path is not None or self.location == ":memory:"
+        return is_file_location(self.location)
 
     def require_database(self) -> None:
         """Raise ``DatabaseNotFoundError`` when the database file does not exist (only
         ``migrate_to``/``migrate_to_latest`` and ``Store.open`` create one)."""
-        if self._conn is None and not self.exists():
+        if self._backend is None and not self.exists():
             raise DatabaseNotFoundError(f"no database at {self.db_path}; `migrate` creates it.")
 
     def exists(self) -> bool:
-        """True when there is a database to read (a shared connection always counts)."""
-        if self._conn is not None or str(self.db_path) == ":memory:":
+        """True when there is a database to read (a shared connection and a server database
+        always count: connecting tells)."""
+        if self._backend is not None or str(self.db_path) == ":memory:":
+            return True
+        if not is_file_location(self.location):
             return True
         return self.db_path.exists() or self.db_path.is_dir()  # a directory: refused on open
 
@@ -110,14 +149,14 @@ class MigrationManager:
         created by being asked)."""
         if not self.exists():
             return {}
-        with self.connection() as conn:
-            return self._applied(conn)
+        with self.backend() as backend:
+            return self._applied(backend)
 
-    def _applied(self, conn: sqlite3.Connection) -> dict[int, AppliedRow]:
+    def _applied(self, backend: Backend) -> dict[int, AppliedRow]:
         try:
-            return Recorder(conn).applied()
-        except sqlite3.Error as exc:
-            raise sq.translate_error(exc, self.db_path, action="read") from exc
+            return Recorder(backend).applied()
+        except backend.driver_errors as exc:
+            raise backend.translate_error(exc, action="read") from exc
 
     def status(self) -> list[MigrationStatus]:
         """Every version the code or the database knows, in order."""
@@ -167,11 +206,11 @@ class MigrationManager:
     def current_version(self) -> int:
         if not self.exists():
             return 0  # no database yet: nothing applied (and nothing is created to say so)
-        with self.connection() as conn:
+        with self.backend() as backend:
             try:
-                return Recorder(conn).head()[0]
-            except sqlite3.Error as exc:
-                raise sq.translate_error(exc, self.db_path, action="read") from exc
+                return Recorder(backend).head()[0]
+            except backend.driver_errors as exc:
+                raise backend.translate_error(exc, action="read") from exc
 
     @property
     def latest_version(self) -> int:
@@ -187,11 +226,11 @@ class MigrationManager:
         """Every attempt to apply or undo a migration, newest first."""
         if not self.exists():
             return []
-        with self.connection() as conn:
+        with self.backend() as backend:
             try:
-                return Recorder(conn).history(limit)
-            except sqlite3.Error as exc:
-                raise sq.translate_error(exc, self.db_path, action="read") from exc
+                return Recorder(backend).history(limit)
+            except backend.driver_errors as exc:
+                raise backend.translate_error(exc, action="read") from exc
 
     # -- planning -----------------------------------------------------------------------------
 
@@ -199,7 +238,7 @@ class MigrationManager:
         """The ordered steps that ``migrate_to(target)`` or ``rollback(target)`` would run."""
         applied = self._applied_now()
         target = self._check_target(target)
-        return self._plan(applied, target, lambda v: self.registry.header_of(v)[1])[1]
+        return list(self.planner.plan(applied, target).steps)
 
     def resolve_target(self, target: int | str | Target | None) -> int:
         """The absolute version ``target`` means now: a version, ``"+2"`` / ``"-1"`` (steps from
@@ -215,26 +254,12 @@ class MigrationManager:
         return self._check_target(spec.resolve(current, self.registry.latest_version))
 
     def _check_target(self, target: int | str | Target | None) -> int:
-        latest = self.registry.latest_version
-        if target is None:
-            return latest
-        if not isinstance(target, int):
+        if target is not None and not isinstance(target, int):
             from engine.targets import Target
 
             if isinstance(target, str | Target):
                 return self.resolve_target(target)
-        if isinstance(target, bool) or not isinstance(target, int):
-            raise InvalidTargetError(f"Target version {target!r} is not a whole number.")
-        if target < 0:
-            raise InvalidTargetError(
-                f"Target version {target} is negative; use 0 for an empty schema or 1..{latest}."
-            )
-        if target > latest:
-            raise InvalidTargetError(
-                f"There is no migration {target}: the latest version is {latest}; "
-                f"choose a target between 0 and {latest}."
-            )
-        return target
+        return self.planner.check_target(target)
 
     def _plan(
         self,
@@ -242,31 +267,9 @@ class MigrationManager:
         target: int,
         reversible_of: Callable[[int], bool],
     ) -> tuple[Direction, list[PlanStep]]:
-        """Steps from the applied set to ``target``; ``reversible_of`` asks the code, not the
-        bookkeeping, because a down may have been added or removed since the version was applied."""
-        unknown = sorted(v for v in applied if v not in self.registry)
-        if unknown:
-            raise SchemaMismatchError(
-                f"The database is ahead of the code: version(s) {_join(unknown)} are applied but "
-                "unknown to these migrations; deploy the code that has them, or roll back with it."
-            )
-        current = max(applied, default=0)
-        stray = [v for v in self.registry.versions if v < current and v not in applied]
-        if stray:
-            raise SchemaMismatchError(
-                f"Version(s) {_join(stray)} are pending below applied version {current}; the "
-                "database was migrated with different code. Run verify and repair by hand."
-            )
-        if target >= current:
-            steps = [
-                PlanStep("up", v, self.registry.name_of(v), reversible_of(v))
-                for v in range(current + 1, target + 1)
-            ]
-            return "up", steps
-        return "down", [
-            PlanStep("down", v, applied[v].name, reversible_of(v))
-            for v in range(current, target, -1)
-        ]
+        """Older form of ``planner.plan``: (direction, steps)."""
+        plan = self.planner.plan(applied, target, reversible_of)
+        return plan.direction, list(plan.steps)
 
     # -- changing -----------------------------------------------------------------------------
 
@@ -340,37 +343,20 @@ class MigrationManager:
             )
         if direction == "down":
             self.require_database()  # only migrate creates a database
-        with self.connection() as conn:
-            applied = self._applied(conn)
+        with self.backend() as backend:
+            applied = self._applied(backend)
             current = max(applied, default=0)
             from engine.executor import Executor, check_expected_version
 
             check_expected_version(current, expect_current)
-            # Loading every migration of the plan before the first write makes a broken file
-            # fail the run before anything changes.
-            planned_direction, steps = self._plan(
-                applied, target, lambda v: self.registry.get(v).reversible
-            )
-            if steps and planned_direction != direction:
-                if direction == "up":
-                    raise InvalidTargetError(
-                        f"Version {target} is below the current version {current}; use rollback "
-                        "to go down."
-                    )
-                raise InvalidTargetError(
-                    f"Version {target} is above the current version {current}; "
-                    "use migrate to go up."
-                )
-            if direction == "down":
-                self._refuse_irreversible(steps)
+            plan = self.planner.plan_run(applied, target, direction)
+            steps = list(plan.steps)
             self.last_backup = None
             if steps and (self.backup_enabled if backup is None else backup):
                 verb = "migrate" if direction == "up" else "rollback"
-                self._backup_before(conn, f"before {verb} to {target}")
+                self._backup_before(backend, f"before {verb} to {target}")
 
-            executor = Executor(
-                conn, self.registry, busy_timeout=self.busy_timeout, on_event=self.on_event
-            )
+            executor = Executor(backend, self.registry, on_event=self.on_event)
             return executor.run(
                 direction,
                 steps,
@@ -382,44 +368,60 @@ class MigrationManager:
 
     @staticmethod
     def _refuse_irreversible(steps: list[PlanStep]) -> None:
-        blocked = [s for s in steps if not s.reversible]
-        if blocked:
-            names = ", ".join(f"{s.version:04d}_{s.name}" for s in blocked)
-            lowest_ok = max(s.version for s in blocked)
-            raise IrreversibleMigrationError(
-                f"Cannot roll back across irreversible migration(s) {names}; nothing was changed. "
-                f"The lowest reachable version is {lowest_ok}."
-            )
+        Planner.refuse_irreversible(steps)
 
     # -- backups, rehearsal, rollback impact ---------------------------------------------------
 
     @property
     def backups(self) -> BackupManager:
-        """The backups of this database (folder, listing, retention, restore)."""
+        """The backups of this database (folder, listing, retention, restore). A server backend
+        whose module offers ``backup_manager(location, backup_dir, keep=, options=)`` provides its
+        own (dumps); without one, backups are refused with a sentence."""
         from engine.backup import BackupManager
 
+        if not self.is_file_backed:
+            from engine.backends import backend_module
+
+            factory = getattr(backend_module(self.location), "backup_manager", None)
+            if factory is None:
+                raise BackupError(
+                    f"metamigrate takes no backups of {self.db_path}; back it up with the "
+                    "database's own tools, then run with --no-backup."
+                )
+            manager: BackupManager = factory(
+                self.location,
+                self.backup_dir,
+                keep=self.keep_backups,
+                options=self.connect_options(),
+            )
+            return manager
         return BackupManager(
             self.db_path, self.backup_dir, keep=self.keep_backups, busy_timeout=self.busy_timeout
         )
 
-    def _backup_before(self, conn: sqlite3.Connection, reason: str) -> None:
+    def _backup_before(self, backend: Backend, reason: str) -> None:
         from engine.events import BackupTaken
 
-        if str(self.db_path) == ":memory:" or sq.is_empty(conn):
+        if str(self.db_path) == ":memory:" or backend.is_empty():
             return  # nothing to lose
-        info = self.backups.take(conn, reason=reason)
+        info = self._take_backup(backend, reason)
         self.last_backup = info
         if self.on_event is not None:
             self.on_event(BackupTaken(str(info.path), info.version, info.size))
 
     def backup(self, *, reason: str = "manual") -> BackupInfo:
         """Take a verified backup now (see ``engine.backup``); returns what was written."""
-        if self._conn is None and not self.db_path.exists():
+        if not self.exists():
             raise BackupError(
                 f"Database {self.db_path} does not exist; there is nothing to back up."
             )
-        with self.connection() as conn:
-            return self.backups.take(conn, reason=reason)
+        with self.backend() as backend:
+            return self._take_backup(backend, reason)
+
+    def _take_backup(self, backend: Backend, reason: str) -> BackupInfo:
+        if backend.capabilities.backup:
+            return self.backups.take(backend.connection, reason=reason)
+        return self.backups.take(reason=reason)
 
     def list_backups(self) -> list[BackupInfo]:
         """This database's backups, newest first."""
@@ -431,7 +433,7 @@ class MigrationManager:
         The replaced file is kept as a backup first. Refused while another process holds the
         write lock, and for a manager built on a connection (close it and pass the path).
         """
-        if self._conn is not None:
+        if self._backend is not None:
             raise BackupError(
                 "Cannot restore through a manager that shares an open connection (a Store); "
                 "close it and restore by path (metamigrate restore)."
@@ -521,16 +523,12 @@ class MigrationManager:
         from engine.verify import verify
 
         self.require_database()  # a database that does not exist must not pass verification
-        with self.connection() as conn:
-            statuses = self._statuses(self._applied(conn))
+        with self.backend() as backend:
+            statuses = self._statuses(self._applied(backend))
             return verify(
-                conn,
+                backend,
                 self.registry,
                 statuses,
                 self.extra_checks,
                 full_checksums=full_checksums,
             )
-
-
-def _join(versions: list[int]) -> str:
-    return ", ".join(str(v) for v in versions)

@@ -1,52 +1,23 @@
 """The bookkeeping tables: which versions are applied, and every attempt ever made.
 
 Invariant: a row in ``schema_migrations`` means that version's effects are in the database, because
-the row is written in the same transaction as the migration itself; ``PRAGMA user_version`` is
-kept equal to the highest applied version in that same transaction.
+the row is written in the same transaction as the migration itself; the backend's version marker
+(SQLite's ``PRAGMA user_version``) is kept equal to the highest applied version in that same
+transaction. No vendor SQL here: the tables' DDL comes from the backend (``bookkeeping_ddl``) and
+the statements, written with ``?``, go through ``Backend.sql``.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from engine import sqlite as sq
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS schema_migrations (
-    version      INTEGER PRIMARY KEY,
-    name         TEXT NOT NULL,
-    description  TEXT NOT NULL DEFAULT '',
-    checksum     TEXT NOT NULL,
-    source_key   TEXT,
-    reversible   INTEGER NOT NULL DEFAULT 1,
-    fingerprint  TEXT,
-    schema_facts TEXT,
-    applied_at   TEXT NOT NULL,
-    duration_ms  REAL NOT NULL,
-    applied_by   TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS schema_migration_history (
-    id           INTEGER PRIMARY KEY,
-    version      INTEGER NOT NULL,
-    name         TEXT NOT NULL DEFAULT '',
-    direction    TEXT NOT NULL
-                 CHECK (direction IN ('up', 'down', 'stamp', 'unmark', 'repair', 'baseline')),
-    started_at   TEXT NOT NULL,
-    finished_at  TEXT NOT NULL,
-    duration_ms  REAL NOT NULL,
-    success      INTEGER NOT NULL,
-    error        TEXT,
-    user         TEXT NOT NULL,
-    host         TEXT NOT NULL,
-    pid          INTEGER NOT NULL,
-    reason       TEXT,
-    note         TEXT
-);
-"""
+from engine.backends import as_backend
+from engine.backends.base import Backend
 
 
 def utc_now() -> str:
@@ -132,21 +103,35 @@ class HistoryEntry:
 
 
 class Recorder:
-    """Reads and writes the bookkeeping tables on one connection (callers own the transaction)."""
+    """Reads and writes the bookkeeping tables on one backend (callers own the transaction)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-        # sqlite_master has no index: looking a table up scans the whole schema, so a run with
-        # thousands of tables asks once and remembers (forget() after every rollback).
+    def __init__(self, backend: Backend | Any) -> None:
+        #: The backend (a raw DB-API connection is wrapped).
+        self.backend: Backend = as_backend(backend)
+        self._sql: dict[str, str] = {}
+        # The catalog lookup may scan the whole schema (SQLite's sqlite_master has no index), so
+        # a run with thousands of tables asks once and remembers (forget() after every rollback).
         self._tables_present = False
         # The tables' shape is checked once per recorder, the first time it writes.
         self._upgraded = False
 
+    @property
+    def conn(self) -> Any:
+        """The backend's raw connection (kept for callers of the old attribute)."""
+        return self.backend.connection
+
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run engine SQL written with ``?`` (converted once per statement for the driver)."""
+        text = self._sql.get(sql)
+        if text is None:
+            text = self._sql[sql] = self.backend.sql(sql)
+        return self.backend.execute(text, params)
+
     def has_tables(self) -> bool:
         if not self._tables_present:
-            self._tables_present = sq.table_exists(
-                self.conn, "schema_migrations"
-            ) and sq.table_exists(self.conn, "schema_migration_history")
+            self._tables_present = self.backend.table_exists(
+                "schema_migrations"
+            ) and self.backend.table_exists("schema_migration_history")
         return self._tables_present
 
     def forget(self) -> None:
@@ -158,9 +143,8 @@ class Recorder:
         """Create the bookkeeping tables if missing, or bring older ones up to date (inside the
         caller's write transaction)."""
         if not self.has_tables():
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    self.conn.execute(statement)
+            for statement in self.backend.bookkeeping_ddl():
+                self.backend.execute(statement)
             self._tables_present = True
             self._upgraded = True
         elif not self._upgraded:
@@ -168,9 +152,7 @@ class Recorder:
             self._upgraded = True
 
     def _columns(self, table: str) -> set[str]:
-        return {
-            row[0] for row in self.conn.execute("SELECT name FROM pragma_table_info(?)", (table,))
-        }
+        return set(self.backend.columns(table))
 
     def upgrade_tables(self) -> None:
         """Tables made by an older engine get what was added since: the recorded schema
@@ -178,24 +160,24 @@ class Recorder:
         unmark, repair, baseline) with the operator's ``reason`` and the engine's ``note``."""
         if "reason" not in self._columns("schema_migration_history"):
             # A CHECK constraint cannot be altered in place: the table is rebuilt, rows kept.
-            create = SCHEMA.split(";")[1].replace(
+            create = self.backend.bookkeeping_ddl()[1].replace(
                 "IF NOT EXISTS schema_migration_history", "schema_migration_history_upgrade"
             )
             kept = (
                 "id, version, name, direction, started_at, finished_at, duration_ms, success, "
                 'error, "user", host, pid'
             )
-            self.conn.execute(create)
-            self.conn.execute(
+            self._run(create)
+            self._run(
                 f"INSERT INTO schema_migration_history_upgrade ({kept}) "
                 f"SELECT {kept} FROM schema_migration_history"
             )
-            self.conn.execute("DROP TABLE schema_migration_history")
-            self.conn.execute(
+            self._run("DROP TABLE schema_migration_history")
+            self._run(
                 "ALTER TABLE schema_migration_history_upgrade RENAME TO schema_migration_history"
             )
         if "schema_facts" not in self._columns("schema_migrations"):
-            self.conn.execute("ALTER TABLE schema_migrations ADD COLUMN schema_facts TEXT")
+            self._run("ALTER TABLE schema_migrations ADD COLUMN schema_facts TEXT")
 
     def recorded_schema(self, version: int) -> tuple[str | None, list[str] | None]:
         """(fingerprint, structural description) recorded for ``version``; None when missing."""
@@ -204,11 +186,11 @@ class Recorder:
         if not self.has_tables():
             return None, None
         if "schema_facts" not in self._columns("schema_migrations"):
-            row = self.conn.execute(
+            row = self._run(
                 "SELECT fingerprint FROM schema_migrations WHERE version = ?", (version,)
             ).fetchone()
             return (row[0] if row else None), None
-        row = self.conn.execute(
+        row = self._run(
             "SELECT fingerprint, schema_facts FROM schema_migrations WHERE version = ?",
             (version,),
         ).fetchone()
@@ -219,7 +201,7 @@ class Recorder:
     def applied(self) -> dict[int, AppliedRow]:
         if not self.has_tables():
             return {}
-        rows = self.conn.execute(
+        rows = self._run(
             "SELECT version, name, description, checksum, source_key, reversible, fingerprint, "
             "applied_at, "
             "duration_ms, applied_by FROM schema_migrations ORDER BY version"
@@ -244,7 +226,7 @@ class Recorder:
         """(highest applied version, number applied): enough to check a step's precondition."""
         if not self.has_tables():
             return 0, 0
-        top, count = self.conn.execute(
+        top, count = self._run(
             "SELECT coalesce(max(version), 0), count(*) FROM schema_migrations"
         ).fetchone()
         return int(top), int(count)
@@ -253,7 +235,7 @@ class Recorder:
         """(highest applied, is ``version`` applied): two primary-key lookups, no scan."""
         if not self.has_tables():
             return 0, False
-        top, present = self.conn.execute(
+        top, present = self._run(
             "SELECT (SELECT coalesce(max(version), 0) FROM schema_migrations), "
             "EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)",
             (version,),
@@ -276,7 +258,7 @@ class Recorder:
     ) -> None:
         """Insert the row of an applied version; ``schema_facts`` (``engine.drift.encode``) is
         the structural description behind ``fingerprint`` (call ``ensure_tables`` first)."""
-        self.conn.execute(
+        self._run(
             "INSERT INTO schema_migrations (version, name, description, checksum, source_key, "
             "reversible, fingerprint, schema_facts, applied_at, duration_ms, applied_by) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -296,20 +278,20 @@ class Recorder:
         )
 
     def record_unapplied(self, version: int) -> None:
-        self.conn.execute("DELETE FROM schema_migrations WHERE version = ?", (version,))
+        self._run("DELETE FROM schema_migrations WHERE version = ?", (version,))
 
     def fill_fingerprint(
         self, version: int, fingerprint: str, schema_facts: str | None = None
     ) -> None:
         """Record the schema of ``version`` if it was never taken (it was applied mid-run)."""
         if schema_facts is None:
-            self.conn.execute(
+            self._run(
                 "UPDATE schema_migrations SET fingerprint = ? "
                 "WHERE version = ? AND fingerprint IS NULL",
                 (fingerprint, version),
             )
             return
-        self.conn.execute(
+        self._run(
             "UPDATE schema_migrations SET fingerprint = ?, schema_facts = ? "
             "WHERE version = ? AND (fingerprint IS NULL OR schema_facts IS NULL)",
             (fingerprint, schema_facts, version),
@@ -317,14 +299,14 @@ class Recorder:
 
     def record_schema(self, version: int, fingerprint: str, schema_facts: str) -> None:
         """Record ``version``'s schema as it is now (stamp, baseline: the operator vouches)."""
-        self.conn.execute(
+        self._run(
             "UPDATE schema_migrations SET fingerprint = ?, schema_facts = ? WHERE version = ?",
             (fingerprint, schema_facts, version),
         )
 
     def set_checksum(self, version: int, checksum: str, source_key: str | None) -> None:
         """``repair``: the edited code of ``version`` is accepted as what was applied."""
-        self.conn.execute(
+        self._run(
             "UPDATE schema_migrations SET checksum = ?, source_key = ? WHERE version = ?",
             (checksum, source_key, version),
         )
@@ -338,7 +320,7 @@ class Recorder:
         """
         if not self.has_tables():
             return []
-        rows = self.conn.execute(
+        rows = self._run(
             "SELECT id, started_at FROM schema_migration_history "
             "WHERE version = ? AND finished_at = ? ORDER BY id",
             (version, IN_PROGRESS),
@@ -347,7 +329,7 @@ class Recorder:
 
     def close_attempt(self, history_id: int, error: str) -> None:
         """Mark an unfinished attempt as ended in failure (``repair``)."""
-        self.conn.execute(
+        self._run(
             "UPDATE schema_migration_history SET finished_at = ?, success = 0, error = ? "
             "WHERE id = ?",
             (utc_now(), error, history_id),
@@ -355,7 +337,7 @@ class Recorder:
 
     def refresh_source_key(self, version: int, source_key: str) -> None:
         """The file was touched but its code is unchanged: remember the new stat key."""
-        self.conn.execute(
+        self._run(
             "UPDATE schema_migrations SET source_key = ? WHERE version = ?", (source_key, version)
         )
 
@@ -376,7 +358,7 @@ class Recorder:
         """One attempt; ``reason`` (the operator's why) and ``note`` (what the engine did) are
         for the lifecycle directions and need ``ensure_tables`` first."""
         if reason is None and note is None:
-            self.conn.execute(
+            self._run(
                 "INSERT INTO schema_migration_history (version, name, direction, started_at, "
                 'finished_at, duration_ms, success, error, "user", host, pid) '
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -394,7 +376,7 @@ class Recorder:
                 ),
             )
             return
-        self.conn.execute(
+        self._run(
             "INSERT INTO schema_migration_history (version, name, direction, started_at, "
             'finished_at, duration_ms, success, error, "user", host, pid, reason, note) '
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -415,7 +397,7 @@ class Recorder:
         )
 
     def history(self, limit: int | None = None) -> list[HistoryEntry]:
-        if not sq.table_exists(self.conn, "schema_migration_history"):
+        if not self.backend.table_exists("schema_migration_history"):
             return []
         extra = (
             "reason, note"
@@ -447,5 +429,5 @@ class Recorder:
                 reason=r[12],
                 note=r[13],
             )
-            for r in self.conn.execute(sql, params).fetchall()
+            for r in self._run(sql, params).fetchall()
         ]

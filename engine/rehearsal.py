@@ -1,7 +1,8 @@
 """Rehearsals: run the real plan, report what each step did, keep nothing.
 
-Invariant: a rehearsal never changes the database file. It runs the plan inside one write
-transaction that is always rolled back, or, when that cannot work, on a throw-away copy:
+Invariant: a rehearsal never changes the database. It runs the plan, step by step through the same
+``engine.steps.StepRunner`` as a real run, inside one write transaction that is always rolled
+back, or, when that cannot work and the backend can copy (SQLite), on a throw-away copy:
 ``PRAGMA foreign_keys`` cannot change inside a transaction, so a plan with a step that needs foreign
 keys off (table rebuilds) on a connection that has them on, and a read-only database, are
 rehearsed on a copy in a temporary folder that is deleted afterwards.
@@ -12,24 +13,18 @@ before and after, and counts the rows that would go with them.
 
 from __future__ import annotations
 
-import contextlib
 import re
-import shutil
-import sqlite3
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from engine import sqlite as sq
-from engine.errors import InvalidTargetError, MigrationError, ReadOnlyDatabaseError
-from engine.executor import _TransactionEnded, describe_failure
+from engine.backends.base import Backend, ForeignKeySwitch, RehearsalCopies, TableShape
+from engine.errors import ReadOnlyDatabaseError
 from engine.migration import Migration
 from engine.models import Direction, PlanStep
-from engine.recorder import Recorder, utc_now
-from engine.tx import Tx
+from engine.recorder import Recorder
+from engine.steps import StepRunner, describe_failure
 
 if TYPE_CHECKING:
     from engine.manager import MigrationManager
@@ -49,7 +44,7 @@ class RehearsedStep:
     status: StepState
     sql: tuple[str, ...] = ()
     duration_ms: float = 0.0
-    #: Rows inserted, updated or deleted (``Connection.total_changes``; DDL is not counted).
+    #: Rows inserted, updated or deleted (``Backend.rows_changed``; DDL is not counted).
     rows_changed: int = 0
     error: str | None = None
 
@@ -237,13 +232,7 @@ def _rows(count: int) -> str:
 # -- running ----------------------------------------------------------------------------------
 
 
-@dataclass
-class _Shape:
-    columns: dict[str, int]  # column -> rows with a non-NULL value
-    rows: int
-
-
-Snapshot = dict[str, _Shape]
+Snapshot = Mapping[str, TableShape]
 
 
 def rehearse(manager: MigrationManager, target: int | None = None) -> RehearsalReport:
@@ -293,67 +282,54 @@ def _rehearse(
     measure: bool,
 ) -> tuple[RehearsalReport, Snapshot | None, Snapshot | None]:
     wanted = manager._check_target(target)
-    with manager.connection() as conn:
-        applied = manager._applied(conn)
-        current = max(applied, default=0)
-        planned, steps = manager._plan(
-            applied, wanted, lambda v: manager.registry.get(v).reversible
-        )
-        if direction == "down" and steps and planned == "up":
-            raise InvalidTargetError(
-                f"Version {wanted} is above the current version {current}; there is nothing to "
-                "roll back."
-            )
-        if planned == "down":
-            manager._refuse_irreversible(steps)
+    with manager.backend() as backend:
+        applied = manager._applied(backend)
+        plan = manager.planner.plan_run(applied, wanted, direction)
+        current, planned, steps = plan.current, plan.direction, plan.steps
         migrations = [manager.registry.get(step.version) for step in steps]
         if not steps:
             return RehearsalReport(planned, current, wanted, "transaction"), None, None
-        foreign_keys_on = bool(conn.execute("PRAGMA foreign_keys").fetchone()[0])
-        needs_copy = (
+        foreign_keys_on = (
+            backend.foreign_keys_enabled() if isinstance(backend, ForeignKeySwitch) else True
+        )
+        can_copy = backend.capabilities.rehearse_on_copy and isinstance(backend, RehearsalCopies)
+        needs_copy = can_copy and (
             manager.read_only
             or (foreign_keys_on and any(m.disable_foreign_keys for m in migrations))
             or str(manager.db_path) == ":memory:"
         )
         if not needs_copy:
             try:
-                sq.begin_immediate(conn, busy_timeout=manager.busy_timeout)
+                backend.begin_write()
             except ReadOnlyDatabaseError:
-                needs_copy = True  # a file this process cannot write: rehearse on a copy
+                if not can_copy:
+                    raise
+                needs_copy = True  # a database this process cannot write: rehearse on a copy
         if needs_copy:
-            with _throwaway_copy(conn, foreign_keys_on) as copy:
-                return _run(copy, steps, migrations, planned, current, wanted, "copy", measure)
+            assert isinstance(backend, RehearsalCopies)
+            with backend.rehearsal_copy(foreign_keys_on) as copy:
+                return _run(
+                    copy, manager, steps, migrations, planned, current, wanted, "copy", measure
+                )
         try:
-            return _run(conn, steps, migrations, planned, current, wanted, "transaction", measure)
+            return _run(
+                backend,
+                manager,
+                steps,
+                migrations,
+                planned,
+                current,
+                wanted,
+                "transaction",
+                measure,
+            )
         finally:
-            sq.rollback_if_open(conn)
-
-
-@contextlib.contextmanager
-def _throwaway_copy(source: sqlite3.Connection, foreign_keys: bool) -> Iterator[sqlite3.Connection]:
-    folder = Path(tempfile.mkdtemp(prefix="metamigrate-rehearsal-"))
-    try:
-        copy = sqlite3.connect(folder / "rehearsal.db", isolation_level=None)
-        try:
-            try:
-                source.backup(copy)
-            except sqlite3.Error as exc:
-                raise sq.translate_error(exc, sq.database_path(source), action="copy") from exc
-            copy.execute("PRAGMA journal_mode = MEMORY").fetchone()
-            copy.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
-            copy.execute("BEGIN IMMEDIATE")
-            try:
-                yield copy
-            finally:
-                sq.rollback_if_open(copy)
-        finally:
-            copy.close()
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+            backend.rollback()
 
 
 def _run(
-    conn: sqlite3.Connection,
+    backend: Backend,
+    manager: MigrationManager,
     steps: Sequence[PlanStep],
     migrations: Sequence[Migration],
     direction: Direction,
@@ -362,15 +338,17 @@ def _run(
     mode: Mode,
     measure: bool,
 ) -> tuple[RehearsalReport, Snapshot | None, Snapshot | None]:
-    """Run every step inside the one open transaction on ``conn``; the caller rolls it back.
+    """Run every step inside the one open transaction on ``backend``; the caller rolls it back.
 
     On a copy, a step that needs foreign keys off gets them: the copy's transaction is committed
     around the switch (the copy is thrown away, so nothing is kept anyway).
     """
-    before = _snapshot(conn) if measure else None
+    before = backend.table_shapes() if measure else None
     # One recorder for the run: it remembers that the bookkeeping tables exist instead of
-    # scanning sqlite_master for them at every step.
-    recorder = Recorder(conn)
+    # looking them up at every step.
+    recorder = Recorder(backend)
+    runner = StepRunner(backend, manager.registry, recorder)
+    recorder.ensure_tables()
     results: list[RehearsedStep] = []
     failed = False
     for step, migration in zip(steps, migrations, strict=True):
@@ -378,21 +356,18 @@ def _run(
             results.append(RehearsedStep(step.direction, step.version, step.name, "not_run"))
             continue
         if mode == "copy" and migration.disable_foreign_keys:
-            conn.execute("COMMIT")
-            on = bool(conn.execute("PRAGMA foreign_keys").fetchone()[0])
-            conn.execute("PRAGMA foreign_keys = OFF")
-            conn.execute("BEGIN IMMEDIATE")
-            result = _run_step(conn, recorder, step, migration)
-            if conn.in_transaction:
-                conn.execute("COMMIT")
-            if on:
-                conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("BEGIN IMMEDIATE")
+            backend.commit()
+            with backend.foreign_keys_disabled(True):
+                backend.begin_write()
+                result = _run_step(backend, runner, step, migration)
+                if backend.in_transaction:
+                    backend.commit()
+            backend.begin_write()
         else:
-            result = _run_step(conn, recorder, step, migration)
+            result = _run_step(backend, runner, step, migration)
         results.append(result)
-        failed = result.status == "failed" or not conn.in_transaction
-    after = _snapshot(conn) if measure and not failed else None
+        failed = result.status == "failed" or not backend.in_transaction
+    after = backend.table_shapes() if measure and not failed else None
     return RehearsalReport(direction, current, target, mode, tuple(results)), before, after
 
 
@@ -446,39 +421,22 @@ class _SqlLog:
 
 
 def _run_step(
-    conn: sqlite3.Connection, recorder: Recorder, step: PlanStep, migration: Migration
+    backend: Backend, runner: StepRunner, step: PlanStep, migration: Migration
 ) -> RehearsedStep:
+    """One step through the real step runner, inside a savepoint (undone when it fails)."""
     statements = _SqlLog()
-    changes = conn.total_changes
+    changes = backend.rows_changed()
     started = time.perf_counter()
-    func = migration.up if step.direction == "up" else migration.down
-    conn.execute(f"SAVEPOINT rehearse_{step.version}")
+    savepoint = f"rehearse_{step.version}"
+    backend.savepoint(savepoint)
     try:
-        if func is None:
-            raise MigrationError(f"Migration {migration.label} is irreversible (it has no down).")
-        conn.set_trace_callback(statements)
-        try:
-            with sq.transactions_forbidden(conn):
-                func(Tx(conn))
-        finally:
-            conn.set_trace_callback(None)
-        if not conn.in_transaction:
-            raise _TransactionEnded()
-        if migration.disable_foreign_keys:
-            problems = sq.foreign_key_problems(conn)
-            if problems:
-                raise MigrationError(
-                    f"Migration {migration.label} left broken foreign keys ({problems[0]})"
-                )
-        rows = conn.total_changes - changes
-        duration_ms = (time.perf_counter() - started) * 1000
-        _record(conn, recorder, step, migration, duration_ms)
+        result = runner.run(step, migration, started=started, trace=statements)
     except Exception as exc:
         duration_ms = (time.perf_counter() - started) * 1000
-        recorder.forget()  # the rolled-back step may have taken fresh bookkeeping tables with it
-        if conn.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute(f"ROLLBACK TO rehearse_{step.version}")
+        rows = backend.rows_changed() - changes
+        # The rolled-back step may have taken fresh bookkeeping tables with it.
+        runner.recorder.forget()
+        backend.rollback_to_savepoint(savepoint)
         return RehearsedStep(
             step.direction,
             step.version,
@@ -486,61 +444,16 @@ def _run_step(
             "failed",
             statements.result(),
             duration_ms,
-            conn.total_changes - changes,
-            describe_failure(exc),
+            rows,
+            describe_failure(exc, backend),
         )
-    conn.execute(f"RELEASE rehearse_{step.version}")
+    backend.release_savepoint(savepoint)
     return RehearsedStep(
-        step.direction, step.version, step.name, "ok", statements.result(), duration_ms, rows
+        step.direction,
+        step.version,
+        step.name,
+        "ok",
+        statements.result(),
+        result.duration_ms,
+        result.rows_changed,
     )
-
-
-def _record(
-    conn: sqlite3.Connection,
-    recorder: Recorder,
-    step: PlanStep,
-    migration: Migration,
-    duration_ms: float,
-) -> None:
-    """The bookkeeping the real run would write (so a full disk there shows up too)."""
-    recorder.ensure_tables()
-    if step.direction == "up":
-        recorder.record_applied(
-            version=step.version,
-            name=migration.name,
-            description=migration.description,
-            checksum=migration.checksum,
-            source_key=None,
-            reversible=migration.reversible,
-            fingerprint=None,
-            applied_at=utc_now(),
-            duration_ms=duration_ms,
-        )
-        sq.set_user_version(conn, step.version)
-    else:
-        recorder.record_unapplied(step.version)
-        sq.set_user_version(conn, step.version - 1)
-
-
-def _snapshot(conn: sqlite3.Connection) -> Snapshot:
-    """Every application table with its row count and the non-NULL values of each column."""
-    shapes: Snapshot = {}
-    tables = conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-        "AND name NOT IN (?, ?)",
-        sq.BOOKKEEPING_TABLES,
-    ).fetchall()
-    for (name,) in tables:
-        columns = [row[0] for row in conn.execute("SELECT name FROM pragma_table_info(?)", (name,))]
-        counts = ", ".join(["count(*)", *(f"count({_quote(c)})" for c in columns)])
-        try:
-            row = conn.execute(f"SELECT {counts} FROM {_quote(name)}").fetchone()
-        except sqlite3.Error:
-            # A virtual table whose module is not loaded: its shape still counts, its rows cannot.
-            row = (0, *([0] * len(columns)))
-        shapes[name] = _Shape(dict(zip(columns, row[1:], strict=True)), int(row[0]))
-    return shapes
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'

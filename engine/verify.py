@@ -5,11 +5,12 @@ Each check is independent and reports problems as sentences; ``verify`` never wr
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from engine import sqlite as sq
+from engine.backends import as_backend
+from engine.backends.base import Backend
 from engine.errors import MetamigrateError
 from engine.migration import Registry
 from engine.models import MigrationStatus
@@ -70,12 +71,12 @@ class VerificationReport:
         return {"ok": self.ok, "checks": [check.to_dict() for check in self.checks]}
 
 
-#: Extra checks (for example the Iceberg catalog) register here: name -> callable(conn) -> result.
-ExtraCheck = Callable[[sqlite3.Connection], CheckResult]
+#: Extra checks (for example the Iceberg catalog) register here: callable(backend) -> result.
+ExtraCheck = Callable[[Backend], CheckResult]
 
 
 def verify(
-    conn: sqlite3.Connection,
+    conn: Backend | Any,
     registry: Registry,
     statuses: list[MigrationStatus],
     extra_checks: list[ExtraCheck] | None = None,
@@ -83,24 +84,35 @@ def verify(
     full_checksums: bool = True,
 ) -> VerificationReport:
     """Run every check. ``full_checksums=False`` trusts the size/mtime cache for files that did
-    not change since they were applied (what ``status`` does): the quick form for a UI refresh."""
+    not change since they were applied (what ``status`` does): the quick form for a UI refresh.
+    ``conn`` is the backend (a raw connection is wrapped)."""
+    backend = as_backend(conn)
+    integrity = f"Integrity ({backend.capabilities.integrity_check})"
     checks = [
-        _guarded("integrity", "Integrity (PRAGMA quick_check)", lambda: _integrity(conn)),
-        _guarded("foreign_keys", "Foreign keys", lambda: _foreign_keys(conn)),
-        _guarded("registry", "Code and database agree", lambda: _registry(statuses)),
+        _guarded(backend, "integrity", integrity, lambda: _integrity(backend)),
+        _guarded(backend, "foreign_keys", "Foreign keys", lambda: _foreign_keys(backend)),
+        _guarded(backend, "registry", "Code and database agree", lambda: _registry(statuses)),
         _guarded(
+            backend,
             "checksums",
             "Applied migrations unchanged",
-            lambda: _checksums(conn, registry, full=full_checksums),
+            lambda: _checksums(backend, registry, full=full_checksums),
         ),
-        _guarded("schema_drift", "Live schema matches the recorded one", lambda: _drift(conn)),
+        _guarded(
+            backend,
+            "schema_drift",
+            "Live schema matches the recorded one",
+            lambda: _drift(backend),
+        ),
         _with_notes(
-            _guarded("bookkeeping", "Bookkeeping consistent", lambda: _bookkeeping(conn)),
-            _lifecycle_notes(conn),
+            _guarded(
+                backend, "bookkeeping", "Bookkeeping consistent", lambda: _bookkeeping(backend)
+            ),
+            _lifecycle_notes(backend),
         ),
     ]
     for extra in extra_checks or []:
-        checks.append(extra(conn))
+        checks.append(extra(backend))
     return VerificationReport(checks)
 
 
@@ -108,23 +120,27 @@ class NotChecked(Exception):
     """Raised by a check that has nothing to compare with; its message says why."""
 
 
-def _guarded(name: str, title: str, run: Callable[[], tuple[list[str], str]]) -> CheckResult:
+def _guarded(
+    backend: Backend, name: str, title: str, run: Callable[[], tuple[list[str], str]]
+) -> CheckResult:
     try:
         problems, detail = run()
     except NotChecked as exc:
         return CheckResult(name, title, False, [], f"not checked: {exc}", checked=False)
-    except (sqlite3.Error, MetamigrateError) as exc:
-        message = exc.message if isinstance(exc, MetamigrateError) else str(sq.translate_error(exc))
+    except MetamigrateError as exc:
+        return CheckResult(name, title, False, [f"{title} could not run: {exc.message}"])
+    except backend.driver_errors as exc:
+        message = backend.translate_error(exc).message
         return CheckResult(name, title, False, [f"{title} could not run: {message}"])
     return CheckResult(name, title, not problems, problems, detail)
 
 
-def _integrity(conn: sqlite3.Connection) -> tuple[list[str], str]:
-    return [f"Integrity check: {p}" for p in sq.integrity_problems(conn)], ""
+def _integrity(backend: Backend) -> tuple[list[str], str]:
+    return [f"Integrity check: {p}" for p in backend.integrity_problems()], ""
 
 
-def _foreign_keys(conn: sqlite3.Connection) -> tuple[list[str], str]:
-    problems = sq.foreign_key_problems(conn)
+def _foreign_keys(backend: Backend) -> tuple[list[str], str]:
+    problems = backend.foreign_key_problems()
     return [f"Foreign key violation: {p}." for p in problems[:20]], f"{len(problems)} violation(s)"
 
 
@@ -147,9 +163,7 @@ def _registry(statuses: list[MigrationStatus]) -> tuple[list[str], str]:
     return problems, ""
 
 
-def _checksums(
-    conn: sqlite3.Connection, registry: Registry, *, full: bool
-) -> tuple[list[str], str]:
+def _checksums(conn: Backend, registry: Registry, *, full: bool) -> tuple[list[str], str]:
     problems: list[str] = []
     rows = Recorder(conn).applied()
     for version, row in rows.items():
@@ -168,7 +182,7 @@ def _checksums(
     return problems, f"{len(rows)} applied migration(s) checked"
 
 
-def _drift(conn: sqlite3.Connection) -> tuple[list[str], str]:
+def _drift(conn: Backend) -> tuple[list[str], str]:
     from engine.backends.base import fingerprint_of
     from engine.drift import sentences
 
@@ -182,7 +196,7 @@ def _drift(conn: sqlite3.Connection) -> tuple[list[str], str]:
             f"no schema recorded for version {current} (applied mid-run, or stamped by an older "
             "engine); the next migrate or stamp records it"
         )
-    live_facts = sq.schema_entries(conn)
+    live_facts = list(conn.describe_schema().facts)
     live = fingerprint_of(live_facts)
     if live == recorded:
         return [], f"fingerprint {live}"
@@ -198,11 +212,11 @@ def _drift(conn: sqlite3.Connection) -> tuple[list[str], str]:
     ], (f"fingerprint {recorded} recorded, {live} now")
 
 
-def _lifecycle_notes(conn: sqlite3.Connection) -> list[str]:
+def _lifecycle_notes(conn: Backend) -> list[str]:
     """Bookkeeping changes made by hand (stamp, unmark, repair, baseline), newest first."""
     try:
         entries = [e for e in Recorder(conn).history() if e.lifecycle]
-    except sqlite3.Error:
+    except conn.driver_errors:
         return []
     notes = [
         f"{e.started_at[:19].replace('T', ' ')} {e.direction} {e.version:04d}_{e.name}: "
@@ -220,16 +234,19 @@ def _with_notes(check: CheckResult, notes: list[str]) -> CheckResult:
     return replace(check, notes=notes) if notes else check
 
 
-def _bookkeeping(conn: sqlite3.Connection) -> tuple[list[str], str]:
+def _bookkeeping(conn: Backend) -> tuple[list[str], str]:
     top, count = Recorder(conn).head()
     problems: list[str] = []
-    user_version = sq.user_version(conn)
-    if user_version != top:
+    marker = conn.read_version_marker()
+    if marker is not None and marker != top:
         problems.append(
-            f"PRAGMA user_version is {user_version} but the highest applied version is {top}."
+            f"{conn.capabilities.version_marker_name} is {marker} but the highest applied "
+            f"version is {top}."
         )
     if count != top:
         problems.append(
             f"{count} versions are recorded but the highest is {top}: some are missing."
         )
-    return problems, f"user_version {user_version}"
+    if marker is None:
+        return problems, f"{count} version(s) recorded"
+    return problems, f"user_version {marker}"

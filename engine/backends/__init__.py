@@ -73,7 +73,11 @@ def sqlite_path(location: str | os.PathLike[str]) -> str | os.PathLike[str]:
 
 def backend_module(location: str | os.PathLike[str]) -> ModuleType:
     """The module that handles ``location``, imported now (PostgreSQL's only when asked for)."""
-    scheme = scheme_of(location)
+    return module_for(scheme_of(location))
+
+
+def module_for(scheme: str) -> ModuleType:
+    """The backend module of URL scheme ``scheme`` ("sqlite", "postgresql", ...)."""
     module_name = SCHEMES.get(scheme)
     if module_name is None:
         known = ", ".join(sorted(f"{name}://" for name in SCHEMES))
@@ -122,6 +126,41 @@ def wrap_connection(connection: Any, options: ConnectOptions | None = None) -> B
         connection, options or ConnectOptions()
     )
     return backend
+
+
+def as_backend(value: Any, options: ConnectOptions | None = None) -> Backend:
+    """``value`` itself when it is already a backend, else a backend borrowing the DB-API
+    connection ``value`` (see ``wrap_connection``)."""
+    if hasattr(value, "capabilities") and hasattr(value, "begin_write"):
+        backend: Backend = value
+        return backend
+    return wrap_connection(value, options)
+
+
+def validate_location(location: str | os.PathLike[str]) -> None:
+    """Refuse, without creating or changing anything, a location that cannot be a database of
+    its kind (a directory or a non-SQLite file given as a SQLite path): the backend module's
+    ``validate_location`` when it has one."""
+    validate = getattr(backend_module(location), "validate_location", None)
+    if validate is not None:
+        validate(location)
+
+
+def is_file_location(location: str | os.PathLike[str]) -> bool:
+    """True when the database lives in one local file (SQLite), whose existence can be checked
+    without connecting."""
+    return scheme_of(location) == "sqlite"
+
+
+_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@]*):[^@/]*@")
+
+
+def display_location(location: str | os.PathLike[str]) -> str:
+    """``location`` for messages: a path as is, a URL with its password masked."""
+    text = os.fspath(location)
+    if not is_url(text):
+        return text
+    return _PASSWORD.sub(lambda m: f"{m.group('head')}:***@", text)
 
 
 def is_connection(value: object) -> bool:

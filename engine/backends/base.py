@@ -20,7 +20,6 @@ Conventions every backend keeps:
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -75,6 +74,10 @@ class Capabilities:
     exact_row_counts: bool = True
     #: Several processes on several hosts can migrate at once (a server-side migration lock).
     shared_server: bool = False
+    #: What ``integrity_problems`` runs, for check titles: "PRAGMA quick_check".
+    integrity_check: str = "catalog checks"
+    #: The version marker's name for messages: "PRAGMA user_version".
+    version_marker_name: str = "the version marker"
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,8 @@ class ConnectOptions:
     lock_timeout: str | None = None
     #: Statement timeout inside migrations, e.g. "5min" (servers only; None: none).
     statement_timeout: str | None = None
+    #: Enforce foreign keys on this connection (SQLite's are off unless asked; servers: always).
+    foreign_keys: bool = False
     #: Shown to other sessions (PostgreSQL ``application_name``), e.g. "metamigrate migrate".
     application_name: str = "metamigrate"
     #: Backend-specific extras (URL query options and the like).
@@ -139,6 +144,8 @@ class SchemaDescription:
 
 def fingerprint_of(facts: Iterable[str]) -> str:
     """The 16-hex-digit fingerprint of sorted schema facts (the value recorded and verified)."""
+    import hashlib
+
     digest = hashlib.sha256()
     for fact in facts:
         digest.update(fact.encode())
@@ -379,6 +386,42 @@ class Backend(Protocol):
         current database up; if it raises, nothing is replaced. The backend's own connection may
         be closed or unusable afterwards: open a new one."""
         ...
+
+
+@runtime_checkable
+class ForeignKeySwitch(Protocol):
+    """Optional, with ``capabilities.foreign_keys_toggle``: whether foreign keys are enforced."""
+
+    def foreign_keys_enabled(self) -> bool:
+        """True when this connection enforces foreign keys now."""
+        ...
+
+
+@runtime_checkable
+class RehearsalCopies(Protocol):
+    """Optional, with ``capabilities.rehearse_on_copy``: rehearsals on a throw-away copy."""
+
+    def rehearsal_copy(self, foreign_keys: bool) -> AbstractContextManager[Backend]:
+        """A backend on a throw-away copy of this database (foreign keys as asked), inside an
+        open write transaction; the copy is deleted when the block ends."""
+        ...
+
+
+@runtime_checkable
+class ErrorKinds(Protocol):
+    """Optional: a driver error's meaning as a word ("locked", "read_only", "disk_full",
+    "constraint", ...), for callers that act on it rather than show it."""
+
+    def error_kind(self, exc: BaseException) -> str:
+        """The kind of ``exc`` ("other" when it means nothing in particular)."""
+        ...
+
+
+def error_kind_of(backend: Backend, exc: BaseException) -> str:
+    """``backend.error_kind(exc)`` when the backend classifies errors by kind, else "other"."""
+    if isinstance(backend, ErrorKinds):
+        return backend.error_kind(exc)
+    return "other"
 
 
 def qmark_to_format(sql: str) -> str:

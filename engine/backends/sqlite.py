@@ -296,7 +296,7 @@ def foreign_key_problems(conn: sqlite3.Connection) -> list[str]:
 
 ErrorKind = str
 """One of: "transaction_control", "locked", "read_only", "disk_full", "not_a_database",
-"corrupt", "cannot_open", "io", "other"."""
+"corrupt", "cannot_open", "io", "constraint", "other"."""
 
 
 def error_kind(exc: BaseException) -> ErrorKind:
@@ -320,6 +320,8 @@ def error_kind(exc: BaseException) -> ErrorKind:
         return "cannot_open"
     if name.startswith("SQLITE_IOERR") or "I/O error" in text:
         return "io"
+    if isinstance(exc, sqlite3.IntegrityError):
+        return "constraint"
     return "other"
 
 
@@ -558,6 +560,8 @@ CAPABILITIES = Capabilities(
     non_transactional=False,
     exact_row_counts=True,
     shared_server=False,
+    integrity_check="PRAGMA quick_check",
+    version_marker_name="PRAGMA user_version",
 )
 
 
@@ -650,6 +654,32 @@ class SQLiteBackend:
         """Whether this connection enforces foreign keys now (SQLite only)."""
         return foreign_keys_enabled(self._conn)
 
+    @contextlib.contextmanager
+    def rehearsal_copy(self, foreign_keys: bool) -> Iterator[SQLiteBackend]:
+        """A backend on a throw-away copy (journal in memory), in an open write transaction."""
+        import shutil
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="metamigrate-rehearsal-"))
+        try:
+            copy = sqlite3.connect(folder / "rehearsal.db", isolation_level=None)
+            try:
+                try:
+                    self._conn.backup(copy)
+                except sqlite3.Error as exc:
+                    raise self.translate_error(exc, action="copy") from exc
+                copy.execute("PRAGMA journal_mode = MEMORY").fetchone()
+                copy.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
+                copy.execute("BEGIN IMMEDIATE")
+                try:
+                    yield SQLiteBackend(copy, self.options, owned=False)
+                finally:
+                    rollback_if_open(copy)
+            finally:
+                copy.close()
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
     def outside_transaction(self) -> contextlib.AbstractContextManager[None]:
         raise MetamigrateError(
             "TRANSACTION = False is not supported on SQLite: every statement SQLite has can run "
@@ -728,6 +758,9 @@ class SQLiteBackend:
 
     def describe_step_error(self, exc: BaseException) -> str:
         return describe_step_error(exc)
+
+    def error_kind(self, exc: BaseException) -> str:
+        return error_kind(exc)
 
     # -- backups --------------------------------------------------------------------------------
 
@@ -910,6 +943,15 @@ _TEMP_PREFIX = "."
 _TEMP_SUFFIX = ".tmp"
 
 
+def validate_location(location: str | os.PathLike[str]) -> None:
+    """``validate_database_file`` for a path or ``sqlite:///`` URL (``:memory:`` is fine)."""
+    from engine.backends import sqlite_path
+
+    path = sqlite_path(location)
+    if str(path) != ":memory:":
+        validate_database_file(Path(path))
+
+
 def connect_backend(location: str | os.PathLike[str], options: ConnectOptions) -> SQLiteBackend:
     """Open ``location`` (a path or ``sqlite:///path``) as a backend that owns its connection."""
     from engine.backends import sqlite_path
@@ -920,6 +962,8 @@ def connect_backend(location: str | os.PathLike[str], options: ConnectOptions) -
         busy_timeout=options.busy_timeout,
         create=options.create,
     )
+    if options.foreign_keys:
+        conn.execute("PRAGMA foreign_keys = ON")
     return SQLiteBackend(conn, options, owned=True)
 
 

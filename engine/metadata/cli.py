@@ -100,7 +100,8 @@ def check_line(check: CheckResult) -> str:
 
 
 def cmd_catalog(args: argparse.Namespace, out: Output) -> int:
-    from engine import sqlite as sq
+    from engine.backends import open_backend
+    from engine.backends.base import ConnectOptions
     from engine.metadata.consistency import check_with, database_states, read_store, table_states
     from engine.metadata.manager import catalog_paths, load_adapter, open_catalog
 
@@ -111,7 +112,7 @@ def cmd_catalog(args: argparse.Namespace, out: Output) -> int:
             f"{BASE_PATH_ENV}."
         )
     load_adapter()
-    conn = sq.connect(Path(args.db), read_only=True, busy_timeout=args.busy_timeout)
+    conn = open_backend(args.db, ConnectOptions(read_only=True, busy_timeout=args.busy_timeout))
     catalog = None
     try:
         catalog = open_catalog(base, read_only=True)

@@ -7,12 +7,13 @@ status, the CLI and the console's readiness panel show it. It never writes to ei
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from engine.backends import as_backend
+from engine.backends.base import Backend
 from engine.settings import DEFAULT_BUSY_TIMEOUT
 from engine.verify import CheckResult
 
@@ -44,22 +45,22 @@ class StoreContents:
     tables: dict[tuple[str, str], str]
 
 
-def read_store(conn: sqlite3.Connection) -> StoreContents:
-    """Read the store's databases and Iceberg tables, at whatever schema version it is."""
-    names = {
-        row[0]
-        for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
-    }
-    if "databases" not in names:
+def read_store(conn: Backend | Any) -> StoreContents:
+    """Read the store's databases and Iceberg tables, at whatever schema version it is
+    (``conn``: the store's backend, or a raw connection to wrap)."""
+    backend = as_backend(conn)
+    if not backend.table_exists("databases"):
         return StoreContents([], {})
-    databases = [row[0] for row in conn.execute("SELECT name FROM databases ORDER BY name")]
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(tables)")}
+    databases = [row[0] for row in backend.execute("SELECT name FROM databases ORDER BY name")]
+    columns = set(backend.columns("tables"))
     # table_format arrived in migration 0003; before it every table was an Iceberg table.
     only_iceberg = "WHERE t.table_format = ?" if "table_format" in columns else ""
     params = (ICEBERG_FORMAT,) if only_iceberg else ()
-    rows = conn.execute(
-        "SELECT d.name, t.name, t.metadata_location FROM tables AS t "
-        f"JOIN databases AS d ON d.id = t.database_id {only_iceberg} ORDER BY d.name, t.name",
+    rows = backend.execute(
+        backend.sql(
+            "SELECT d.name, t.name, t.metadata_location FROM tables AS t "
+            f"JOIN databases AS d ON d.id = t.database_id {only_iceberg} ORDER BY d.name, t.name"
+        ),
         params,
     ).fetchall()
     return StoreContents(databases, {(db, name): location for db, name, location in rows})
@@ -152,9 +153,7 @@ def could_not_run(reason: str) -> CheckResult:
     return CheckResult(CHECK_NAME, CHECK_TITLE, False, [f"{CHECK_TITLE} could not run: {reason}"])
 
 
-def check_with(
-    conn: sqlite3.Connection, open_catalog: Callable[[], CatalogView | None]
-) -> CheckResult:
+def check_with(conn: Backend | Any, open_catalog: Callable[[], CatalogView | None]) -> CheckResult:
     """Run the check on ``conn`` against the catalog ``open_catalog`` gives (None: no catalog yet).
 
     A check must never break the readiness report, so any failure becomes a failed check.
@@ -190,7 +189,7 @@ class CatalogCheck:
         self.base_path = Path(base_path)
         self.busy_timeout = busy_timeout
 
-    def __call__(self, conn: sqlite3.Connection) -> CheckResult:
+    def __call__(self, conn: Backend | Any) -> CheckResult:
         from engine.metadata.manager import open_catalog
 
         opened: list[Any] = []

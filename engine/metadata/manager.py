@@ -12,13 +12,11 @@ from __future__ import annotations
 import logging
 import os
 import re
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from engine import sqlite as sq
 from engine.metadata.consistency import check_with
 from engine.metadata.errors import (
     INSTALL_HINT,
@@ -285,10 +283,11 @@ class MetadataManager:
 
     # -- checking -----------------------------------------------------------------------------
 
-    def check(self, conn: sqlite3.Connection | None = None) -> CheckResult:
-        """The consistency check (also run by ``store.migrations.verify()``)."""
+    def check(self, conn: Any = None) -> CheckResult:
+        """The consistency check (also run by ``store.migrations.verify()``); ``conn``: the
+        store's backend or a raw connection (default: the store's own)."""
         if conn is None:
-            with self.store.migrations.connection() as own:
+            with self.store.migrations.backend() as own:
                 return self.check(own)
         return check_with(conn, lambda: self._catalog)
 
@@ -312,13 +311,12 @@ class MetadataManager:
             with self.store.transaction():
                 return work(undo)
         except BaseException as exc:
-            sq.rollback_if_open(conn)  # a failed COMMIT leaves the transaction open
+            backend = self.store.backend
+            backend.rollback()  # a failed COMMIT leaves the transaction open
             for action in reversed(undo):
                 _undo(action)
-            if isinstance(exc, sqlite3.Error):
-                raise sq.translate_error(
-                    exc, self.store.db_path, busy_timeout=self.store.migrations.busy_timeout
-                ) from exc
+            if isinstance(exc, backend.driver_errors):
+                raise backend.translate_error(exc) from exc
             raise
 
     def _record_commit(

@@ -9,13 +9,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sqlite3
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
-from engine import sqlite as sq
+from engine.backends import open_backend
+from engine.backends.base import Backend, ConnectOptions, error_kind_of
 from engine.errors import MetamigrateError
 from engine.manager import MigrationManager, RegistrySpec
 from engine.recorder import utc_now
@@ -60,10 +61,10 @@ class Table:
 class Store:
     """Open with ``Store.open(path)``; close it (or use it as a context manager) when done."""
 
-    def __init__(
-        self, conn: sqlite3.Connection, migrations: MigrationManager, base_path: Path
-    ) -> None:
-        self._conn = conn
+    def __init__(self, backend: Backend, migrations: MigrationManager, base_path: Path) -> None:
+        #: The store's one connection, as a backend (``connection`` is its raw connection).
+        self.backend = backend
+        self._conn: Any = backend.connection
         self.migrations = migrations
         self.base_path = base_path
         self.db_path = migrations.db_path
@@ -80,22 +81,21 @@ class Store:
     ) -> Store:
         """Open (creating folders and file if needed) and migrate to the latest version."""
         path = Path(db_path)
-        conn = sq.connect(path, busy_timeout=busy_timeout)
+        backend = open_backend(path, ConnectOptions(busy_timeout=busy_timeout, foreign_keys=True))
         try:
-            conn.execute("PRAGMA foreign_keys = ON")
-            manager = MigrationManager(conn, migrations, busy_timeout=busy_timeout)
+            manager = MigrationManager(backend, migrations, busy_timeout=busy_timeout)
             # plan() also refuses a database that is ahead of the code: fail fast, before serving.
             if manager.plan():
                 manager.migrate_to_latest()
             base = Path(base_path) if base_path is not None else path.absolute().parent
             base.mkdir(parents=True, exist_ok=True)
         except BaseException:
-            conn.close()
+            backend.close()
             raise
-        return cls(conn, manager, base)
+        return cls(backend, manager, base)
 
     def close(self) -> None:
-        self._conn.close()
+        self.backend.close()
 
     def __enter__(self) -> Store:
         return self
@@ -109,47 +109,49 @@ class Store:
         self.close()
 
     @property
-    def connection(self) -> sqlite3.Connection:
+    def connection(self) -> Any:
+        """The raw connection (``sqlite3.Connection``)."""
         return self._conn
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Any]:
         """All store calls inside commit together or not at all (nested blocks are savepoints)."""
-        conn = self._conn
+        backend = self.backend
         if self._depth:
             name = f"store_{self._depth}"
-            conn.execute(f"SAVEPOINT {name}")
+            backend.savepoint(name)
             self._depth += 1
             try:
-                yield conn
+                yield self._conn
             except BaseException:
-                conn.execute(f"ROLLBACK TO {name}")
-                conn.execute(f"RELEASE {name}")
+                backend.rollback_to_savepoint(name)
+                backend.release_savepoint(name)
                 raise
             else:
-                conn.execute(f"RELEASE {name}")
+                backend.release_savepoint(name)
             finally:
                 self._depth -= 1
             return
-        sq.begin_immediate(conn, busy_timeout=self.migrations.busy_timeout)
+        backend.begin_write()
         self._depth = 1
         try:
-            yield conn
+            yield self._conn
         except BaseException:
-            sq.rollback_if_open(conn)
+            backend.rollback()
             raise
         else:
             try:
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
+                backend.commit()
+            except backend.driver_errors as exc:
                 # A COMMIT that fails (a reader holding the file past the busy timeout) leaves the
                 # transaction open: roll it back so the store stays usable, and say why.
-                sq.rollback_if_open(conn)
-                raise sq.translate_error(
-                    exc, self.db_path, busy_timeout=self.migrations.busy_timeout
-                ) from exc
+                backend.rollback()
+                raise backend.translate_error(exc) from exc
         finally:
             self._depth = 0
+
+    def _is_duplicate(self, exc: BaseException) -> bool:
+        return error_kind_of(self.backend, exc) == "constraint"
 
     # -- databases ----------------------------------------------------------------------------
 
@@ -164,7 +166,9 @@ class Store:
                     "VALUES (?, ?, ?, ?)",
                     (name, description, location, utc_now()),
                 )
-            except sqlite3.IntegrityError as exc:
+            except self.backend.driver_errors as exc:
+                if not self._is_duplicate(exc):
+                    raise
                 raise AlreadyExistsError(f"Database {name!r} already exists.") from exc
         return self.get_database(name)
 
@@ -218,7 +222,9 @@ class Store:
                     "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
                     (db.id, name, metadata_location, table_format, now, now),
                 )
-            except sqlite3.IntegrityError as exc:
+            except self.backend.driver_errors as exc:
+                if not self._is_duplicate(exc):
+                    raise
                 raise AlreadyExistsError(f"Table {database}.{name} already exists.") from exc
             self._write_properties(conn, int(cursor.lastrowid or 0), properties or {})
         return self.get_table(database, name)
@@ -260,9 +266,7 @@ class Store:
             conn.execute("DELETE FROM tables WHERE id = ?", (table.id,))
 
     @staticmethod
-    def _write_properties(
-        conn: sqlite3.Connection, table_id: int, properties: Mapping[str, str]
-    ) -> None:
+    def _write_properties(conn: Any, table_id: int, properties: Mapping[str, str]) -> None:
         for key, value in properties.items():
             if not isinstance(key, str) or not isinstance(value, str):
                 raise StoreError(f"Table property {key!r} must map a string to a string.")

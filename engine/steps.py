@@ -1,0 +1,162 @@
+"""Applying one migration step: the one place that runs an up or down and writes its bookkeeping.
+
+The executor (one transaction per step, or one for all with ``--atomic``), the rehearsal and the
+rollback impact (the same steps in a transaction that is rolled back) all call ``StepRunner.run``.
+
+Invariant: the caller holds the write transaction; ``run`` either returns with the step's effects
+and its bookkeeping (the ``schema_migrations`` row, the version marker, a history row) in that
+transaction, or raises and leaves the caller to roll back. Migration code cannot end the
+transaction: the backend refuses transaction control while it runs, and a transaction that ended
+anyway (the database aborted it) is detected before anything is recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+
+from engine.backends.base import Backend, TraceCallback, fingerprint_of
+from engine.errors import MetamigrateError, MigrationError
+from engine.migration import Migration, Registry
+from engine.models import PlanStep
+from engine.recorder import Recorder, utc_now
+from engine.tx import Tx
+
+
+class TransactionEnded(Exception):
+    """Migration code ended the engine's transaction (or the database did, after a fatal error)."""
+
+
+@dataclass(frozen=True)
+class StepResult:
+    #: The migration's own work in ms (without the bookkeeping or the commit).
+    duration_ms: float
+    #: Rows the migration inserted, updated or deleted (bookkeeping excluded).
+    rows_changed: int
+
+
+class StepRunner:
+    """Runs plan steps inside the caller's open write transaction on one backend."""
+
+    def __init__(self, backend: Backend, registry: Registry, recorder: Recorder) -> None:
+        self.backend = backend
+        self.registry = registry
+        self.recorder = recorder
+        self.tx = Tx(backend)
+
+    def run(
+        self,
+        step: PlanStep,
+        migration: Migration,
+        *,
+        started_at: str | None = None,
+        started: float | None = None,
+        fingerprint: bool = False,
+        trace: TraceCallback | None = None,
+    ) -> StepResult:
+        """Run ``step`` and write its bookkeeping (no commit). ``fingerprint`` records the schema
+        fingerprint (a scan of the whole schema: taken where a run comes to rest); ``trace``
+        sees every statement the migration itself runs."""
+        backend = self.backend
+        started_at = started_at or utc_now()
+        started = time.perf_counter() if started is None else started
+        func = migration.up if step.direction == "up" else migration.down
+        if func is None:
+            raise MigrationError(
+                f"Migration {migration.label} is irreversible (no down); nothing was undone.",
+                version=step.version,
+                direction=step.direction,
+            )
+        rows_before = backend.rows_changed()
+        tracing = backend.trace(trace) if trace is not None else contextlib.nullcontext()
+        with tracing, backend.transaction_control_forbidden():
+            func(self.tx)
+        rows = backend.rows_changed() - rows_before
+        if not backend.in_transaction:
+            raise TransactionEnded()
+        if migration.disable_foreign_keys:
+            problems = backend.foreign_key_problems()
+            if problems:
+                raise MigrationError(
+                    f"Migration {migration.label} left broken foreign keys ({problems[0]}); "
+                    "it was rolled back.",
+                    version=step.version,
+                    direction=step.direction,
+                )
+        duration_ms = (time.perf_counter() - started) * 1000
+        self._record(step, migration, started_at, duration_ms, fingerprint=fingerprint)
+        return StepResult(duration_ms, rows)
+
+    def _record(
+        self,
+        step: PlanStep,
+        migration: Migration,
+        started_at: str,
+        duration_ms: float,
+        *,
+        fingerprint: bool,
+    ) -> None:
+        recorder, backend = self.recorder, self.backend
+        # The schema's description costs a scan of the whole schema, so it is taken where a run
+        # comes to rest; verify() compares the live schema with it and says what changed.
+        described = describe(backend) if fingerprint else None
+        if step.direction == "up":
+            entry = self.registry.file_of(step.version)
+            recorder.record_applied(
+                version=step.version,
+                name=migration.name,
+                description=migration.description,
+                checksum=migration.checksum,
+                source_key=entry.stat_key if entry else None,
+                reversible=migration.reversible,
+                fingerprint=described[0] if described else None,
+                schema_facts=described[1] if described else None,
+                applied_at=started_at,
+                duration_ms=duration_ms,
+            )
+            new_version = step.version
+        else:
+            recorder.record_unapplied(step.version)
+            new_version = step.version - 1
+            if described and new_version > 0:
+                recorder.fill_fingerprint(new_version, *described)
+        backend.write_version_marker(new_version)
+        recorder.append_history(
+            version=step.version,
+            name=migration.name,
+            direction=step.direction,
+            started_at=started_at,
+            finished_at=utc_now(),
+            duration_ms=duration_ms,
+            success=True,
+            error=None,
+        )
+
+
+def describe(backend: Backend) -> tuple[str, str]:
+    """(fingerprint, encoded structural description) of the live application schema."""
+    from engine.drift import encode
+
+    facts = backend.describe_schema().facts
+    return fingerprint_of(facts), encode(facts)
+
+
+def describe_failure(exc: BaseException, backend: Backend | None = None) -> str:
+    """The cause of a failed step, in words (no traceback): the one wording of step failures."""
+    if isinstance(exc, TransactionEnded):
+        return (
+            "the migration ended the engine's transaction (COMMIT/ROLLBACK inside up/down, "
+            "or the database aborted it); migrations must not control transactions"
+        )
+    if isinstance(exc, MetamigrateError):
+        return exc.message
+    if backend is not None and isinstance(exc, backend.driver_errors):
+        return backend.describe_step_error(exc)
+    if type(exc).__module__ == "sqlite3":
+        # No backend at hand (an old caller of executor.describe_failure): SQLite's words.
+        from engine.backends import module_for
+
+        phrase: str = module_for("sqlite").describe_step_error(exc)
+        return phrase
+    return f"{type(exc).__name__}: {exc}"
