@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from engine.backends.base import BackupFacts
+from engine.backends.base import BackupFacts, ConnectOptions
 from engine.backup_folder import (
+    DEFAULT_FOLDER,
     DEFAULT_KEEP,
     TEMP_PREFIX,
     TEMP_SUFFIX,
@@ -400,12 +401,20 @@ class PgBackupManager:
     def where(self) -> str:
         return f"schema {self.schema} of {self.display}"
 
-    def take(self, *, reason: str = "manual", protect: Iterable[Path] = ()) -> BackupInfo:
+    def take(
+        self,
+        conn: psycopg.Connection[Any] | None = None,
+        *,
+        reason: str = "manual",
+        protect: Iterable[Path] = (),
+    ) -> BackupInfo:
         """Dump the schema, read the archive back, keep it; raise ``BackupError`` saying why not.
 
-        Nothing is left behind when no verified backup could be made.
+        ``conn``: a connection to the database outside any transaction (the engine's own; a
+        fresh one is opened when it is omitted). Nothing is left behind when no verified backup
+        could be made.
         """
-        with self._connect("backup") as conn:
+        with self._connect("backup", conn) as conn:
             # Before the folder is made: a missing pg_dump or schema writes nothing.
             check_tools(conn, self.bin_dir, f"take a backup of {self.where}")
             if not _schema_exists(conn, self.schema):
@@ -507,9 +516,19 @@ class PgBackupManager:
         return RestoreResult(f"{self.display} schema {self.schema}", info, kept)
 
     @contextlib.contextmanager
-    def _connect(self, command: str) -> Iterator[psycopg.Connection[Any]]:
+    def _connect(
+        self, command: str, given: psycopg.Connection[Any] | None = None
+    ) -> Iterator[psycopg.Connection[Any]]:
         import psycopg
 
+        if given is not None:
+            try:
+                yield given
+            except psycopg.Error as exc:
+                raise BackupError(
+                    f"{self.where}: {_first_line(exc)}; nothing was changed."
+                ) from exc
+            return
         try:
             conn = psycopg.connect(
                 self.url,
@@ -527,6 +546,27 @@ class PgBackupManager:
             raise BackupError(f"{self.where}: {_first_line(exc)}; nothing was changed.") from exc
         finally:
             conn.close()
+
+
+def backup_manager(
+    location: str | os.PathLike[str],
+    backup_dir: str | os.PathLike[str] | None,
+    *,
+    keep: int = DEFAULT_KEEP,
+    options: ConnectOptions | None = None,
+) -> PgBackupManager:
+    """The backups of a PostgreSQL database for ``MigrationManager.backups`` (the backend
+    module's ``backup_manager``): ``backup_dir`` defaults to ``backups/`` in the working
+    directory (there is no database file to put them beside)."""
+    options = options or ConnectOptions()
+    folder = Path(backup_dir) if backup_dir is not None else Path.cwd() / DEFAULT_FOLDER
+    return PgBackupManager(
+        os.fspath(location),
+        folder,
+        schema=options.schema or "public",
+        keep=keep,
+        connect_timeout=options.connect_timeout,
+    )
 
 
 # -- helpers on a connection ----------------------------------------------------------------------
@@ -657,7 +697,11 @@ BEGIN
            AND d.deptype = 'n' AND d.classid <> 'pg_extension'::regclass
            AND NOT EXISTS (SELECT 1 FROM pg_depend e
                             WHERE e.classid = d.classid AND e.objid = d.objid
-                              AND e.deptype = 'e');
+                              AND e.deptype = 'e')
+           -- Parts of another object (an identity column's sequence) go with their owner.
+           AND NOT EXISTS (SELECT 1 FROM pg_depend i
+                            WHERE i.classid = d.classid AND i.objid = d.objid
+                              AND i.deptype = 'i');
     -- Dropping them must not reach into another schema (a view there on a table here).
     SELECT string_agg(DISTINCT pg_describe_object(dep.classid, dep.objid, 0), ', ')
       INTO outside

@@ -324,7 +324,7 @@ def _changed_rows(cursor: psycopg.Cursor[Any]) -> int:
 ErrorKind = str
 """One of: "transaction_control", "refused", "unknown_host", "timeout", "auth", "no_database",
 "permission", "read_only", "lock_timeout", "statement_timeout", "gone", "disk_full",
-"needs_autocommit", "deadlock", "other"."""
+"needs_autocommit", "deadlock", "constraint", "other"."""
 
 
 def error_kind(exc: BaseException) -> ErrorKind:
@@ -348,6 +348,8 @@ def error_kind(exc: BaseException) -> ErrorKind:
     }
     if state in by_state:
         return by_state[state]
+    if state.startswith("23"):  # integrity_constraint_violation: unique, foreign key, check, ...
+        return "constraint"
     if state == "57014":
         return "lock_timeout" if "lock timeout" in text else "statement_timeout"
     if state.startswith(("57P", "08")):
@@ -1163,6 +1165,9 @@ class PostgresBackend:
 
     # -- errors ---------------------------------------------------------------------------------
 
+    def error_kind(self, exc: BaseException) -> str:
+        return error_kind(exc)
+
     def translate_error(self, exc: BaseException, *, action: str = "use") -> MetamigrateError:
         if error_kind(exc) == "lock_timeout":
             blockers = blocking_sessions(self._conn, self.schema, self._session.last_statement)
@@ -1293,6 +1298,19 @@ def _merged_options(location: str, extra: str) -> str:
     except psycopg.Error:
         given = ""
     return f"{given} {extra}".strip()
+
+
+def backup_manager(
+    location: str | os.PathLike[str],
+    backup_dir: str | os.PathLike[str] | None,
+    *,
+    keep: int,
+    options: ConnectOptions,
+) -> Any:
+    """The backups of a database on this server: pg_dump archives (engine.backends.pg_backup)."""
+    from engine.backends.pg_backup import backup_manager as pg_backup_manager
+
+    return pg_backup_manager(location, backup_dir, keep=keep, options=options)
 
 
 def connect_backend(location: str | os.PathLike[str], options: ConnectOptions) -> PostgresBackend:
