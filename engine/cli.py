@@ -137,6 +137,11 @@ def register(commands: CommandRegistry) -> None:
         action="store_true",
         help="run the whole plan in one transaction (all or nothing)",
     )
+    migrate.add_argument(
+        "--sql",
+        action="store_true",
+        help="print the SQL the plan would run, as a script to review (nothing is changed)",
+    )
     rollback = commands.add(
         "rollback",
         "Undo applied migrations down to --to (0: empty schema).",
@@ -157,6 +162,11 @@ def register(commands: CommandRegistry) -> None:
     )
     rollback.add_argument(
         "--atomic", action="store_true", help="undo the whole plan in one transaction"
+    )
+    rollback.add_argument(
+        "--sql",
+        action="store_true",
+        help="print the SQL the rollback would run, as a script to review (nothing is changed)",
     )
     rollback.add_argument(
         "--force",
@@ -412,8 +422,10 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
 def cmd_migrate(args: argparse.Namespace, out: Output) -> int:
     from engine.safety_cli import run_rehearsal, warn_if_no_backup
 
-    manager = _manager(args, out, events=True)
+    manager = _manager(args, out, events=not args.sql)
     _resolve_to(args, manager)
+    if args.sql:
+        return _offline_sql(out, manager, args.to, "up")
     if args.rehearse:
         return run_rehearsal(out, manager, args.to, "migrate")
     warn_if_no_backup(args, out)
@@ -422,6 +434,20 @@ def cmd_migrate(args: argparse.Namespace, out: Output) -> int:
     else:
         result = manager.migrate_to(args.to, atomic=args.atomic)
     return _report_run(out, result, "migrate", manager.last_backup)
+
+
+def _offline_sql(out: Output, manager: MigrationManager, target: Any, direction: str) -> int:
+    """``--sql``: the plan's statements from a run on a throw-away copy; 1 if it would fail."""
+    from engine.offline_sql import offline_script
+
+    script = offline_script(manager, target, "up" if direction == "up" else "down")
+    if out.as_json:
+        out.json(script.to_dict())
+    else:
+        sys.stdout.write(script.text())
+    if script.error:
+        out.error(f"The run would fail: {script.error}")
+    return 0 if script.ok else EXIT_FAILED
 
 
 def _resolve_to(args: argparse.Namespace, manager: MigrationManager) -> None:
@@ -450,9 +476,11 @@ def _report_run(out: Output, result: Any, verb: str, backup: Any = None) -> int:
 def cmd_rollback(args: argparse.Namespace, out: Output) -> int:
     from engine import safety_cli
 
-    manager = _manager(args, out, events=True)
+    manager = _manager(args, out, events=not args.sql)
     manager.require_database()  # nothing to roll back, and only migrate creates a database
     _resolve_to(args, manager)
+    if args.sql:
+        return _offline_sql(out, manager, args.to, "down")
     if args.rehearse:
         return safety_cli.run_rehearsal(out, manager, args.to, "rollback")
     steps = manager.plan(args.to)
