@@ -172,15 +172,13 @@ def _traced_registry(registry: Registry, tracer: _Tracer, versions: list[int]) -
 @contextlib.contextmanager
 def _copy_of(manager: MigrationManager) -> Iterator[tuple[Path, str]]:
     """A throw-away copy of the database (or an empty scratch database when there is none)."""
-    from engine.backends import wrap_connection
     from engine.scratch import scratch_path
 
     with scratch_path("metamigrate-sql-") as path:
         if not manager.exists():
             yield path, "scratch"
             return
-        with manager.connection() as conn:
-            backend = wrap_connection(conn)
+        with manager.backend() as backend:
             if not backend.capabilities.backup:
                 raise MetamigrateError(
                     f"Offline SQL needs a copy of the database, and {backend.capabilities.product}"
@@ -195,7 +193,8 @@ def offline_script(
 ) -> OfflineScript:
     """The script of ``migrate_to(target)`` (``direction`` "up") or ``rollback(target)``
     ("down"): refused like them (bad target, wrong direction, an irreversible step)."""
-    from engine import sqlite as sq
+    from engine.backends import open_backend
+    from engine.backends.base import ConnectOptions
     from engine.manager import MigrationManager
 
     wanted = manager.resolve_target(target)
@@ -217,21 +216,19 @@ def offline_script(
     registry = _traced_registry(manager.registry, tracer, planned)
     error: str | None = None
     with _copy_of(manager) as (path, source):
-        conn = sq.connect(path, busy_timeout=manager.busy_timeout)
+        backend = open_backend(path, ConnectOptions(busy_timeout=manager.busy_timeout))
         try:
-            runner = MigrationManager(conn, registry, backup=False, on_event=tracer.on_event)
-            conn.set_trace_callback(tracer)
-            try:
-                if direction == "up":
-                    runner.migrate_to(wanted)
-                else:
-                    runner.rollback(wanted)
-            except MetamigrateError as exc:
-                error = exc.message
-            finally:
-                conn.set_trace_callback(None)
+            runner = MigrationManager(backend, registry, backup=False, on_event=tracer.on_event)
+            with backend.trace(tracer):
+                try:
+                    if direction == "up":
+                        runner.migrate_to(wanted)
+                    else:
+                        runner.rollback(wanted)
+                except MetamigrateError as exc:
+                    error = exc.message
         finally:
-            conn.close()
+            backend.close()
     return OfflineScript(
         str(manager.db_path),
         direction,
