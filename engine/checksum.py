@@ -110,3 +110,28 @@ def _function_fingerprint(func: Callable[..., Any] | None) -> str:
 def code_checksum(up: Callable[..., Any], down: Callable[..., Any] | None) -> str:
     """Checksum of in-code up/down functions, from their syntax trees."""
     return _digest(_function_fingerprint(up) + "\x1e" + _function_fingerprint(down))
+
+
+def previous_checksums(tree: ast.Module) -> tuple[str, ...]:
+    """A module's ``PREVIOUS_CHECKSUMS = ("...", ...)`` (``ValueError`` if it is not literal
+    strings)."""
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == "PREVIOUS_CHECKSUMS"
+            for target in node.targets
+        ):
+            try:
+                value = ast.literal_eval(node.value)
+            except ValueError:
+                value = None
+            return checked_previous_checksums(value)
+    return ()
+
+
+def checked_previous_checksums(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, tuple | list):
+        raise ValueError("PREVIOUS_CHECKSUMS must be a tuple of checksum strings")
+    if not all(isinstance(item, str) for item in value):
+        raise ValueError("PREVIOUS_CHECKSUMS must be a tuple of checksum strings")
+    return tuple(value)
+

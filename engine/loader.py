@@ -124,6 +124,7 @@ def load_migration_file(entry: MigrationFile) -> Migration:
         transaction=_transaction_flag(module, entry.path),
         lock_timeout=_duration(module, "LOCK_TIMEOUT", entry.path),
         statement_timeout=_duration(module, "STATEMENT_TIMEOUT", entry.path),
+        previous_checksums=_previous_checksums(module, entry.path),
         _checksum=checksum,
     )
 
@@ -154,3 +155,14 @@ def _duration(module: object, name: str, path: str) -> str | None:
         f'Migration file {path} sets {name} = {value!r}; write a duration such as "2s", '
         '"500ms" or "1min".'
     )
+
+
+def _previous_checksums(module: types.ModuleType, path: str) -> tuple[str, ...]:
+    from engine.checksum import checked_previous_checksums
+
+    value = getattr(module, "PREVIOUS_CHECKSUMS", ())
+    try:
+        return checked_previous_checksums(value)
+    except ValueError as exc:
+        raise RegistryError(f"Migration file {path}: {exc}; fix the file.") from exc
+

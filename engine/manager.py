@@ -200,7 +200,7 @@ class MigrationManager:
         if entry is not None and row.source_key == entry.stat_key:
             # Same size and modification time as when it was applied: the cached checksum holds.
             return True
-        return self.registry.checksum_of(row.version) == row.checksum
+        return self.registry.checksum_matches(row.version, row.checksum)
 
     @property
     def current_version(self) -> int:

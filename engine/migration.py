@@ -42,6 +42,9 @@ class Migration:
     lock_timeout: str | None = None
     #: ``STATEMENT_TIMEOUT = "5min"``: this migration's statement timeout (servers; None: default).
     statement_timeout: str | None = None
+    #: ``PREVIOUS_CHECKSUMS = ("...",)``: checksums of earlier revisions of this migration that
+    #: did the same on databases that recorded them (e.g. before it learnt another dialect).
+    previous_checksums: tuple[str, ...] = ()
     _checksum: str | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -116,6 +119,15 @@ class MigrationFile:
         from engine.checksum import tree_checksum
 
         return tree_checksum(self._parse())
+
+    def previous_checksums(self) -> tuple[str, ...]:
+        """The module's ``PREVIOUS_CHECKSUMS`` constant, read from its syntax tree."""
+        from engine.checksum import previous_checksums
+
+        try:
+            return previous_checksums(self._parse())
+        except ValueError as exc:
+            raise RegistryError(f"Migration file {self.path}: {exc}; fix the file.") from exc
 
     def load(self) -> Migration:
         from engine.loader import load_migration_file
@@ -297,6 +309,16 @@ class Registry:
         if entry is not None:
             return entry.checksum()
         return self._loaded[version].checksum
+
+    def checksum_matches(self, version: int, recorded: str) -> bool:
+        """Whether ``recorded`` (the checksum a database holds) is this migration's code: its
+        checksum now, or one of the ``PREVIOUS_CHECKSUMS`` it declares equivalent."""
+        if self.checksum_of(version) == recorded:
+            return True
+        entry = self._files.get(version)
+        if entry is not None:
+            return recorded in entry.previous_checksums()
+        return recorded in self._loaded[version].previous_checksums
 
     def _describe(self, version: int) -> str:
         if version in self._files:

@@ -172,8 +172,8 @@ def _checksums(conn: Backend, registry: Registry, *, full: bool) -> tuple[list[s
         entry = registry.file_of(version)
         if not full and entry is not None and row.source_key == entry.stat_key:
             continue  # untouched since it was applied: the recorded checksum still holds
-        actual = registry.checksum_of(version)
-        if actual != row.checksum:
+        if not registry.checksum_matches(version, row.checksum):
+            actual = registry.checksum_of(version)
             problems.append(
                 f"Migration {version:04d}_{row.name} was edited after it was applied (checksum "
                 f"{row.checksum} recorded, {actual} now); restore its code and put the change in a "
