@@ -134,4 +134,3 @@ def checked_previous_checksums(value: Any) -> tuple[str, ...]:
     if not all(isinstance(item, str) for item in value):
         raise ValueError("PREVIOUS_CHECKSUMS must be a tuple of checksum strings")
     return tuple(value)
-

@@ -126,7 +126,8 @@ class Executor:
 
     def _run_own_transaction(self, step: PlanStep, *, last: bool) -> _StepOutcome:
         migration = self.registry.get(step.version)
-        with self.backend.foreign_keys_disabled(migration.disable_foreign_keys):
+        dialect = self.backend.capabilities.name
+        with self.backend.foreign_keys_disabled(migration.disables_foreign_keys(dialect)):
             self.backend.begin_write()
             try:
                 self.recorder.ensure_tables()
@@ -152,7 +153,10 @@ class Executor:
         return _StepOutcome(skipped=False, duration_ms=duration)
 
     def _run_atomic(self, steps: Sequence[PlanStep]) -> tuple[list[PlanStep], list[PlanStep]]:
-        needs_fk_off = any(self.registry.get(s.version).disable_foreign_keys for s in steps)
+        dialect = self.backend.capabilities.name
+        needs_fk_off = any(
+            self.registry.get(s.version).disables_foreign_keys(dialect) for s in steps
+        )
         done: list[PlanStep] = []
         skipped: list[PlanStep] = []
         durations: list[float] = []

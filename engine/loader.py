@@ -120,7 +120,7 @@ def load_migration_file(entry: MigrationFile) -> Migration:
         up=up,
         down=down,
         source=entry.path,
-        disable_foreign_keys=bool(getattr(module, "DISABLE_FOREIGN_KEYS", False)),
+        disable_foreign_keys=_foreign_keys_flag(module, entry.path),
         transaction=_transaction_flag(module, entry.path),
         lock_timeout=_duration(module, "LOCK_TIMEOUT", entry.path),
         statement_timeout=_duration(module, "STATEMENT_TIMEOUT", entry.path),
@@ -166,3 +166,17 @@ def _previous_checksums(module: types.ModuleType, path: str) -> tuple[str, ...]:
     except ValueError as exc:
         raise RegistryError(f"Migration file {path}: {exc}; fix the file.") from exc
 
+
+def _foreign_keys_flag(module: types.ModuleType, path: str) -> bool | frozenset[str]:
+    """``DISABLE_FOREIGN_KEYS``: True/False, or the database families it applies to."""
+    value = getattr(module, "DISABLE_FOREIGN_KEYS", False)
+    if isinstance(value, str):
+        value = (value,)
+    if isinstance(value, tuple | list | set | frozenset):
+        if not all(isinstance(item, str) for item in value):
+            raise RegistryError(
+                f"Migration file {path}: DISABLE_FOREIGN_KEYS must be True, False, or database "
+                'families such as "sqlite"; fix the file.'
+            )
+        return frozenset(value)
+    return bool(value)

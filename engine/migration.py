@@ -33,8 +33,10 @@ class Migration:
     down: MigrationFunc | None = None
     #: Where the migration came from (a file path), for error messages; '' for in-code migrations.
     source: str = ""
-    #: Set when the migration rebuilds tables: the engine turns foreign keys off around it.
-    disable_foreign_keys: bool = False
+    #: Set when the migration rebuilds tables: the engine turns foreign keys off around it. True
+    #: on every database, or the database families it applies to (``DISABLE_FOREIGN_KEYS =
+    #: "sqlite"``: a migration that rebuilds on SQLite and alters in place elsewhere).
+    disable_foreign_keys: bool | frozenset[str] = False
     #: False (module constant ``TRANSACTION = False``): runs outside a transaction, for statements
     #: such as ``CREATE INDEX CONCURRENTLY`` (PostgreSQL only; refused on SQLite).
     transaction: bool = True
@@ -63,6 +65,12 @@ class Migration:
     @property
     def label(self) -> str:
         return f"{self.version:04d}_{self.name}"
+
+    def disables_foreign_keys(self, dialect: str) -> bool:
+        """Whether foreign keys go off around this migration on ``dialect`` ("sqlite", ...)."""
+        if isinstance(self.disable_foreign_keys, frozenset):
+            return dialect in self.disable_foreign_keys
+        return bool(self.disable_foreign_keys)
 
 
 def docstring_summary(doc: str | None) -> str:
@@ -177,7 +185,7 @@ class Registry:
         name: str,
         description: str = "",
         *,
-        disable_foreign_keys: bool = False,
+        disable_foreign_keys: bool | frozenset[str] = False,
         transaction: bool = True,
         lock_timeout: str | None = None,
         statement_timeout: str | None = None,

@@ -295,7 +295,10 @@ def _rehearse(
         can_copy = backend.capabilities.rehearse_on_copy and isinstance(backend, RehearsalCopies)
         needs_copy = can_copy and (
             manager.read_only
-            or (foreign_keys_on and any(m.disable_foreign_keys for m in migrations))
+            or (
+                foreign_keys_on
+                and any(m.disables_foreign_keys(backend.capabilities.name) for m in migrations)
+            )
             or str(manager.db_path) == ":memory:"
         )
         if not needs_copy:
@@ -355,7 +358,7 @@ def _run(
         if failed:
             results.append(RehearsedStep(step.direction, step.version, step.name, "not_run"))
             continue
-        if mode == "copy" and migration.disable_foreign_keys:
+        if mode == "copy" and migration.disables_foreign_keys(backend.capabilities.name):
             backend.commit()
             with backend.foreign_keys_disabled(True):
                 backend.begin_write()

@@ -75,7 +75,7 @@ class StepRunner:
         rows = backend.rows_changed() - rows_before
         if not backend.in_transaction:
             raise TransactionEnded()
-        if migration.disable_foreign_keys:
+        if migration.disables_foreign_keys(backend.capabilities.name):
             problems = backend.foreign_key_problems()
             if problems:
                 raise MigrationError(

@@ -17,6 +17,7 @@ from typing import Any
 
 from engine.backends import open_backend
 from engine.backends.base import Backend, ConnectOptions, error_kind_of
+from engine.backup_folder import DEFAULT_FOLDER as DEFAULT_BACKUP_FOLDER
 from engine.errors import MetamigrateError
 from engine.manager import MigrationManager, RegistrySpec
 from engine.recorder import utc_now
@@ -78,16 +79,38 @@ class Store:
         *,
         migrations: RegistrySpec = None,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        schema: str | None = None,
     ) -> Store:
-        """Open (creating folders and file if needed) and migrate to the latest version."""
-        path = Path(db_path)
-        backend = open_backend(path, ConnectOptions(busy_timeout=busy_timeout, foreign_keys=True))
+        """Open (creating folders and file if needed) and migrate to the latest version.
+
+        ``db_path`` is a SQLite file path or a ``postgresql://`` URL (``schema``: the schema that
+        holds the store there, default ``public``). ``base_path`` (the folder of the Iceberg
+        warehouse) defaults to the SQLite file's folder, or the working directory on a server.
+        """
+        from engine.backends import is_url, scheme_of
+
+        server = is_url(db_path) and scheme_of(db_path) != "sqlite"
+        location: str | os.PathLike[str] = db_path if server else Path(db_path)
+        backend = open_backend(
+            location, ConnectOptions(busy_timeout=busy_timeout, foreign_keys=True, schema=schema)
+        )
         try:
-            manager = MigrationManager(backend, migrations, busy_timeout=busy_timeout)
+            if base_path is not None:
+                base = Path(base_path)
+            elif backend.path is not None:
+                base = backend.path.absolute().parent
+            else:
+                base = Path.cwd()
+            manager = MigrationManager(
+                backend,
+                migrations,
+                busy_timeout=busy_timeout,
+                # A server's backups go under the service's folder (there is no file beside).
+                backup_dir=None if backend.path is not None else base / DEFAULT_BACKUP_FOLDER,
+            )
             # plan() also refuses a database that is ahead of the code: fail fast, before serving.
             if manager.plan():
                 manager.migrate_to_latest()
-            base = Path(base_path) if base_path is not None else path.absolute().parent
             base.mkdir(parents=True, exist_ok=True)
         except BaseException:
             backend.close()
@@ -110,8 +133,12 @@ class Store:
 
     @property
     def connection(self) -> Any:
-        """The raw connection (``sqlite3.Connection``)."""
+        """The raw connection (``sqlite3.Connection``, ``psycopg.Connection``)."""
         return self._conn
+
+    def _execute(self, sql: str, params: tuple[object, ...] = ()) -> Any:
+        """Store SQL, written with ``?`` placeholders, in the backend's own style."""
+        return self.backend.execute(self.backend.sql(sql), params)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Any]:
@@ -159,9 +186,9 @@ class Store:
         self, name: str, *, description: str = "", location: str | None = None
     ) -> Database:
         _require_name(name, "database")
-        with self.transaction() as conn:
+        with self.transaction():
             try:
-                conn.execute(
+                self._execute(
                     "INSERT INTO databases (name, description, location, created_at) "
                     "VALUES (?, ?, ?, ?)",
                     (name, description, location, utc_now()),
@@ -173,13 +200,13 @@ class Store:
         return self.get_database(name)
 
     def list_databases(self) -> list[Database]:
-        rows = self._conn.execute(
+        rows = self._execute(
             "SELECT id, name, description, location, created_at FROM databases ORDER BY name"
         ).fetchall()
         return [Database(*row) for row in rows]
 
     def get_database(self, name: str) -> Database:
-        row = self._conn.execute(
+        row = self._execute(
             "SELECT id, name, description, location, created_at FROM databases WHERE name = ?",
             (name,),
         ).fetchone()
@@ -188,9 +215,9 @@ class Store:
         return Database(*row)
 
     def drop_database(self, name: str, *, cascade: bool = False) -> None:
-        with self.transaction() as conn:
+        with self.transaction():
             database = self.get_database(name)
-            count = conn.execute(
+            count = self._execute(
                 "SELECT count(*) FROM tables WHERE database_id = ?", (database.id,)
             ).fetchone()[0]
             if count and not cascade:
@@ -198,8 +225,8 @@ class Store:
                     f"Database {name!r} still has {count} table(s); "
                     "drop them first or pass cascade=True."
                 )
-            conn.execute("DELETE FROM tables WHERE database_id = ?", (database.id,))
-            conn.execute("DELETE FROM databases WHERE id = ?", (database.id,))
+            self._execute("DELETE FROM tables WHERE database_id = ?", (database.id,))
+            self._execute("DELETE FROM databases WHERE id = ?", (database.id,))
 
     # -- tables -------------------------------------------------------------------------------
 
@@ -214,30 +241,30 @@ class Store:
     ) -> Table:
         _require_name(name, "table")
         now = utc_now()
-        with self.transaction() as conn:
+        with self.transaction():
             db = self.get_database(database)
             try:
-                cursor = conn.execute(
+                row = self._execute(
                     "INSERT INTO tables (database_id, name, metadata_location, table_format, "
-                    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                     (db.id, name, metadata_location, table_format, now, now),
-                )
+                ).fetchone()
             except self.backend.driver_errors as exc:
                 if not self._is_duplicate(exc):
                     raise
                 raise AlreadyExistsError(f"Table {database}.{name} already exists.") from exc
-            self._write_properties(conn, int(cursor.lastrowid or 0), properties or {})
+            self._write_properties(int(row[0]), properties or {})
         return self.get_table(database, name)
 
     def list_tables(self, database: str) -> list[Table]:
         db = self.get_database(database)
-        rows = self._conn.execute(
+        rows = self._execute(
             f"{_TABLE_SELECT} WHERE t.database_id = ? ORDER BY t.name", (db.id,)
         ).fetchall()
         return [self._table(row) for row in rows]
 
     def get_table(self, database: str, name: str) -> Table:
-        row = self._conn.execute(
+        row = self._execute(
             f"{_TABLE_SELECT} WHERE d.name = ? AND t.name = ?", (database, name)
         ).fetchone()
         if row is None:
@@ -245,40 +272,42 @@ class Store:
         return self._table(row)
 
     def update_table_location(self, database: str, name: str, metadata_location: str) -> Table:
-        with self.transaction() as conn:
+        with self.transaction():
             table = self.get_table(database, name)
-            conn.execute(
+            self._execute(
                 "UPDATE tables SET metadata_location = ?, updated_at = ? WHERE id = ?",
                 (metadata_location, utc_now(), table.id),
             )
         return self.get_table(database, name)
 
     def set_table_properties(self, database: str, name: str, properties: Mapping[str, str]) -> None:
-        with self.transaction() as conn:
+        with self.transaction():
             table = self.get_table(database, name)
-            conn.execute("DELETE FROM table_properties WHERE table_id = ?", (table.id,))
-            self._write_properties(conn, table.id, properties)
+            self._execute("DELETE FROM table_properties WHERE table_id = ?", (table.id,))
+            self._write_properties(table.id, properties)
 
     def drop_table(self, database: str, name: str) -> None:
-        with self.transaction() as conn:
+        with self.transaction():
             table = self.get_table(database, name)
-            conn.execute("DELETE FROM table_properties WHERE table_id = ?", (table.id,))
-            conn.execute("DELETE FROM tables WHERE id = ?", (table.id,))
+            self._execute("DELETE FROM table_properties WHERE table_id = ?", (table.id,))
+            self._execute("DELETE FROM tables WHERE id = ?", (table.id,))
 
-    @staticmethod
-    def _write_properties(conn: Any, table_id: int, properties: Mapping[str, str]) -> None:
+    def _write_properties(self, table_id: int, properties: Mapping[str, str]) -> None:
         for key, value in properties.items():
             if not isinstance(key, str) or not isinstance(value, str):
                 raise StoreError(f"Table property {key!r} must map a string to a string.")
-        conn.executemany(
-            "INSERT INTO table_properties (table_id, key, value) VALUES (?, ?, ?)",
-            [(table_id, k, v) for k, v in sorted(properties.items())],
-        )
+        if properties:
+            self.backend.executemany(
+                self.backend.sql(
+                    "INSERT INTO table_properties (table_id, key, value) VALUES (?, ?, ?)"
+                ),
+                [(table_id, k, v) for k, v in sorted(properties.items())],
+            )
 
     def _table(self, row: tuple[object, ...]) -> Table:
         table_id = int(str(row[0]))
         props = dict(
-            self._conn.execute(
+            self._execute(
                 "SELECT key, value FROM table_properties WHERE table_id = ? ORDER BY key",
                 (table_id,),
             ).fetchall()
@@ -298,8 +327,8 @@ class Store:
 
     def set_preference(self, user: str, key: str, value: object) -> None:
         """Store any JSON-serialisable value for (user, key)."""
-        with self.transaction() as conn:
-            conn.execute(
+        with self.transaction():
+            self._execute(
                 "INSERT INTO user_preferences (user_name, key, value, updated_at) "
                 "VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (user_name, key) DO UPDATE SET value = excluded.value, "
@@ -308,20 +337,20 @@ class Store:
             )
 
     def get_preference(self, user: str, key: str, default: object = None) -> object:
-        row = self._conn.execute(
+        row = self._execute(
             "SELECT value FROM user_preferences WHERE user_name = ? AND key = ?", (user, key)
         ).fetchone()
         return default if row is None else json.loads(row[0])
 
     def preferences(self, user: str) -> dict[str, object]:
-        rows = self._conn.execute(
+        rows = self._execute(
             "SELECT key, value FROM user_preferences WHERE user_name = ? ORDER BY key", (user,)
         ).fetchall()
         return {key: json.loads(value) for key, value in rows}
 
     def delete_preference(self, user: str, key: str) -> None:
-        with self.transaction() as conn:
-            conn.execute(
+        with self.transaction():
+            self._execute(
                 "DELETE FROM user_preferences WHERE user_name = ? AND key = ?", (user, key)
             )
 

@@ -12,6 +12,7 @@ import pytest
 
 from engine.backends.pg_backup import OtherSessionsError, PgBackupManager
 from engine.errors import BackupError
+from tests.pg import PgDatabase
 
 psycopg = pytest.importorskip("psycopg")
 
@@ -355,7 +356,7 @@ def test_a_schema_that_does_not_exist_is_one_sentence(pg_url: str, tmp_path: Pat
         PgBackupManager(pg_url, tmp_path, schema="no_such_schema").take()
 
 
-# -- the functions the PostgreSQL backend's backup capability calls --------------------------------
+# -- the functions the PostgreSQL backend's backup capability calls ------------------------------
 
 
 def test_dump_and_restore_on_the_callers_connection_which_is_not_an_other_session(
@@ -430,3 +431,24 @@ def test_backup_manager_takes_a_backup_on_the_engines_own_connection(
         info = manager.take(conn, reason="before migrate to 4")
         assert not conn.closed  # the caller's connection is the caller's to close
     assert info.version == 3 and manager.list_backups() == [info] and manager.keep == 3
+
+
+# -- through the engine: a store on PostgreSQL ---------------------------------------------------
+
+
+def test_a_store_on_postgresql_backs_up_before_a_rollback_and_restores(
+    pg_database: PgDatabase, tmp_path: Path
+) -> None:
+    from engine import MigrationManager, Store
+
+    with Store.open(pg_database.url, tmp_path) as store:
+        store.create_database("sales")
+        store.migrations.rollback(3)
+        backup = store.migrations.last_backup
+        assert backup is not None and backup.version == 5
+        assert backup.path.parent == tmp_path / "backups" and backup.name.endswith(".dump")
+        assert backup in store.migrations.list_backups()
+    manager = MigrationManager(pg_database.url, None, backup_dir=tmp_path / "backups")
+    result = manager.restore(backup)
+    assert result.version == 5 and manager.current_version == 5
+    assert pg_database.query("SELECT name FROM databases") == [("sales",)]

@@ -1,4 +1,7 @@
-"""Add user preferences table (a clustered ``WITHOUT ROWID`` table on SQLite)."""
+"""Add user preferences table.
+
+A clustered ``WITHOUT ROWID`` table on SQLite; a plain table with its primary key on PostgreSQL.
+"""
 
 from engine.tx import Tx
 

@@ -15,7 +15,8 @@ from engine.tx import Tx
 #: releases recorded it, and what it does on SQLite is unchanged.
 PREVIOUS_CHECKSUMS = ("339cc908a7ba1929",)
 
-DISABLE_FOREIGN_KEYS = True
+#: Only SQLite rebuilds the table (PostgreSQL keeps its foreign keys checked).
+DISABLE_FOREIGN_KEYS = "sqlite"
 
 NAME_CHECK = "length(trim(name)) > 0"
 LOCATION_CHECK = "length(metadata_location) > 0"
