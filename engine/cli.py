@@ -13,6 +13,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +76,13 @@ class Output:
         # Indented only for a person: the compact form uses json's C encoder, much faster.
         indent = 2 if sys.stdout.isatty() else None
         sys.stdout.write(json.dumps(payload, indent=indent) + "\n")
+
+
+def _shown(location: str) -> str:
+    """A database location for output: URLs with their password masked."""
+    from engine.backends import display_location
+
+    return display_location(location)
 
 
 def _short_time(iso: str | None) -> str:
@@ -256,9 +264,12 @@ def _manager(args: argparse.Namespace, out: Output, *, events: bool = False) -> 
 
     settings: Settings = args.settings
     handler = _progress_printer(out) if events and not out.as_json else None
-    manager = MigrationManager(
-        settings.db, settings.migrations, on_event=handler, **settings.manager_options()
+    options = settings.manager_options()
+    # Other sessions of a server see who runs what: "metamigrate migrate user@host pid".
+    options["connect_options"] = replace(
+        options["connect_options"], application_name=f"metamigrate {args.command}"
     )
+    manager = MigrationManager(settings.db, settings.migrations, on_event=handler, **options)
     from engine.metadata.cli import attach_from_args
 
     attach_from_args(manager, args)  # --base-path: verify() also checks the Iceberg catalog
@@ -314,20 +325,22 @@ def cmd_status(args: argparse.Namespace, out: Output) -> int:
     from engine.metadata.cli import catalog_report, check_line
 
     catalog = catalog_report(manager)  # the Iceberg catalog check, with --base-path only
+    unfinished = manager.unfinished()  # TRANSACTION = False migrations that never finished
     if out.as_json:
         out.json(
             {
-                "database": str(args.db),
+                "database": _shown(args.db),
                 "current_version": current,
                 "latest_version": manager.latest_version,
                 "migrations": [s.to_dict() for s in statuses],
                 **({"catalog": catalog.to_dict()} if catalog else {}),
+                **({"unfinished": unfinished} if unfinished else {}),
             }
         )
         return 0
     from rich.table import Table
 
-    table = Table(title=f"{args.db}: version {current} of {manager.latest_version}")
+    table = Table(title=f"{_shown(args.db)}: version {current} of {manager.latest_version}")
     # At 80 columns the operator needs version, name, state and checksum; the rest when it fits.
     wide = out.console.width >= 110
     table.add_column("Ver", justify="right", no_wrap=True)
@@ -361,6 +374,8 @@ def cmd_status(args: argparse.Namespace, out: Output) -> int:
         cells.append(checksum)
         table.add_row(*cells)
     out.console.print(table)
+    for problem in unfinished:
+        out.console.print(f"[bold red]{_escape(problem)}[/]")
     if catalog is not None:
         out.console.print(check_line(catalog))
     return 0
@@ -373,7 +388,7 @@ def cmd_current(args: argparse.Namespace, out: Output) -> int:
         latest = manager.latest_version
         out.json(
             {
-                "database": str(args.db),
+                "database": _shown(args.db),
                 "current_version": current,
                 "latest_version": latest,
                 "pending": max(latest - current, 0),
@@ -513,7 +528,7 @@ def _confirm_rollback(
 
     console = out.console
     console.print(
-        f"[bold red]Rollback of {args.db} from version {steps[0].version} to version "
+        f"[bold red]Rollback of {_shown(args.db)} from version {steps[0].version} to version "
         f"{args.to}[/] will undo:"
     )
     for step in steps:

@@ -75,7 +75,7 @@ class DeploymentManager:
                 migrations,
                 [
                     f"{len(migrations)} migration(s) pending: there is no database at "
-                    f"{self.manager.db_path} yet; `migrate` creates it."
+                    f"{self.manager.display} yet; `migrate` creates it."
                 ],
                 None,
             )

@@ -68,6 +68,11 @@ class Executor:
         self.runner = StepRunner(self.backend, registry, self.recorder)
         self.tx = self.runner.tx
         self.expect_current: int | None = None
+        #: Retries of a step that hit its lock_timeout (``--lock-retries``), with backoff.
+        self.lock_retries = max(0, self.backend.options.lock_retries)
+        #: A migration's LOCK_TIMEOUT/STATEMENT_TIMEOUT is in force in the open transaction.
+        self._own_timeouts = False
+        self._unfinished_checked = False
 
     def _emit(self, event: Event) -> None:
         if self.on_event is not None:
@@ -88,6 +93,7 @@ class Executor:
         """``expect_current``: refuse (ConcurrentChangeError) unless the database is still at
         that version once the write lock is held for the first step."""
         self.expect_current = expect_current
+        self._unfinished_checked = False
         self._emit(
             RunStarted(direction, from_version, target, tuple((s.version, s.name) for s in steps))
         )
@@ -95,10 +101,11 @@ class Executor:
         skipped: list[PlanStep] = []
         try:
             if atomic:
+                self._refuse_outside_transaction_in_atomic(steps)
                 done, skipped = self._run_atomic(steps)
             else:
                 for index, step in enumerate(steps):
-                    outcome = self._run_own_transaction(step, last=index == len(steps) - 1)
+                    outcome = self._run_with_retries(step, last=index == len(steps) - 1)
                     (skipped if outcome.skipped else done).append(step)
         except MetamigrateError as exc:
             reached = self._version_now()
@@ -124,13 +131,121 @@ class Executor:
             return self.recorder.head()[0]
         return -1
 
+    def _run_with_retries(self, step: PlanStep, *, last: bool) -> _StepOutcome:
+        """One step; one that failed on its lock_timeout is retried ``lock_retries`` times, after
+        0.5 s, 1 s, 2 s, ... (each attempt has its own history row)."""
+        attempt = 0
+        while True:
+            try:
+                if not self.registry.get(step.version).transaction:
+                    return self._run_outside_transaction(step, last=last)
+                return self._run_own_transaction(step, last=last)
+            except MigrationError as exc:
+                if attempt >= self.lock_retries or not self._hit_lock_timeout(exc):
+                    raise
+                time.sleep(min(0.5 * 2**attempt, 30.0))
+                attempt += 1
+
+    def _hit_lock_timeout(self, exc: MigrationError) -> bool:
+        from engine.backends.base import error_kind_of
+
+        cause = exc.cause
+        return (
+            cause is not None
+            and isinstance(cause, self.backend.driver_errors)
+            and (error_kind_of(self.backend, cause) == "locked")
+        )
+
+    def _refuse_outside_transaction_in_atomic(self, steps: Sequence[PlanStep]) -> None:
+        outside = [s for s in steps if not self.registry.get(s.version).transaction]
+        if outside:
+            names = ", ".join(f"{s.version:04d}_{s.name}" for s in outside)
+            raise MigrationError(
+                f"Migration(s) {names} set TRANSACTION = False and cannot run inside --atomic's "
+                "single transaction; nothing was changed. Migrate without --atomic.",
+                version=outside[0].version,
+                direction=outside[0].direction,
+            )
+
+    def _apply_step_timeouts(self, migration: Migration) -> None:
+        """A migration's LOCK_TIMEOUT / STATEMENT_TIMEOUT (servers), and back to the run's
+        defaults for the next migration of the same transaction."""
+        wanted = migration.lock_timeout is not None or migration.statement_timeout is not None
+        setter = getattr(self.backend, "set_step_timeouts", None)
+        if setter is None or not (wanted or self._own_timeouts):
+            return
+        setter(migration.lock_timeout, migration.statement_timeout)
+        self._own_timeouts = wanted
+
+    def _refuse_unfinished(self) -> None:
+        """Under the migration lock: an attempt that died outside a transaction blocks the run
+        until an operator has looked (repair clears it)."""
+        from engine.unfinished import describe
+
+        entries = self.recorder.all_unfinished()
+        if entries:
+            raise MigrationError(
+                describe(entries[0]) + " Nothing was run.",
+                version=entries[0].version,
+                direction="up" if entries[0].direction == "up" else "down",
+            )
+
+    def _run_outside_transaction(self, step: PlanStep, *, last: bool) -> _StepOutcome:
+        """A ``TRANSACTION = False`` step: under the session-level migration lock, an in-progress
+        history row is committed, the step runs in autocommit, then its bookkeeping commits (and
+        the history row is finished). Dying in between leaves the row in progress: reported."""
+        migration = self.registry.get(step.version)
+        backend = self.backend
+        with backend.outside_transaction():
+            backend.begin_write()
+            try:
+                self.recorder.ensure_tables()
+                self._check_expected()
+                self._refuse_unfinished()
+                if self._already_done(step):
+                    self._rollback()
+                    self._emit(MigrationSkipped(step.version, step.name, step.direction))
+                    return _StepOutcome(skipped=True, duration_ms=0.0)
+                started_at = utc_now()
+                attempt = self.recorder.begin_attempt(
+                    version=step.version,
+                    name=migration.name,
+                    direction=step.direction,
+                    started_at=started_at,
+                )
+                self._commit()
+                self._emit(MigrationStarted(step.version, step.name, step.direction))
+            except BaseException:
+                self._rollback()
+                raise
+            started = time.perf_counter()
+            try:
+                self._own_timeouts = False
+                self._apply_step_timeouts(migration)
+                self.runner.run_outside_transaction(step, migration)
+                duration = (time.perf_counter() - started) * 1000
+                backend.begin_write()
+                self.runner.record(
+                    step, migration, started_at, duration, fingerprint=last, attempt=attempt
+                )
+                self._commit()
+            except BaseException as exc:
+                self._fail(step, exc, started_at, started, attempt=attempt)
+        self._emit(MigrationFinished(step.version, step.name, step.direction, duration))
+        return _StepOutcome(skipped=False, duration_ms=duration)
+
     def _run_own_transaction(self, step: PlanStep, *, last: bool) -> _StepOutcome:
         migration = self.registry.get(step.version)
         dialect = self.backend.capabilities.name
         with self.backend.foreign_keys_disabled(migration.disables_foreign_keys(dialect)):
             self.backend.begin_write()
+            self._own_timeouts = False
             try:
                 self.recorder.ensure_tables()
+                if not self._unfinished_checked:
+                    # Once per run, under the lock (a step of its own re-checks it).
+                    self._refuse_unfinished()
+                    self._unfinished_checked = True
                 self._check_expected()
                 if self._already_done(step):
                     self._rollback()
@@ -138,6 +253,7 @@ class Executor:
                     return _StepOutcome(skipped=True, duration_ms=0.0)
                 # Inside the try: a handler that raises must not leave the transaction open.
                 self._emit(MigrationStarted(step.version, step.name, step.direction))
+                self._apply_step_timeouts(migration)
             except BaseException:
                 self._rollback()
                 raise
@@ -166,13 +282,16 @@ class Executor:
             started_at, started = utc_now(), time.perf_counter()
             try:
                 self.recorder.ensure_tables()
+                self._refuse_unfinished()
                 self._check_expected()
+                self._own_timeouts = False
                 for index, step in enumerate(steps):
                     if self._already_done(step):
                         skipped.append(step)
                         continue
                     migration = self.registry.get(step.version)
                     self._emit(MigrationStarted(step.version, step.name, step.direction))
+                    self._apply_step_timeouts(migration)
                     started_at, started = utc_now(), time.perf_counter()
                     last = index == len(steps) - 1
                     durations.append(
@@ -258,12 +377,14 @@ class Executor:
         started: float,
         *,
         undone: Sequence[PlanStep] = (),
+        attempt: int | None = None,
     ) -> None:
         """Roll back, record the failed attempt in its own transaction, raise one clear error."""
         self._rollback()
         duration_ms = (time.perf_counter() - started) * 1000
-        version_now = self._version_now()
         cause = describe_failure(exc, self.backend)
+        self._reconnect_if_lost()
+        version_now = self._version_now()
         verb = "apply" if step.direction == "up" else "undo"
         label = f"{step.version:04d}_{step.name}"
         rolled = ""
@@ -273,11 +394,17 @@ class Executor:
             f"Could not {verb} migration {label}: {cause}. "
             f"The database is unchanged at version {version_now}.{rolled}"
         )
+        if attempt is not None:
+            message = (
+                f"Could not {verb} migration {label}: {cause}. It ran outside a transaction, so "
+                "part of it may have taken effect (an invalid index?): inspect the database "
+                f"before retrying. The database is at version {version_now}."
+            )
         if isinstance(exc, KeyboardInterrupt):
             message = f"Interrupted while trying to {verb} migration {label}; " + (
                 f"the database is unchanged at version {version_now}."
             )
-        self._record_failure(step, started_at, duration_ms, cause)
+        self._record_failure(step, started_at, duration_ms, cause, attempt=attempt)
         self._emit(MigrationFailed(step.version, step.name, step.direction, message, duration_ms))
         if isinstance(exc, MigrationError) and exc.version == step.version:
             raise MigrationError(
@@ -287,14 +414,38 @@ class Executor:
             message, version=step.version, direction=step.direction, cause=exc
         ) from exc
 
+    def _reconnect_if_lost(self) -> None:
+        """The server dropped the connection (it rolled the step back): a new connection, so the
+        failure can still be recorded and the version reported (servers only)."""
+        reconnect = getattr(self.backend, "reconnect", None)
+        if reconnect is None:
+            return
+        try:
+            reconnect()
+        except MetamigrateError:
+            return
+        self.recorder.forget()
+
     def _record_failure(
-        self, step: PlanStep, started_at: str, duration_ms: float, cause: str
+        self,
+        step: PlanStep,
+        started_at: str,
+        duration_ms: float,
+        cause: str,
+        *,
+        attempt: int | None = None,
     ) -> None:
         # Best effort: on a full disk or a read-only file the failure cannot be written, and the
         # operator still gets the error itself.
         try:
             self.backend.begin_write()
             self.recorder.ensure_tables()
+            if attempt is not None:
+                self.recorder.finish_attempt(
+                    attempt, duration_ms=duration_ms, success=False, error=cause
+                )
+                self.backend.commit()
+                return
             self.recorder.append_history(
                 version=step.version,
                 name=step.name,

@@ -59,8 +59,12 @@ class MigrationManager:
         backup: bool = True,
         backup_dir: str | os.PathLike[str] | None = None,
         keep_backups: int = DEFAULT_KEEP_BACKUPS,
+        connect_options: ConnectOptions | None = None,
     ) -> None:
+        """``connect_options``: the rest of how connections are opened (a server's schema, lock
+        waits and timeouts, application_name); ``read_only`` and ``busy_timeout`` win over it."""
         self.registry = Registry.from_spec(registry)
+        self._connect_options = connect_options or ConnectOptions()
         #: The one planner (targets, directions, refusals) of this manager's registry.
         self.planner = Planner(self.registry)
         self.busy_timeout = busy_timeout
@@ -99,7 +103,18 @@ class MigrationManager:
 
     def connect_options(self) -> ConnectOptions:
         """How this manager opens its connections."""
-        return ConnectOptions(read_only=self.read_only, busy_timeout=self.busy_timeout)
+        from dataclasses import replace
+
+        return replace(
+            self._connect_options, read_only=self.read_only, busy_timeout=self.busy_timeout
+        )
+
+    @property
+    def display(self) -> str:
+        """The database for messages: a file path, or a URL with any password masked."""
+        if self._backend is not None or is_file_location(self.location):
+            return str(self.db_path)
+        return display_location(self.location)
 
     @contextlib.contextmanager
     def backend(self) -> Iterator[Backend]:
@@ -131,7 +146,7 @@ class MigrationManager:
         """Raise ``DatabaseNotFoundError`` when the database file does not exist (only
         ``migrate_to``/``migrate_to_latest`` and ``Store.open`` create one)."""
         if self._backend is None and not self.exists():
-            raise DatabaseNotFoundError(f"no database at {self.db_path}; `migrate` creates it.")
+            raise DatabaseNotFoundError(f"no database at {self.display}; `migrate` creates it.")
 
     def exists(self) -> bool:
         """True when there is a database to read (a shared connection and a server database
@@ -161,6 +176,21 @@ class MigrationManager:
     def status(self) -> list[MigrationStatus]:
         """Every version the code or the database knows, in order."""
         return self._statuses(self._applied_now())
+
+    def unfinished(self) -> list[str]:
+        """A sentence per migration that began outside a transaction and never finished
+        (``TRANSACTION = False`` on a server; see ``engine.unfinished``)."""
+        if self.is_file_backed or not self.exists():
+            return []
+        from engine.unfinished import unfinished_problems
+
+        with self.backend() as backend:
+            if not backend.capabilities.non_transactional:
+                return []
+            try:
+                return unfinished_problems(backend)
+            except backend.driver_errors as exc:
+                raise backend.translate_error(exc, action="read") from exc
 
     def _statuses(self, applied: dict[int, AppliedRow]) -> list[MigrationStatus]:
         statuses: list[MigrationStatus] = []
@@ -338,7 +368,7 @@ class MigrationManager:
     ) -> RunResult:
         if self.read_only:
             raise ReadOnlyDatabaseError(
-                f"Database {self.db_path} was opened read-only; nothing was changed. "
+                f"Database {self.display} was opened read-only; nothing was changed. "
                 "Open it without --read-only to migrate."
             )
         if direction == "down":
@@ -385,7 +415,7 @@ class MigrationManager:
             factory = getattr(backend_module(self.location), "backup_manager", None)
             if factory is None:
                 raise BackupError(
-                    f"metamigrate takes no backups of {self.db_path}; back it up with the "
+                    f"metamigrate takes no backups of {self.display}; back it up with the "
                     "database's own tools, then run with --no-backup."
                 )
             manager: BackupManager = factory(
@@ -404,6 +434,11 @@ class MigrationManager:
 
         if str(self.db_path) == ":memory:" or backend.is_empty():
             return  # nothing to lose
+        if not self.is_file_backed and self.backup_dir is None:
+            # A server: its operators keep backups of their own (PITR, managed snapshots), and N
+            # replicas must not each dump the schema before migrating; dumps are taken before a
+            # change only when a backup folder is configured (--backup-dir).
+            return
         info = self._take_backup(backend, reason)
         self.last_backup = info
         if self.on_event is not None:
@@ -413,7 +448,7 @@ class MigrationManager:
         """Take a verified backup now (see ``engine.backup``); returns what was written."""
         if not self.exists():
             raise BackupError(
-                f"Database {self.db_path} does not exist; there is nothing to back up."
+                f"Database {self.display} does not exist; there is nothing to back up."
             )
         with self.backend() as backend:
             return self._take_backup(backend, reason)
@@ -440,7 +475,7 @@ class MigrationManager:
             )
         if self.read_only:
             raise ReadOnlyDatabaseError(
-                f"Database {self.db_path} was opened read-only; nothing was restored."
+                f"Database {self.display} was opened read-only; nothing was restored."
             )
         return self.backups.restore(backup)
 

@@ -327,6 +327,55 @@ class Recorder:
         ).fetchall()
         return [(int(r[0]), str(r[1])) for r in rows]
 
+    def begin_attempt(self, *, version: int, name: str, direction: str, started_at: str) -> int:
+        """Commit-before-run history row of a step that runs outside a transaction (its
+        ``finished_at`` is ``IN_PROGRESS`` until ``finish_attempt``); returns its id."""
+        row = self._run(
+            "INSERT INTO schema_migration_history (version, name, direction, started_at, "
+            'finished_at, duration_ms, success, error, "user", host, pid) '
+            "VALUES (?, ?, ?, ?, ?, 0, 0, NULL, ?, ?, ?) RETURNING id",
+            (version, name, direction, started_at, IN_PROGRESS, *identity(), os.getpid()),
+        ).fetchone()
+        return int(row[0])
+
+    def finish_attempt(
+        self, history_id: int, *, duration_ms: float, success: bool, error: str | None
+    ) -> None:
+        """The attempt of ``begin_attempt`` ended (in the transaction that records its result)."""
+        self._run(
+            "UPDATE schema_migration_history SET finished_at = ?, duration_ms = ?, success = ?, "
+            "error = ? WHERE id = ?",
+            (utc_now(), duration_ms, int(success), error, history_id),
+        )
+
+    def all_unfinished(self) -> list[HistoryEntry]:
+        """Every attempt that began outside a transaction and never finished, oldest first."""
+        if not self.has_tables():
+            return []
+        rows = self._run(
+            "SELECT id, version, name, direction, started_at, finished_at, duration_ms, success, "
+            'error, "user", host, pid FROM schema_migration_history WHERE finished_at = ? '
+            "ORDER BY id",
+            (IN_PROGRESS,),
+        ).fetchall()
+        return [
+            HistoryEntry(
+                id=r[0],
+                version=r[1],
+                name=r[2],
+                direction=r[3],
+                started_at=r[4],
+                finished_at=r[5],
+                duration_ms=r[6],
+                success=bool(r[7]),
+                error=r[8],
+                user=r[9],
+                host=r[10],
+                pid=r[11],
+            )
+            for r in rows
+        ]
+
     def close_attempt(self, history_id: int, error: str) -> None:
         """Mark an unfinished attempt as ended in failure (``repair``)."""
         self._run(

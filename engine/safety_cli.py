@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from engine.backends import display_location
 from engine.errors import EXIT_BAD_INPUT, EXIT_FAILED, MetamigrateError
 
 if TYPE_CHECKING:
@@ -235,19 +236,19 @@ def cmd_backups(args: argparse.Namespace, out: Output, manager: MigrationManager
     if out.as_json:
         out.json(
             {
-                "database": str(args.db),
+                "database": display_location(args.db),
                 "folder": str(folder),
                 "backups": [b.to_dict() for b in backups],
             }
         )
         return 0
     if not backups:
-        out.console.print(f"No backups of {args.db} in {folder}.")
+        out.console.print(f"No backups of {display_location(args.db)} in {folder}.")
         return 0
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"Backups of {args.db} in {folder} (newest first)")
+    table = Table(title=f"Backups of {display_location(args.db)} in {folder} (newest first)")
     table.add_column("File", overflow="fold")
     table.add_column("Taken (UTC)", no_wrap=True)
     table.add_column("Ver", justify="right", no_wrap=True)
@@ -276,7 +277,7 @@ def cmd_restore(args: argparse.Namespace, out: Output, manager: MigrationManager
             )
         console = out.console
         console.print(
-            f"[bold red]Restore {args.db}[/] from {path}\n"
+            f"[bold red]Restore {display_location(args.db)}[/] from {path}\n"
             f"  backup taken {info.created_at}, version {info.version}, {_size(info.size)}\n"
             "  the current file is kept as a backup first; changes made since the backup are "
             "only in that copy."

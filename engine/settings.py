@@ -119,6 +119,7 @@ class Settings:
             lock_wait=self.lock_timeout,
             lock_timeout=self.ddl_lock_timeout,
             statement_timeout=self.statement_timeout,
+            lock_retries=self.lock_retries,
             connect_timeout=self.connect_timeout,
         )
 
@@ -130,4 +131,5 @@ class Settings:
             "backup": self.backup,
             "backup_dir": self.backup_dir,
             "keep_backups": self.keep_backups,
+            "connect_options": self.connect_options(),
         }

@@ -85,10 +85,24 @@ class StepRunner:
                     direction=step.direction,
                 )
         duration_ms = (time.perf_counter() - started) * 1000
-        self._record(step, migration, started_at, duration_ms, fingerprint=fingerprint)
+        self.record(step, migration, started_at, duration_ms, fingerprint=fingerprint)
         return StepResult(duration_ms, rows)
 
-    def _record(
+    def run_outside_transaction(self, step: PlanStep, migration: Migration) -> None:
+        """Run a ``TRANSACTION = False`` step's up or down in autocommit (the caller holds the
+        session-level migration lock and has committed the attempt's history row); the caller
+        records the result with ``record(..., attempt=...)`` in a transaction afterwards."""
+        func = migration.up if step.direction == "up" else migration.down
+        if func is None:
+            raise MigrationError(
+                f"Migration {migration.label} is irreversible (no down); nothing was undone.",
+                version=step.version,
+                direction=step.direction,
+            )
+        with self.backend.transaction_control_forbidden():
+            func(self.tx)
+
+    def record(
         self,
         step: PlanStep,
         migration: Migration,
@@ -96,7 +110,10 @@ class StepRunner:
         duration_ms: float,
         *,
         fingerprint: bool,
+        attempt: int | None = None,
     ) -> None:
+        """Write the bookkeeping of a step that succeeded (inside the caller's transaction);
+        ``attempt``: the in-progress history row of a non-transactional step, now finished."""
         recorder, backend = self.recorder, self.backend
         # The schema's description costs a scan of the whole schema, so it is taken where a run
         # comes to rest; verify() compares the live schema with it and says what changed.
@@ -122,6 +139,9 @@ class StepRunner:
             if described and new_version > 0:
                 recorder.fill_fingerprint(new_version, *described)
         backend.write_version_marker(new_version)
+        if attempt is not None:
+            recorder.finish_attempt(attempt, duration_ms=duration_ms, success=True, error=None)
+            return
         recorder.append_history(
             version=step.version,
             name=migration.name,

@@ -247,6 +247,10 @@ def _bookkeeping(conn: Backend) -> tuple[list[str], str]:
         problems.append(
             f"{count} versions are recorded but the highest is {top}: some are missing."
         )
+    if conn.capabilities.non_transactional:
+        from engine.unfinished import unfinished_problems
+
+        problems.extend(unfinished_problems(conn))
     if marker is None:
         return problems, f"{count} version(s) recorded"
     return problems, f"user_version {marker}"

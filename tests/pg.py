@@ -123,8 +123,10 @@ class PgDatabase:
         return psycopg.connect(self.url, connect_timeout=5, autocommit=True, **kwargs)
 
     def query(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` ([] for a statement that returns none, such as DDL)."""
         with self.connect() as conn:
-            return list(conn.execute(sql, params).fetchall())
+            cursor = conn.execute(sql, params)
+            return list(cursor.fetchall()) if cursor.description is not None else []
 
     def execute(self, sql: str, params: Any = None) -> None:
         with self.connect() as conn:

@@ -152,15 +152,31 @@ def is_file_location(location: str | os.PathLike[str]) -> bool:
     return scheme_of(location) == "sqlite"
 
 
-_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@]*):[^@/]*@")
-
-
 def display_location(location: str | os.PathLike[str]) -> str:
-    """``location`` for messages: a path as is, a URL with its password masked."""
+    """``location`` for messages: a path as is; a URL or libpq key=value string with any password
+    (user info, ``?password=``, ``password=``) replaced by ``***``. Never show one unmasked."""
     text = os.fspath(location)
     if not is_url(text):
+        if re.search(r"\bpassword\s*=", text):
+            return re.sub(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", text)
         return text
-    return _PASSWORD.sub(lambda m: f"{m.group('head')}:***@", text)
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(text)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostinfo = netloc.rpartition("@")
+        if ":" in userinfo:
+            userinfo = userinfo.split(":", 1)[0] + ":***"
+        netloc = f"{userinfo}@{hostinfo}"
+    query = parts.query
+    if query and "password" in query.lower():
+        pairs = [
+            (key, "***" if key.lower() == "password" else value)
+            for key, value in parse_qsl(query, keep_blank_values=True)
+        ]
+        query = urlencode(pairs, safe="*/:=-")
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def is_connection(value: object) -> bool:

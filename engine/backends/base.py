@@ -97,6 +97,8 @@ class ConnectOptions:
     #: Seconds to wait for the migration lock on a shared server before ``DatabaseLockedError``
     #: naming its holder (servers only; None: the backend's default, 60 s on PostgreSQL).
     lock_wait: float | None = None
+    #: Retries, with backoff, of a migration that failed on its lock_timeout (servers only).
+    lock_retries: int = 0
     #: Seconds to wait for a server connection before giving up (servers only).
     connect_timeout: float = 10.0
     #: The schema that holds the bookkeeping and the application objects (servers only).

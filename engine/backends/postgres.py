@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import psycopg
 import psycopg.errors as pg_errors
@@ -69,25 +69,10 @@ def is_postgres_url(location: object) -> bool:
 
 
 def mask_password(location: str) -> str:
-    """``location`` with any password replaced by ``***`` (URL user info, ``?password=`` or a
-    ``password=`` keyword of a key=value connection string). Never print a location unmasked."""
-    if "://" not in location:
-        return re.sub(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", location)
-    parts = urlsplit(location)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostinfo = netloc.rpartition("@")
-        if ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":***"
-        netloc = f"{userinfo}@{hostinfo}"
-    query = parts.query
-    if query:
-        pairs = [
-            (key, "***" if key.lower() == "password" else value)
-            for key, value in parse_qsl(query, keep_blank_values=True)
-        ]
-        query = urlencode(pairs, safe="*/:=-")
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
+    """``location`` with any password replaced by ``***`` (see ``display_location``)."""
+    from engine.backends import display_location
+
+    return display_location(location)
 
 
 def libpq_url(location: str) -> str:
@@ -839,16 +824,6 @@ class PostgresBackend:
     def ddl_lock_timeout(self) -> str:
         return self.options.lock_timeout or DEFAULT_DDL_LOCK_TIMEOUT
 
-    def set_step_timeouts(self, lock_timeout: str | None, statement_timeout: str | None) -> None:
-        """Per-migration ``LOCK_TIMEOUT`` / ``STATEMENT_TIMEOUT`` inside the open transaction."""
-        settings = []
-        if lock_timeout:
-            settings.append(f"SET LOCAL lock_timeout = {_literal(lock_timeout)}")
-        if statement_timeout:
-            settings.append(f"SET LOCAL statement_timeout = {_literal(statement_timeout)}")
-        if settings:
-            self._conn.execute("; ".join(settings))
-
     def _wait_for_lock(self) -> None:
         """Wait, at most the lock wait, for the migration lock another session holds."""
         wait = _lock_wait(self.options)
@@ -969,6 +944,36 @@ class PostgresBackend:
                         f"RESET lock_timeout; RESET statement_timeout; "
                         f"SELECT pg_advisory_unlock({self._key})"
                     )
+
+    def migration_lock_holder(self) -> str | None:
+        """Who holds this schema's migration lock now, in words (None: nobody)."""
+        return lock_holder(self._conn, self._key)
+
+    def set_step_timeouts(self, lock_timeout: str | None, statement_timeout: str | None) -> None:
+        """A migration's own ``LOCK_TIMEOUT`` / ``STATEMENT_TIMEOUT`` for the rest of the open
+        transaction (None: the run's defaults); outside a transaction, for the session."""
+        scope = "LOCAL " if self.in_transaction else ""
+        ddl = lock_timeout or self.ddl_lock_timeout
+        statement = statement_timeout or self.options.statement_timeout or "0"
+        self._conn.execute(
+            f"SET {scope}lock_timeout = {_literal(ddl)}; "
+            f"SET {scope}statement_timeout = {_literal(statement)}"
+        )
+
+    def reconnect(self) -> None:
+        """After the server dropped the connection: a new one, with the same options."""
+        if not self._owned or not self._conn.closed:
+            return
+        conn = connect(self._location, self.options)
+        conn.cursor_factory = _Cursor
+        setattr(conn, _SESSION_ATTRIBUTE, self._session)
+        self._conn = conn
+        self._set_search_path()
+
+    def error_kind(self, exc: BaseException) -> str:
+        """The engine's words for what ``exc`` means ("locked" for any lock wait that expired)."""
+        kind = error_kind(exc)
+        return "locked" if kind == "lock_timeout" else kind
 
     # -- rehearsal ------------------------------------------------------------------------------
 
@@ -1164,9 +1169,6 @@ class PostgresBackend:
         return []
 
     # -- errors ---------------------------------------------------------------------------------
-
-    def error_kind(self, exc: BaseException) -> str:
-        return error_kind(exc)
 
     def translate_error(self, exc: BaseException, *, action: str = "use") -> MetamigrateError:
         if error_kind(exc) == "lock_timeout":
