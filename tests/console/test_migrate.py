@@ -147,8 +147,11 @@ async def test_rows_show_running_and_the_actions_are_disabled_during_a_run(
 async def test_quitting_during_a_run_stops_it_after_the_current_migration(
     db: Path, write_migrations: MigrationFiles
 ) -> None:
+    # The first step is long enough for both keypresses to land inside it even on a loaded
+    # machine (with a short first step, the stop could arrive while step 2 runs).
+    sleeps = {1: 3.0, 2: 0.6, 3: 0.6}
     folder = write_migrations(
-        {f"000{i}_slow_{i}.py": table_migration(f"slow_{i}", sleep=0.6) for i in (1, 2, 3)}
+        {f"000{i}_slow_{i}.py": table_migration(f"slow_{i}", sleep=s) for i, s in sleeps.items()}
     )
     app = make_console(migrations=str(folder))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -163,7 +166,7 @@ async def test_quitting_during_a_run_stops_it_after_the_current_migration(
         assert app.is_running
         await pilot.press("q")
         await pilot.pause()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 10
     while time.monotonic() < deadline and user_version(db) < 1:
         time.sleep(0.05)
     time.sleep(2.0)  # long enough for steps 2 and 3 had the run gone on
