@@ -103,7 +103,12 @@ def cmd_catalog(args: argparse.Namespace, out: Output) -> int:
     from engine.backends import open_backend
     from engine.backends.base import ConnectOptions
     from engine.metadata.consistency import check_with, database_states, read_store, table_states
-    from engine.metadata.manager import catalog_paths, load_adapter, open_catalog
+    from engine.metadata.manager import (
+        catalog_paths,
+        is_server_location,
+        load_adapter,
+        open_catalog,
+    )
 
     base = base_path_of(args)
     if base is None:
@@ -112,10 +117,17 @@ def cmd_catalog(args: argparse.Namespace, out: Output) -> int:
             f"{BASE_PATH_ENV}."
         )
     load_adapter()
-    conn = open_backend(args.db, ConnectOptions(read_only=True, busy_timeout=args.busy_timeout))
+    settings: Settings | None = getattr(args, "settings", None)
+    schema = settings.schema if settings is not None else getattr(args, "schema", None)
+    conn = open_backend(
+        args.db, ConnectOptions(read_only=True, busy_timeout=args.busy_timeout, schema=schema)
+    )
+    server = is_server_location(args.db)
     catalog = None
     try:
-        catalog = open_catalog(base, read_only=True)
+        catalog = open_catalog(
+            base, read_only=True, store=args.db if server else None, schema=schema
+        )
         if args.catalog_action == "check":
             result = check_with(conn, lambda: catalog)
             if out.as_json:
@@ -123,7 +135,9 @@ def cmd_catalog(args: argparse.Namespace, out: Output) -> int:
             else:
                 out.console.print(check_line(result))
             return 0 if result.passed else EXIT_FAILED
-        catalog_file = catalog_paths(base)[0]
+        catalog_file: Path | str = catalog_paths(base)[0]
+        if server:
+            catalog_file = conn.location  # the catalog's tables are in the store's database
         if catalog is None:
             raise CatalogUsageError(
                 f"There is no Iceberg catalog at {catalog_file}; check --base-path (the service "
@@ -153,7 +167,7 @@ def cmd_catalog(args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
-def _print_list(out: Output, catalog_file: Path, databases: Any, tables: Any) -> None:
+def _print_list(out: Output, catalog_file: Path | str, databases: Any, tables: Any) -> None:
     from rich.markup import escape
     from rich.table import Table
 

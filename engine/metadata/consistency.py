@@ -184,10 +184,18 @@ class CatalogCheck:
     """
 
     def __init__(
-        self, base_path: str | os.PathLike[str], *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+        self,
+        base_path: str | os.PathLike[str],
+        *,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        store: str | os.PathLike[str] | None = None,
+        schema: str | None = None,
     ) -> None:
         self.base_path = Path(base_path)
         self.busy_timeout = busy_timeout
+        #: The store's location when it is on a server (the catalog's tables are in it).
+        self.store = store
+        self.schema = schema
 
     def __call__(self, conn: Backend | Any) -> CheckResult:
         from engine.metadata.manager import open_catalog
@@ -195,7 +203,13 @@ class CatalogCheck:
         opened: list[Any] = []
 
         def open_it() -> CatalogView | None:
-            catalog = open_catalog(self.base_path, read_only=True, busy_timeout=self.busy_timeout)
+            catalog = open_catalog(
+                self.base_path,
+                read_only=True,
+                busy_timeout=self.busy_timeout,
+                store=self.store,
+                schema=self.schema,
+            )
             if catalog is not None:
                 opened.append(catalog)
             return catalog
@@ -215,4 +229,11 @@ def attach_catalog_check(manager: MigrationManager, base_path: str | os.PathLike
     from engine.metadata.manager import load_adapter
 
     load_adapter()
-    manager.extra_checks.append(CatalogCheck(base_path, busy_timeout=manager.busy_timeout))
+    manager.extra_checks.append(
+        CatalogCheck(
+            base_path,
+            busy_timeout=manager.busy_timeout,
+            store=None if manager.is_file_backed else manager.location,
+            schema=manager.connect_options().schema,
+        )
+    )

@@ -82,6 +82,12 @@ class _HookedSqlCatalog(SqlCatalog):
 
     commit_hook: CommitHook | None = None
     adapter: IcebergCatalog | None = None
+    #: PostgreSQL: the schema that holds the catalog's tables (created with them).
+    pg_schema: str | None = None
+
+    def __init__(self, name: str, *, pg_schema: str | None = None, **properties: str) -> None:
+        self.pg_schema = pg_schema
+        super().__init__(name, **properties)
 
     @staticmethod
     def _write_metadata(metadata: Any, io: Any, metadata_path: str) -> None:
@@ -100,6 +106,9 @@ class _HookedSqlCatalog(SqlCatalog):
         # for it and then find them (create_all checks first, in the same transaction).
         with self.engine.begin() as conn:
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _INIT_LOCK_KEY})
+            if self.pg_schema is not None:
+                quoted = '"' + self.pg_schema.replace('"', '""') + '"'
+                conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quoted}"))
             SqlCatalogBaseTable.metadata.create_all(conn)
 
     def create_namespace(
@@ -202,17 +211,20 @@ class IcebergCatalog:
         read_only: bool = False,
         connect_timeout: float = 10.0,
     ) -> IcebergCatalog:
-        """The catalog's tables in a PostgreSQL database (``schema``), the warehouse a folder.
+        """The catalog's tables in a PostgreSQL database, the warehouse a folder.
 
-        Its tables (``iceberg_tables``, ``iceberg_namespace_properties``) are created on first use,
-        once even when several processes open a new catalog at once.
+        Its tables (``iceberg_tables``, ``iceberg_namespace_properties``) live in their own schema
+        ``<schema>_iceberg`` beside the store's ``schema`` (so they are not part of the store's
+        schema, its fingerprint and drift check), created on first use, once even when several
+        processes open a new catalog at once.
         """
         self = cls.__new__(cls)
         self.catalog_file = None
         self.warehouse = warehouse
         self.read_only = read_only
+        catalog_schema = catalog_schema_of(schema)
         uri, self._where = postgres_catalog_uri(
-            url, schema, read_only=read_only, connect_timeout=connect_timeout
+            url, catalog_schema, read_only=read_only, connect_timeout=connect_timeout
         )
         properties = {
             "uri": uri,
@@ -220,7 +232,9 @@ class IcebergCatalog:
             "init_catalog_tables": "false" if read_only else "true",
         }
         with self._translate("open the Iceberg catalog"):
-            self._catalog = _HookedSqlCatalog(CATALOG_NAME, **properties)
+            self._catalog = _HookedSqlCatalog(
+                CATALOG_NAME, pg_schema=catalog_schema, **properties
+            )
         self._catalog.adapter = self
         return self
 
@@ -511,6 +525,11 @@ class IcebergCatalog:
             raise CatalogError(f"Could not {action}: {reason} ({self.where}).") from exc
         except OSError as exc:
             raise CatalogError(f"Could not {action}: {exc.strerror or exc}.") from exc
+
+
+def catalog_schema_of(store_schema: str) -> str:
+    """The PostgreSQL schema of the Iceberg catalog's tables for a store in ``store_schema``."""
+    return f"{store_schema}_iceberg"
 
 
 def postgres_catalog_uri(

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from engine.backends import is_url, scheme_of
 from engine.metadata.consistency import check_with
 from engine.metadata.errors import (
     INSTALL_HINT,
@@ -44,6 +45,9 @@ if TYPE_CHECKING:
     from engine.manager import RegistrySpec
     from engine.metadata.iceberg import IcebergCatalog
     from engine.verify import CheckResult
+
+#: How many times ``update_table`` tries a change that another process beat to the commit.
+DEFAULT_COMMIT_ATTEMPTS = 5
 
 #: The catalog's SQLite file and the table warehouse, both relative to the service's base path.
 CATALOG_FILE = "iceberg_catalog.db"
@@ -76,6 +80,11 @@ def load_adapter() -> ModuleType:
     return iceberg
 
 
+def is_server_location(location: str | os.PathLike[str]) -> bool:
+    """True for a database server URL (``postgresql://``), False for a SQLite file or URL."""
+    return is_url(location) and scheme_of(location) != "sqlite"
+
+
 def catalog_paths(base_path: str | os.PathLike[str]) -> tuple[Path, Path]:
     """The catalog file and the warehouse folder under ``base_path``."""
     base = Path(base_path)
@@ -87,17 +96,33 @@ def open_catalog(
     *,
     read_only: bool = False,
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    store: str | os.PathLike[str] | None = None,
+    schema: str | None = None,
 ) -> IcebergCatalog | None:
-    """The catalog under ``base_path``; read-only returns None when there is no catalog file yet."""
+    """The catalog of the service under ``base_path``; read-only returns None when there is no
+    catalog yet.
+
+    With a store on PostgreSQL (``store``: its ``postgresql://`` URL, ``schema``: the store's
+    schema) the catalog's tables are in that same database and schema (PyIceberg calls its
+    SQLite catalog development-only); otherwise they are in a SQLite file under ``base_path``.
+    The warehouse is always ``base_path``/warehouse.
+    """
     adapter = load_adapter()
     catalog_file, warehouse = catalog_paths(base_path)
-    if read_only and not catalog_file.exists():
-        return None
-    if not read_only:
-        warehouse.mkdir(parents=True, exist_ok=True)
-    catalog: IcebergCatalog = adapter.IcebergCatalog(
-        catalog_file, warehouse, read_only=read_only, busy_timeout=busy_timeout
-    )
+    if store is not None and is_server_location(store):
+        if not read_only:
+            warehouse.mkdir(parents=True, exist_ok=True)
+        catalog: IcebergCatalog = adapter.IcebergCatalog.on_postgres(
+            os.fspath(store), warehouse, schema=schema or "public", read_only=read_only
+        )
+    else:
+        if read_only and not catalog_file.exists():
+            return None
+        if not read_only:
+            warehouse.mkdir(parents=True, exist_ok=True)
+        catalog = adapter.IcebergCatalog(
+            catalog_file, warehouse, read_only=read_only, busy_timeout=busy_timeout
+        )
     if read_only and not catalog.has_catalog_tables():
         catalog.close()
         return None
@@ -126,16 +151,30 @@ class MetadataManager:
         catalog: bool = True,
         migrations: RegistrySpec = None,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        schema: str | None = None,
     ) -> MetadataManager:
         """Open the store (migrating it, failing fast like ``Store.open``), then the catalog.
 
-        With ``catalog=False`` only the store is opened and PyIceberg is never imported.
+        ``db_path``: a SQLite file, or a ``postgresql://`` URL (``schema``: the store's schema
+        there), whose database then also holds the Iceberg catalog's tables. With
+        ``catalog=False`` only the store is opened and PyIceberg is never imported.
         """
         if catalog:
             load_adapter()  # a missing extra fails before the store is touched
-        store = Store.open(db_path, base_path, migrations=migrations, busy_timeout=busy_timeout)
+        store = Store.open(
+            db_path, base_path, migrations=migrations, busy_timeout=busy_timeout, schema=schema
+        )
         try:
-            opened = open_catalog(store.base_path, busy_timeout=busy_timeout) if catalog else None
+            opened = (
+                open_catalog(
+                    store.base_path,
+                    busy_timeout=busy_timeout,
+                    store=db_path,
+                    schema=getattr(store.backend, "schema", None),
+                )
+                if catalog
+                else None
+            )
         except BaseException:
             store.close()
             raise
@@ -251,6 +290,22 @@ class MetadataManager:
         self.store.get_table(database, name)
         return self.catalog.load_table(database, name)
 
+    def update_table(
+        self,
+        database: str,
+        name: str,
+        change: Callable[[IcebergTable], object],
+        *,
+        attempts: int = DEFAULT_COMMIT_ATTEMPTS,
+    ) -> IcebergTable:
+        """Apply ``change`` (e.g. ``lambda t: t.append(rows)``) to the table, retrying when another
+        process or replica committed to it first: the table is loaded again and ``change`` run
+        again, at most ``attempts`` times; then ``CatalogConflictError`` says so in one sentence.
+        Each commit updates the store's metadata location too, both or neither."""
+        return self.catalog.retry_commits(
+            lambda: self.load_table(database, name), change, attempts=attempts
+        )
+
     def drop_table(
         self, database: str, name: str, *, purge: bool = False, force: bool = False
     ) -> None:
@@ -300,8 +355,7 @@ class MetadataManager:
         appends the action that undoes it. If anything fails later (the rest of the store half, or
         COMMIT itself), the store rolls back and those actions run, newest first.
         """
-        conn = self.store.connection
-        if conn.in_transaction:
+        if self.store.backend.in_transaction:
             raise StoreError(
                 "A MetadataManager operation cannot run inside an open store transaction: its "
                 "Iceberg half could not be undone with it; call it outside the transaction."

@@ -34,6 +34,7 @@ def schema(pg_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
     yield name
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA {q(name)} CASCADE")
+        conn.execute(f"DROP SCHEMA IF EXISTS {q(name + '_iceberg')} CASCADE")
 
 
 @pytest.fixture
@@ -46,11 +47,12 @@ def catalog(pg_url: str, schema: str, tmp_path: Path) -> Iterator[IcebergCatalog
 def catalog_rows(url: str, schema: str) -> list[tuple[str, str]]:
     with psycopg.connect(url, autocommit=True) as conn:
         return conn.execute(
-            f"SELECT table_namespace, table_name FROM {q(schema)}.iceberg_tables ORDER BY 1, 2"
+            f"SELECT table_namespace, table_name FROM {q(schema + '_iceberg')}.iceberg_tables "
+            "ORDER BY 1, 2"
         ).fetchall()
 
 
-def test_the_catalog_tables_live_in_the_given_schema_of_the_database(
+def test_the_catalog_tables_live_in_their_own_schema_beside_the_stores(
     pg_url: str, schema: str, catalog: IcebergCatalog, tmp_path: Path
 ) -> None:
     catalog.create_namespace("sales")
