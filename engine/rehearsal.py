@@ -107,9 +107,11 @@ class RehearsalReport:
 class DroppedTable:
     name: str
     rows: int
+    #: False: ``rows`` is the server's estimate (a large table: ``reltuples``), shown "about".
+    exact: bool = True
 
     def describe(self) -> str:
-        return f"drops table {self.name}, {_rows(self.rows)}"
+        return f"drops table {self.name}, {_rows(self.rows, self.exact)}"
 
 
 @dataclass(frozen=True)
@@ -118,9 +120,12 @@ class DroppedColumn:
     column: str
     #: Rows whose value in this column is not NULL (the data that goes with it).
     rows: int
+    exact: bool = True
 
     def describe(self) -> str:
-        return f"drops column {self.table}.{self.column}, {_rows(self.rows)} with a value"
+        return (
+            f"drops column {self.table}.{self.column}, {_rows(self.rows, self.exact)} with a value"
+        )
 
 
 @dataclass(frozen=True)
@@ -211,9 +216,12 @@ class RollbackImpact:
             "from_version": self.from_version,
             "target_version": self.target_version,
             "steps": [step.to_dict() for step in self.steps],
-            "dropped_tables": [{"table": t.name, "rows": t.rows} for t in self.dropped_tables],
+            "dropped_tables": [
+                {"table": t.name, "rows": t.rows, **_estimate(t.exact)} for t in self.dropped_tables
+            ],
             "dropped_columns": [
-                {"table": c.table, "column": c.column, "rows": c.rows} for c in self.dropped_columns
+                {"table": c.table, "column": c.column, "rows": c.rows, **_estimate(c.exact)}
+                for c in self.dropped_columns
             ],
             "deleted_rows": [{"table": d.table, "rows": d.rows} for d in self.deleted_rows],
             "rows_lost": self.rows_lost,
@@ -225,8 +233,14 @@ class RollbackImpact:
         }
 
 
-def _rows(count: int) -> str:
-    return f"{count:,} row{'s' if count != 1 else ''}"
+def _estimate(exact: bool) -> dict[str, bool]:
+    """``{"exact": False}`` for a server's estimate (JSON keeps exact counts as they were)."""
+    return {} if exact else {"exact": False}
+
+
+def _rows(count: int, exact: bool = True) -> str:
+    about = "" if exact else "about "
+    return f"{about}{count:,} row{'s' if count != 1 else ''}"
 
 
 # -- running ----------------------------------------------------------------------------------
@@ -248,7 +262,7 @@ def rollback_impact(manager: MigrationManager, target: int) -> RollbackImpact:
     if not report.steps or not report.ok or before is None or after is None:
         return RollbackImpact(report.from_version, report.target_version, steps, rehearsal=report)
     dropped_tables = tuple(
-        DroppedTable(name, shape.rows)
+        DroppedTable(name, shape.rows, shape.exact)
         for name, shape in sorted(before.items())
         if name not in after
     )
@@ -260,7 +274,7 @@ def rollback_impact(manager: MigrationManager, target: int) -> RollbackImpact:
             continue
         for column, values in shape.columns.items():
             if column not in later.columns:
-                dropped_columns.append(DroppedColumn(name, column, values))
+                dropped_columns.append(DroppedColumn(name, column, values, shape.exact))
         if later.rows < shape.rows:
             deleted.append(DeletedRows(name, shape.rows - later.rows))
     return RollbackImpact(
