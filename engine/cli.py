@@ -498,11 +498,16 @@ def cmd_rollback(args: argparse.Namespace, out: Output) -> int:
         return _offline_sql(out, manager, args.to, "down")
     if args.rehearse:
         return safety_cli.run_rehearsal(out, manager, args.to, "rollback")
-    steps = manager.plan(args.to)
+    steps = manager.plan(args.to, load=True)  # the rollback imports them anyway
     if steps and steps[0].direction == "up":
         raise _usage(f"Version {args.to} is above the current version; use migrate to go up.")
-    # What the downs would destroy, measured by rehearsing them (the same refusals as rollback).
-    impact = manager.rollback_impact(args.to) if steps and not (args.yes and args.force) else None
+    # What the downs would destroy (the same refusals as rollback). With --yes nothing is shown
+    # unless data would be lost, so only that is asked: an empty database is not rehearsed.
+    impact = (
+        manager.rollback_impact(args.to, details=not args.yes)
+        if steps and not (args.yes and args.force)
+        else None
+    )
     if steps and safety_cli.rollback_needs_typing(args, impact):
         if not sys.stdin.isatty():
             raise safety_cli.refuse_untyped(args, impact)

@@ -14,7 +14,6 @@ import sys
 import types
 from pathlib import Path
 
-from engine.checksum import source_checksum
 from engine.errors import RegistryError
 from engine.migration import Migration, MigrationFile, docstring_summary
 
@@ -97,11 +96,11 @@ def load_migration_file(entry: MigrationFile) -> Migration:
             module.__package__ = module_name.rpartition(".")[0] if entry.module_name else ""
             sys.modules[module_name] = module
             try:
-                exec(compile(source, entry.path, "exec", dont_inherit=True), module.__dict__)
+                code = _cached_code(entry) or compile(source, entry.path, "exec", dont_inherit=True)
+                exec(code, module.__dict__)
             except BaseException:
                 sys.modules.pop(module_name, None)
                 raise
-        checksum = source_checksum(source)
     except Exception as exc:
         raise RegistryError(
             f"Migration file {entry.path} failed to import ({type(exc).__name__}: {exc}); "
@@ -125,8 +124,36 @@ def load_migration_file(entry: MigrationFile) -> Migration:
         lock_timeout=_duration(module, "LOCK_TIMEOUT", entry.path),
         statement_timeout=_duration(module, "STATEMENT_TIMEOUT", entry.path),
         previous_checksums=_previous_checksums(module, entry.path),
-        _checksum=checksum,
+        _source_text=source,
     )
+
+
+def _cached_code(entry: MigrationFile) -> types.CodeType | None:
+    """The file's code from its ``__pycache__`` bytecode when that is fresh (the same test as
+    Python's import: a timestamp pyc whose recorded mtime and size match the source), else None.
+    Unmarshalling is much cheaper than compiling a thousand files again on every run."""
+    import marshal
+
+    try:
+        cached = importlib.util.cache_from_source(entry.path)
+        with open(cached, "rb") as handle:
+            data = handle.read()
+    except (OSError, NotImplementedError, ValueError):
+        return None
+    if len(data) < 16 or data[:4] != importlib.util.MAGIC_NUMBER:
+        return None
+    flags = int.from_bytes(data[4:8], "little")
+    mtime = int.from_bytes(data[8:12], "little")
+    size = int.from_bytes(data[12:16], "little")
+    if flags != 0:
+        return None  # hash-based pycs: compile from the source instead
+    if mtime != (entry.mtime_ns // 1_000_000_000) & 0xFFFFFFFF or size != entry.size & 0xFFFFFFFF:
+        return None
+    try:
+        code = marshal.loads(data[16:])
+    except (EOFError, ValueError, TypeError):
+        return None
+    return code if isinstance(code, types.CodeType) else None
 
 
 def _transaction_flag(module: object, path: str) -> bool:

@@ -264,10 +264,16 @@ class MigrationManager:
 
     # -- planning -----------------------------------------------------------------------------
 
-    def plan(self, target: int | str | None = None) -> list[PlanStep]:
-        """The ordered steps that ``migrate_to(target)`` or ``rollback(target)`` would run."""
+    def plan(self, target: int | str | None = None, *, load: bool = False) -> list[PlanStep]:
+        """The ordered steps that ``migrate_to(target)`` or ``rollback(target)`` would run.
+
+        Reversibility is read from the files' headers without importing them; ``load=True``
+        imports the planned migrations instead (for a caller about to run them anyway)."""
         applied = self._applied_now()
         target = self._check_target(target)
+        if load:
+            reversible = lambda v: self.registry.get(v).reversible  # noqa: E731
+            return list(self.planner.plan(applied, target, reversible).steps)
         return list(self.planner.plan(applied, target).steps)
 
     def resolve_target(self, target: int | str | Target | None) -> int:
@@ -500,8 +506,11 @@ class MigrationManager:
                 return rehearse(scratch, target)
         return rehearse(self, target)
 
-    def rollback_impact(self, target: int | str) -> RollbackImpact:
-        """What ``rollback(target)`` would destroy, measured by rehearsing its downs.
+    def rollback_impact(self, target: int | str, *, details: bool = True) -> RollbackImpact:
+        """What ``rollback(target)`` would destroy, measured by rehearsing its downs (or, where
+        they answer it exactly, by the live row counts and the schema recorded for the target:
+        ``impact.measured_by``). ``details=False`` asks only whether data would be lost: when no
+        application table holds a row, the empty drops are not listed and nothing is rehearsed.
 
         Nothing is kept (see ``rehearse``). The result lists the tables the downs drop with their
         row counts now (``dropped_tables``), the dropped columns with the rows that hold a value
@@ -517,7 +526,7 @@ class MigrationManager:
         from engine.rehearsal import rollback_impact
 
         self.require_database()
-        return rollback_impact(self, self.resolve_target(target))
+        return rollback_impact(self, self.resolve_target(target), details=details)
 
     # -- changing the bookkeeping by hand (engine.lifecycle) ------------------------------------
 

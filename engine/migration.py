@@ -48,6 +48,9 @@ class Migration:
     #: did the same on databases that recorded them (e.g. before it learnt another dialect).
     previous_checksums: tuple[str, ...] = ()
     _checksum: str | None = field(default=None, compare=False, repr=False)
+    #: The file's source, kept so that its checksum is computed only when asked for (applying
+    #: records it; undoing and status do not need it).
+    _source_text: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def reversible(self) -> bool:
@@ -58,6 +61,12 @@ class Migration:
         """A hash of the code's syntax tree: edits change it, comments and reformatting do not."""
         if self._checksum is not None:
             return self._checksum
+        if self._source_text is not None:
+            from engine.checksum import source_checksum
+
+            value = source_checksum(self._source_text)
+            object.__setattr__(self, "_checksum", value)  # frozen: computed once, then kept
+            return value
         from engine.checksum import code_checksum
 
         return code_checksum(self.up, self.down)

@@ -247,6 +247,16 @@ class CommandRegistry:
 
     def __init__(self, subparsers: Any) -> None:
         self._subparsers = subparsers
+        # One parent parser per group, shared by every command that takes it (argparse copies
+        # the actions by reference): building the parser is part of every command's start-up.
+        self._parents: dict[str, argparse.ArgumentParser] = {}
+
+    def group_parent(self, group: str) -> argparse.ArgumentParser:
+        """The (shared) parent parser of one option group, for ``parents=[...]``."""
+        holder = self._parents.get(group)
+        if holder is None:
+            holder = self._parents[group] = parent(group)
+        return holder
 
     def add(
         self,
@@ -259,7 +269,7 @@ class CommandRegistry:
             name,
             help=help_text,
             description=help_text,
-            parents=[parent(*COMMON, *groups)],
+            parents=[self.group_parent(group) for group in dict.fromkeys((*COMMON, *groups))],
         )
         sub.set_defaults(func=func)
         return sub

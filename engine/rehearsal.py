@@ -145,6 +145,10 @@ class RollbackImpact:
     row counts before and after the downs (the engine's bookkeeping excluded). ``rows_lost`` adds
     them up; a rollback with ``loses_data`` must be confirmed by typing, even with ``--yes``.
     When the rehearsal fails, ``would_fail`` is set and ``error`` says why (nothing is measured).
+    ``measured_by`` says how it was found: "rehearsal" (the downs ran, rolled back), "schema
+    descriptions" (the schema recorded for the target answered it: every table that stays is
+    empty, so no down can delete rows from it), or "row counts" (asked without details: no
+    application table holds a row, so nothing can be lost; the empty drops are not listed).
     """
 
     from_version: int
@@ -154,6 +158,7 @@ class RollbackImpact:
     dropped_columns: tuple[DroppedColumn, ...] = ()
     deleted_rows: tuple[DeletedRows, ...] = ()
     rehearsal: RehearsalReport | None = field(default=None, repr=False)
+    measured_by: Literal["rehearsal", "schema descriptions", "row counts"] = "rehearsal"
 
     @property
     def rows_lost(self) -> int:
@@ -255,8 +260,22 @@ def rehearse(manager: MigrationManager, target: int | None = None) -> RehearsalR
     return report
 
 
-def rollback_impact(manager: MigrationManager, target: int) -> RollbackImpact:
-    """Rehearse ``rollback(target)`` and compare tables, columns and row counts before and after."""
+def rollback_impact(
+    manager: MigrationManager, target: int, *, details: bool = True
+) -> RollbackImpact:
+    """What ``rollback(target)`` would destroy. Rehearsing every down costs as much as the
+    rollback itself, so it is done only for what cheaper facts cannot answer:
+
+    - no application table holds a row and ``details`` is False: nothing can be lost;
+    - the schema recorded for the target (at a rest point) matches what the migrations made, and
+      every table that stays is empty: the drops are the difference of the two descriptions, with
+      the live row counts;
+    - otherwise the downs are rehearsed and the tables, columns and row counts compared before
+      and after.
+    """
+    quick = _impact_without_rehearsal(manager, target, details=details)
+    if quick is not None:
+        return quick
     report, before, after = _rehearse(manager, target, direction="down", measure=True)
     steps = tuple(PlanStep("down", s.version, s.name) for s in report.steps)
     if not report.steps or not report.ok or before is None or after is None:
@@ -286,6 +305,73 @@ def rollback_impact(manager: MigrationManager, target: int) -> RollbackImpact:
         tuple(deleted),
         report,
     )
+
+
+def _impact_without_rehearsal(
+    manager: MigrationManager, target: int, *, details: bool
+) -> RollbackImpact | None:
+    """The impact from row counts and recorded schema descriptions, or None: rehearse."""
+    wanted = manager._check_target(target)
+    with manager.backend() as backend:
+        applied = manager._applied(backend)
+        plan = manager.planner.plan_run(applied, wanted, "down")
+        if not plan.steps:
+            return None
+        steps = tuple(PlanStep("down", s.version, s.name) for s in plan.steps)
+        shapes = backend.table_shapes()
+        if not all(shape.exact for shape in shapes.values()):
+            return None  # estimated counts cannot prove that a table is empty
+        if not details and not any(shape.rows for shape in shapes.values()):
+            return RollbackImpact(plan.current, wanted, steps, measured_by="row counts")
+        if wanted == 0:
+            return None  # no schema is recorded for version 0
+        recorder = Recorder(backend)
+        now_fingerprint, _ = recorder.recorded_schema(plan.current)
+        _, target_facts = recorder.recorded_schema(wanted)
+        if target_facts is None or now_fingerprint != backend.schema_fingerprint():
+            return None  # nothing recorded for the target, or the live schema drifted
+        kept_columns = _tables_of(target_facts)
+        if kept_columns is None or any(
+            shapes[name].rows for name in shapes if name in kept_columns
+        ):
+            return None  # a down might delete rows from a table that stays: rehearse
+    dropped_tables = tuple(
+        DroppedTable(name, shape.rows)
+        for name, shape in sorted(shapes.items())
+        if name not in kept_columns
+    )
+    dropped_columns = tuple(
+        DroppedColumn(name, column, values)
+        for name, shape in sorted(shapes.items())
+        if name in kept_columns
+        for column, values in shape.columns.items()
+        if column not in kept_columns[name]
+    )
+    return RollbackImpact(
+        plan.current,
+        wanted,
+        steps,
+        dropped_tables,
+        dropped_columns,
+        measured_by="schema descriptions",
+    )
+
+
+def _tables_of(facts: Sequence[str]) -> dict[str, set[str]] | None:
+    """Table -> column names from recorded schema facts ("table t ...", "column t.c ..."); None
+    when a name is ambiguous (a dot in a table name)."""
+    tables: dict[str, set[str]] = {}
+    for fact in facts:
+        kind, _, rest = fact.partition(" ")
+        name = rest.partition(" ")[0]
+        if kind == "table":
+            if "." in name:
+                return None
+            tables.setdefault(name, set())
+        elif kind == "column":
+            table, _, column = name.partition(".")
+            tables.setdefault(table, set()).add(column)
+    return tables
 
 
 def _rehearse(
