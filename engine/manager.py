@@ -468,12 +468,20 @@ class MigrationManager:
         """This database's backups, newest first."""
         return self.backups.list_backups()
 
-    def restore(self, backup: str | os.PathLike[str] | BackupInfo) -> RestoreResult:
+    def restore(
+        self, backup: str | os.PathLike[str] | BackupInfo, *, force: bool = False
+    ) -> RestoreResult:
         """Put ``backup`` (a BackupInfo, a path, or a file name in the folder) back, atomically.
 
-        The replaced file is kept as a backup first. Refused while another process holds the
-        write lock, and for a manager built on a connection (close it and pass the path).
+        The replaced database is kept as a backup first. Refused while another process holds the
+        write lock, and for a manager built on a connection (close it and pass the path). On a
+        server, also refused while other sessions are connected unless ``force``.
         """
+        if force and self.is_file_backed:
+            raise BackupError(
+                "--force applies to PostgreSQL restores (other sessions connected); a SQLite "
+                "file in use by another process cannot be replaced safely: stop it, then restore."
+            )
         if self._backend is not None:
             raise BackupError(
                 "Cannot restore through a manager that shares an open connection (a Store); "
@@ -483,6 +491,9 @@ class MigrationManager:
             raise ReadOnlyDatabaseError(
                 f"Database {self.display} was opened read-only; nothing was restored."
             )
+        if force:
+            restored: RestoreResult = self.backups.restore(backup, force=True)  # type: ignore[call-arg]
+            return restored
         return self.backups.restore(backup)
 
     def rehearse(self, target: int | str | None = None) -> RehearsalReport:

@@ -68,6 +68,11 @@ def register(
         action="store_true",
         help="do not ask for confirmation (required without a terminal)",
     )
+    restore.add_argument(
+        "--force",
+        action="store_true",
+        help="PostgreSQL: restore even while other sessions are connected to the database",
+    )
 
 
 def warn(out: Output, message: str) -> None:
@@ -286,7 +291,7 @@ def cmd_restore(args: argparse.Namespace, out: Output, manager: MigrationManager
         if answer.strip() != str(info.version):
             out.error("Restore cancelled: the typed version did not match; nothing was changed.")
             return EXIT_FAILED
-    result = manager.restore(path)
+    result = manager.restore(path, force=args.force)
     if out.as_json:
         out.json(result.to_dict())
         return 0
@@ -294,5 +299,6 @@ def cmd_restore(args: argparse.Namespace, out: Output, manager: MigrationManager
         f"[green]Done:[/] restored {result.database} to version {result.version} from {path}."
     )
     if result.replaced is not None:
-        out.console.print(f"  the replaced file was kept: {result.replaced.path}")
+        what = "file" if manager.is_file_backed else "schema"
+        out.console.print(f"  the replaced {what} was kept as a backup: {result.replaced.path}")
     return 0

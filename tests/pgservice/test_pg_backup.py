@@ -452,3 +452,28 @@ def test_a_store_on_postgresql_backs_up_before_a_rollback_and_restores(
     result = manager.restore(backup)
     assert result.version == 5 and manager.current_version == 5
     assert pg_database.query("SELECT name FROM databases") == [("sales",)]
+
+
+def test_cli_restore_names_other_sessions_and_force_restores_anyway(
+    pg_database: PgDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from engine.cli import main
+
+    db = ["--db", pg_database.url, "--backup-dir", str(tmp_path / "b")]
+    assert main(["migrate", *db]) == 0
+    assert main(["backup", *db]) == 0
+    dump = next((tmp_path / "b").glob("*.dump"))
+    pg_database.execute("CREATE TABLE created_since (id int)")
+    capsys.readouterr()
+    with psycopg.connect(pg_database.url, application_name="orders-api") as other:
+        assert main(["restore", str(dump), "--yes", *db]) == 1
+        err = " ".join(capsys.readouterr().err.split())
+        assert f"pid {other.info.backend_pid} (orders-api" in err and "--force" in err
+        assert "created_since" in {
+            r[0] for r in pg_database.query("SELECT tablename FROM pg_tables")
+        }
+        assert main(["restore", str(dump), "--yes", "--force", *db]) == 0
+    assert "replaced schema was kept as a backup" in capsys.readouterr().out
+    assert "created_since" not in {
+        r[0] for r in pg_database.query("SELECT tablename FROM pg_tables")
+    }
