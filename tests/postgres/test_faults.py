@@ -373,3 +373,102 @@ def test_the_lock_wait_is_bounded_and_names_the_holder(
     finally:
         first.kill()
         first.wait(timeout=30)
+
+
+def test_lock_retries_wait_out_a_short_reader_with_backoff(
+    pg_database: PgDatabase, tmp_path: Path
+) -> None:
+    folder = write_files(
+        tmp_path / "migrations",
+        {
+            "0001_create_busy.py": CREATE_BUSY,
+            "0002_alter_busy.py": ALTER_BUSY.replace('"1s"', '"300ms"'),
+        },
+    )
+    assert _run(pg_database, folder, "migrate", "--to", "1", "--no-backup").returncode == 0
+    reader = pg_database.connect(application_name="short report")
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM busy")
+    process = subprocess.Popen(
+        [*_cli(pg_database, folder, "migrate"), "--no-backup", "--lock-retries", "5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(),
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        # Let the first attempt (or two) fail on the lock, then end the report.
+        assert _wait_until(
+            lambda: bool(
+                pg_database.query(
+                    "SELECT 1 FROM schema_migration_history WHERE version = 2 AND success = 0"
+                )
+            ),
+            timeout=20,
+        )
+    finally:
+        reader.execute("ROLLBACK")
+        reader.close()
+    code = process.wait(timeout=60)
+    _out, err = process.communicate()
+    assert code == 0, err
+    assert _applied(pg_database) == [1, 2]
+    results = [
+        bool(r[0])
+        for r in pg_database.query(
+            "SELECT success FROM schema_migration_history WHERE version = 2 ORDER BY id"
+        )
+    ]
+    assert results[-1] is True and not any(results[:-1]) and len(results) >= 2
+
+
+def test_statement_timeout_cancels_a_runaway_migration_cleanly(
+    pg_database: PgDatabase, tmp_path: Path
+) -> None:
+    folder = write_files(tmp_path / "migrations", {"0001_slow.py": slow_table(1, 30)})
+    started = time.monotonic()
+    result = _run(pg_database, folder, "migrate", "--no-backup", "--statement-timeout", "1s")
+    assert time.monotonic() - started < 20
+    assert result.returncode == 1, result.stdout
+    assert "statement_timeout" in " ".join(result.stderr.split())
+    assert _applied(pg_database) == []
+    assert pg_database.tables() == set()
+
+
+def test_a_read_only_server_shows_status_and_refuses_migrate(
+    pg_database: PgDatabase, tmp_path: Path
+) -> None:
+    folder = write_files(tmp_path / "migrations", {"0001_t.py": slow_table(1, 0)})
+    assert _run(pg_database, folder, "migrate", "--no-backup").returncode == 0
+    standby = pg_database.url + "?options=-c%20default_transaction_read_only%3Don"
+    status = subprocess.run(
+        cli_command("status", "--db", standby, "--migrations", str(folder), "--json"),
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=60,
+    )
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["current_version"] == 1
+    refused = subprocess.run(
+        cli_command(
+            "rollback",
+            "--to",
+            "0",
+            "--yes",
+            "--force",
+            "--no-backup",
+            "--db",
+            standby,
+            "--migrations",
+            str(folder),
+        ),
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=60,
+    )
+    assert refused.returncode == 1
+    assert "Run migrations against the primary" in " ".join(refused.stderr.split())
+    assert _applied(pg_database) == [1]
