@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.backends import as_backend
-from engine.backends.base import Backend
+from engine.backends.base import Backend, ChangeNotifier
 
 
 def utc_now() -> str:
@@ -276,9 +276,17 @@ class Recorder:
                 "{}@{}".format(*identity()),
             ),
         )
+        self._announce(f"applied {version}")
 
     def record_unapplied(self, version: int) -> None:
         self._run("DELETE FROM schema_migrations WHERE version = ?", (version,))
+        self._announce(f"unapplied {version}")
+
+    def _announce(self, payload: str) -> None:
+        """Migrations, rollbacks and stamps all change the applied set here: tell watchers (on
+        backends that can, at commit; see ``ChangeNotifier``)."""
+        if isinstance(self.backend, ChangeNotifier):
+            self.backend.notify_change(payload)
 
     def fill_fingerprint(
         self, version: int, fingerprint: str, schema_facts: str | None = None

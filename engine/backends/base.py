@@ -410,6 +410,17 @@ class RehearsalCopies(Protocol):
 
 
 @runtime_checkable
+class ChangeNotifier(Protocol):
+    """Optional: announce, when the current transaction commits, that the applied set changed
+    (PostgreSQL ``NOTIFY``), so watchers on other hosts see it at once instead of polling. A
+    transaction that rolls back announces nothing."""
+
+    def notify_change(self, payload: str) -> None:
+        """Queue ``payload`` ("applied 7", "unapplied 7") for delivery at commit."""
+        ...
+
+
+@runtime_checkable
 class ErrorKinds(Protocol):
     """Optional: a driver error's meaning as a word ("locked", "read_only", "disk_full",
     "constraint", ...), for callers that act on it rather than show it."""

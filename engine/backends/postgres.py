@@ -57,6 +57,9 @@ from engine.settings import DEFAULT_DDL_LOCK_TIMEOUT, DEFAULT_LOCK_WAIT, DEFAULT
 EXACT_COUNT_MAX_BYTES = 32 * 1024 * 1024
 #: PostgreSQL truncates ``application_name`` to 63 bytes.
 _APPLICATION_NAME_MAX = 63
+#: The channel the engine announces changes of the applied set on (payload "<schema> applied 7"
+#: or "<schema> unapplied 7"), in the transaction of each migration, rollback and stamp.
+CHANGE_CHANNEL = "metamigrate"
 
 
 # -- URLs ---------------------------------------------------------------------------------------
@@ -969,6 +972,11 @@ class PostgresBackend:
         setattr(conn, _SESSION_ATTRIBUTE, self._session)
         self._conn = conn
         self._set_search_path()
+
+    def notify_change(self, payload: str) -> None:
+        """``NOTIFY metamigrate, '<schema> <payload>'``: delivered to every ``LISTEN metamigrate``
+        session when this transaction commits, never when it rolls back."""
+        self._conn.execute("SELECT pg_notify(%s, %s)", (CHANGE_CHANNEL, f"{self.schema} {payload}"))
 
     def error_kind(self, exc: BaseException) -> str:
         """The engine's words for what ``exc`` means ("locked" for any lock wait that expired)."""

@@ -232,9 +232,7 @@ class IcebergCatalog:
             "init_catalog_tables": "false" if read_only else "true",
         }
         with self._translate("open the Iceberg catalog"):
-            self._catalog = _HookedSqlCatalog(
-                CATALOG_NAME, pg_schema=catalog_schema, **properties
-            )
+            self._catalog = _HookedSqlCatalog(CATALOG_NAME, pg_schema=catalog_schema, **properties)
         self._catalog.adapter = self
         return self
 

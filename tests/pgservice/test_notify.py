@@ -1,0 +1,61 @@
+"""The engine announces each change of the applied set on PostgreSQL; watchers LISTEN for it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine import MigrationError, MigrationManager
+from engine.backends.base import ConnectOptions
+from tests.conftest import MigrationFiles, table_migration
+from tests.pg import PgDatabase
+
+pytest.importorskip("psycopg")
+
+from engine.backends.pg_listen import ChangeListener
+
+
+@pytest.fixture
+def migrations(write_migrations: MigrationFiles) -> Path:
+    return write_migrations(
+        {
+            "0001_a.py": table_migration("a"),
+            "0002_b.py": table_migration("b"),
+            "0003_bad.py": 'def up(tx):\n    tx.execute("CREATE TABLE a (id int)")\n',
+        }
+    )
+
+
+def test_each_migration_and_rollback_is_announced_when_it_commits(
+    pg_database: PgDatabase, migrations: Path
+) -> None:
+    manager = MigrationManager(pg_database.url, migrations, backup=False)
+    with ChangeListener(pg_database.url) as listener:
+        assert listener.wait(0.05) == []
+        manager.migrate_to(2)
+        assert listener.wait(5) == ["applied 1", "applied 2"]
+        manager.rollback(1)
+        assert listener.wait(5) == ["unapplied 2"]
+
+
+def test_a_failed_migration_and_a_rehearsal_announce_nothing(
+    pg_database: PgDatabase, migrations: Path
+) -> None:
+    manager = MigrationManager(pg_database.url, migrations, backup=False)
+    manager.migrate_to(2)
+    with ChangeListener(pg_database.url) as listener:
+        with pytest.raises(MigrationError):
+            manager.migrate_to(3)
+        report = manager.rehearse(0)
+        assert report.ok
+        assert listener.wait(0.3) == []
+
+
+def test_a_listener_hears_only_its_own_schema(
+    pg_database: PgDatabase, migrations: Path
+) -> None:
+    pg_database.execute("CREATE SCHEMA other")
+    with ChangeListener(pg_database.url, ConnectOptions(schema="other")) as listener:
+        MigrationManager(pg_database.url, migrations, backup=False).migrate_to(1)
+        assert listener.wait(0.3) == []
