@@ -6,6 +6,10 @@ commits) plus, for a database file, its identity, size and modification time (wh
 the file is replaced or removed). It
 reports a change only when one happened, so an idle console does no work. The thread is a
 daemon and waits at most ``busy_timeout`` on a lock, so it never keeps the process alive.
+
+On a PostgreSQL server there is no file to look at: the watcher blocks in ``LISTEN`` (the engine
+NOTIFYs each migration, rollback and stamp as it commits, ``engine.backends.pg_listen``), so a
+change by another replica shows at once, and looks anyway every ``SERVER_CHECK_INTERVAL``.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from engine import MetamigrateError
 from engine.backends import is_file_location, open_backend
@@ -24,6 +29,9 @@ FileKey = tuple[int, int, int, int]
 
 #: The key of a database that is not a local file (a server): only the change token tells.
 _SERVER = (0, 0, 0, 0)
+#: On a server the watcher sleeps in LISTEN (the engine NOTIFYs every migration, rollback and
+#: stamp as it commits) and looks anyway this often, in case a change came another way.
+SERVER_CHECK_INTERVAL = 2.0
 
 
 def _file_key(path: Path | None) -> FileKey | None:
@@ -56,6 +64,7 @@ class DatabaseWatcher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="metamigrate-watcher", daemon=True)
         self._conn: Backend | None = None
+        self._listener: Any = None
         self._data_version: object | None = None
         self._file: FileKey | None = None
         self._polled = False
@@ -114,12 +123,40 @@ class DatabaseWatcher:
         try:
             if not self._polled:
                 self.poll()  # The baseline, at once: changes from now on are reported.
-            while not self._stop.wait(self.interval):
+            while not self._wait():
                 reason = self.poll()
                 if reason is not None and not self._stop.is_set():
                     self.on_change(reason)
         finally:
             self._close()
+
+    def _wait(self) -> bool:
+        """Until the next look (True: asked to stop). A file is polled every ``interval``; a
+        server database wakes the watcher with a notification, or after the periodic check."""
+        if self.path is not None or self._paused:
+            return self._stop.wait(self.interval)
+        listener = self._listener
+        if listener is None:
+            try:
+                from engine.backends.pg_listen import ChangeListener
+
+                listener = self._listener = ChangeListener(
+                    self.location, ConnectOptions(application_name="metamigrate console watcher")
+                )
+            except Exception:  # no server for now, or no LISTEN there: poll, try again later
+                return self._stop.wait(self.interval)
+        try:
+            listener.wait(SERVER_CHECK_INTERVAL)
+        except Exception:  # the connection went away: poll, and listen again next time
+            self._close_listener()
+            return self._stop.wait(self.interval)
+        return self._stop.is_set()
+
+    def _close_listener(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            with contextlib.suppress(Exception):
+                listener.close()
 
     def poll(self) -> str | None:
         """One look at the file; the reason it changed since the last look, or None."""
@@ -169,6 +206,8 @@ class DatabaseWatcher:
         return None
 
     def _close(self) -> None:
+        # The listener is a session too: a restore refuses to run while other sessions are in.
+        self._close_listener()
         if self._conn is not None:
             with contextlib.suppress(*self._conn.driver_errors):
                 self._conn.close()
