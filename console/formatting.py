@@ -36,9 +36,26 @@ def migration_label(version: int, name: str) -> str:
     return f"{version:04d}_{name}"
 
 
-def display_path(path: str | os.PathLike[str], limit: int = 48) -> str:
-    """The database path as the operator gave it, shortened from the left when very long."""
+def display_path(path: str | os.PathLike[str], limit: int = 48, schema: str | None = None) -> str:
+    """The database path as the operator gave it, shortened from the left when very long; a
+    server database as host, database and schema (``db.internal:5432/metadata · public``),
+    never with its password."""
     text = os.fspath(path)
+    from engine.backends import is_url, scheme_of
+
+    if is_url(text) and scheme_of(text) != "sqlite":
+        return server_label(text, schema)
     if len(text) <= limit:
         return text
     return "…" + text[-(limit - 1) :]
+
+
+def server_label(location: str, schema: str | None = None) -> str:
+    """``host:port/database · schema`` of a server URL (user and password left out)."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(location)
+    host = parts.hostname or "localhost"
+    port = f":{parts.port}" if parts.port else ""
+    database = unquote(parts.path.lstrip("/")) or "(default database)"
+    return f"{host}{port}/{database} · {schema or 'public'}"

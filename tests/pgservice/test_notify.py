@@ -52,9 +52,7 @@ def test_a_failed_migration_and_a_rehearsal_announce_nothing(
         assert listener.wait(0.3) == []
 
 
-def test_a_listener_hears_only_its_own_schema(
-    pg_database: PgDatabase, migrations: Path
-) -> None:
+def test_a_listener_hears_only_its_own_schema(pg_database: PgDatabase, migrations: Path) -> None:
     pg_database.execute("CREATE SCHEMA other")
     with ChangeListener(pg_database.url, ConnectOptions(schema="other")) as listener:
         MigrationManager(pg_database.url, migrations, backup=False).migrate_to(1)

@@ -64,3 +64,13 @@ def test_pausing_the_watcher_leaves_no_session_that_would_block_a_restore(
         assert sessions == [(0,)]
     finally:
         watcher.stop()
+
+
+def test_the_console_names_a_server_database_by_host_database_and_schema_never_the_password() -> (
+    None
+):
+    from console.formatting import display_path
+
+    label = display_path("postgresql://svc:s3cret@db.internal:6432/metadata?sslmode=require")
+    assert label == "db.internal:6432/metadata · public"
+    assert display_path("postgresql://db/meta", schema="ops") == "db/meta · ops"
