@@ -26,7 +26,15 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
-from console.formatting import Clock, display_path, format_duration, local_now, migration_label
+from console.formatting import (
+    Clock,
+    display_path,
+    format_duration,
+    format_size,
+    migration_label,
+    utc_iso,
+    utc_now,
+)
 from console.messages import (
     DatabaseChanged,
     EngineEvent,
@@ -124,7 +132,7 @@ class MigrationConsole(App[int]):
         self.db_path = self.service.db_path
         self.db_label = display_path(db_path)
         self.read_only = read_only
-        self.clock: Clock = clock or local_now
+        self.clock: Clock = clock or utc_now
         self.loads = LoadRequests()
         self.watcher = DatabaseWatcher(self.db_path, self._on_file_change, interval=POLL_INTERVAL)
         self._loaded_once = False
@@ -508,7 +516,7 @@ class MigrationConsole(App[int]):
         elif isinstance(event, BackupTaken):
             where = display_path(relative(event.path), 60)
             log.info(
-                f"Backup of version {event.version} saved: {where} ({event.size / 1024:,.0f} KiB)."
+                f"Backup of version {event.version} saved: {where} ({format_size(event.size)})."
             )
 
     def _row_finished(self, event: MigrationFinished) -> None:
@@ -517,7 +525,7 @@ class MigrationConsole(App[int]):
         if status is None:
             return
         if event.direction == "up":
-            now = self.clock().astimezone().strftime("%Y-%m-%dT%H:%M")
+            now = utc_iso(self.clock())  # the column says UTC
             updated = MigrationStatus(
                 status.version,
                 status.name,

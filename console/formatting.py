@@ -1,35 +1,41 @@
-"""How the console writes versions, times, durations and paths (pure functions, no Textual)."""
+"""How the console writes versions, times, durations and paths (pure functions, no Textual).
+
+Sizes, times and durations come from ``engine.formatting``, which the CLI uses too.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
+
+from engine.formatting import format_clock, format_duration, format_size, format_timestamp, utc_iso
+
+__all__ = [
+    "Clock",
+    "display_path",
+    "format_applied_at",
+    "format_clock",
+    "format_duration",
+    "format_size",
+    "format_timestamp",
+    "migration_label",
+    "utc_iso",
+    "utc_now",
+]
 
 #: A zero-argument callable returning the current time; injected for deterministic screenshots.
 Clock = Callable[[], datetime]
 
 
-def local_now() -> datetime:
-    return datetime.now().astimezone()
+def utc_now() -> datetime:
+    """Now (the console shows every time in UTC, whatever the machine's zone)."""
+    return datetime.now(UTC)
 
 
 def format_applied_at(value: str | None) -> str:
     """'2026-11-26T03:35:10.123Z' -> '2026-11-26 03:35' (UTC, as the engine records it)."""
-    if not value:
-        return ""
-    text = value.replace("T", " ")
-    return text[:16]
-
-
-def format_duration(ms: float | None) -> str:
-    if ms is None:
-        return ""
-    if ms < 10:
-        return f"{ms:.1f} ms"
-    if ms < 1000:
-        return f"{ms:.0f} ms"
-    return f"{ms / 1000:.1f} s"
+    return format_timestamp(value)
 
 
 def migration_label(version: int, name: str) -> str:

@@ -86,8 +86,10 @@ def _shown(location: str) -> str:
 
 
 def _short_time(iso: str | None) -> str:
-    """'2026-11-26T03:32:21.723Z' -> '2026-11-26 03:32:21' for tables."""
-    return iso[:19].replace("T", " ") if iso else ""
+    """'2026-11-26T03:32:21.723Z' -> '2026-11-26 03:32:21' (UTC) for tables."""
+    from engine.formatting import format_timestamp
+
+    return format_timestamp(iso, seconds=True)
 
 
 def _escape(text: str) -> str:

@@ -100,12 +100,9 @@ def backup_line(info: BackupInfo) -> str:
 
 
 def _size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
+    from engine.formatting import format_size
+
+    return format_size(size)
 
 
 # -- rehearsal -------------------------------------------------------------------------------
@@ -253,6 +250,8 @@ def cmd_backups(args: argparse.Namespace, out: Output, manager: MigrationManager
     from rich.markup import escape
     from rich.table import Table
 
+    from engine.formatting import format_timestamp
+
     table = Table(title=f"Backups of {display_location(args.db)} in {folder} (newest first)")
     table.add_column("File", overflow="fold")
     table.add_column("Taken (UTC)", no_wrap=True)
@@ -262,7 +261,7 @@ def cmd_backups(args: argparse.Namespace, out: Output, manager: MigrationManager
     for b in backups:
         table.add_row(
             escape(b.name),
-            b.created_at.replace("T", " ")[:19],
+            format_timestamp(b.created_at, seconds=True),
             str(b.version),
             _size(b.size),
             escape(b.reason),

@@ -21,6 +21,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, Label, Static
 
+from console.formatting import format_size, format_timestamp
 from console.messages import BackupsLoaded, post
 from console.screens.typed_confirm import TypedConfirmScreen
 from console.service import service_of
@@ -108,7 +109,7 @@ class BackupsScreen(TypedConfirmScreen[BackupInfo | None]):
         table.clear()
         for info in self.backups:
             table.add_row(
-                Text(info.created_at.replace("T", " ")[:19]),
+                Text(format_timestamp(info.created_at, seconds=True)),
                 Text(str(info.version), justify="right"),
                 Text(format_size(info.size), justify="right"),
                 Text(info.reason or "", overflow="ellipsis"),
@@ -210,11 +211,3 @@ class BackupsScreen(TypedConfirmScreen[BackupInfo | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
-
-
-def format_size(size: int) -> str:
-    if size < 1024:
-        return f"{size} B"
-    if size < 1024 * 1024:
-        return f"{size / 1024:,.0f} KiB"
-    return f"{size / (1024 * 1024):,.1f} MiB"

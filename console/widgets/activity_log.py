@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.events import Resize
 from textual.widgets import RichLog
 
-from console.formatting import Clock, local_now
+from console.formatting import Clock, format_clock, utc_now
 
 LEVEL_STYLES = {"info": "", "success": "green", "warning": "yellow", "error": "bold red"}
 
@@ -27,14 +27,14 @@ class ActivityLog(RichLog):
         super().__init__(
             id=id, wrap=True, markup=False, highlight=False, max_lines=2000, min_width=20
         )
-        self.clock: Clock = clock or local_now
+        self.clock: Clock = clock or utc_now
         #: Plain copies of every line, for tests and for anyone reading the session back.
         self.lines_plain: list[str] = []
         self._entries: list[Text] = []
         self._wrapped_at = 0
 
     def add(self, message: str, style: str = "") -> None:
-        stamp = self.clock().strftime("%H:%M:%S")
+        stamp = format_clock(self.clock())  # UTC, like every time the console shows
         line = Text.assemble((stamp, "dim"), " ", (message, style))
         self.lines_plain.append(line.plain)
         self._entries = [*self._entries[-(self.MAX_ENTRIES - 1) :], line]

@@ -1,0 +1,51 @@
+"""How people read sizes, times and durations: one module for the CLI and the console.
+
+Standard library only (``import engine`` stays light, and ``--json`` never formats). Sizes are
+binary (1 KiB = 1024 bytes) with IEC units; times are UTC, as the engine records them, and the
+screens that show them say so.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def format_size(size: int) -> str:
+    """812 -> '812 B', 57_344 -> '56 KiB', 1_258_291 -> '1.2 MiB', 3.4e9 -> '3.2 GiB'."""
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024**2:
+        return f"{size / 1024:,.0f} KiB"
+    if size < 1024**3:
+        return f"{size / 1024**2:,.1f} MiB"
+    return f"{size / 1024**3:,.1f} GiB"
+
+
+def format_timestamp(iso: str | None, *, seconds: bool = False) -> str:
+    """'2026-11-26T03:35:10.123Z' -> '2026-11-26 03:35' (UTC; with ``seconds`` '... 03:35:10')."""
+    if not iso:
+        return ""
+    return iso.replace("T", " ")[: 19 if seconds else 16]
+
+
+def utc_iso(moment: datetime) -> str:
+    """A moment as the engine records times: '2026-11-26T03:35:10.123Z' (UTC)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
+        f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def format_clock(moment: datetime) -> str:
+    """'03:35:10': the time of day in UTC (the activity log's stamps)."""
+    return moment.astimezone(UTC).strftime("%H:%M:%S")
+
+
+def format_duration(ms: float | None) -> str:
+    """3.21 -> '3.2 ms', 120.4 -> '120 ms', 2500 -> '2.5 s'."""
+    if ms is None:
+        return ""
+    if ms < 10:
+        return f"{ms:.1f} ms"
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    return f"{ms / 1000:.1f} s"
