@@ -77,7 +77,7 @@ WORK_ACTIONS = frozenset({"migrate", "rollback", "verify", "refresh", "backups"}
 #: Actions that write: absent in read-only mode.
 WRITE_ACTIONS = frozenset({"migrate", "rollback"})
 #: Actions only offered on the main screen (a dialog has its own keys).
-MAIN_SCREEN_ACTIONS = WORK_ACTIONS | {"help", "quit_console"}
+MAIN_SCREEN_ACTIONS = WORK_ACTIONS | {"help", "quit_console", "explain_read_only"}
 
 
 class MigrationConsole(App[int]):
@@ -95,6 +95,9 @@ class MigrationConsole(App[int]):
         Binding("ctrl+r", "refresh", "Refresh", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit_console", "Quit"),
+        # Read-only: m and r say why they do nothing (the write actions are off).
+        Binding("m", "explain_read_only('migrate')", show=False),
+        Binding("r", "explain_read_only('roll back')", show=False),
     ]
 
     #: A migrate, rollback or restore is running.
@@ -312,9 +315,19 @@ class MigrationConsole(App[int]):
             return False
         if action in WRITE_ACTIONS and self.read_only:
             return False
+        if action == "explain_read_only":
+            return self.read_only
         if action in WORK_ACTIONS and (self.running or self.preparing):
             return None
         return True
+
+    def action_explain_read_only(self, what: str) -> None:
+        text = (
+            f"Read-only: the console was opened with --read-only, so it cannot {what}; "
+            f"nothing was changed. Open it without --read-only to {what}."
+        )
+        self.log_widget.warning(text)
+        self.notify(text, title="Read-only", severity="warning")
 
     def action_refresh(self) -> None:
         self.load("refresh")
@@ -485,6 +498,7 @@ class MigrationConsole(App[int]):
         table = self.table
         if isinstance(event, RunStarted):
             table.clear_marks()
+            self.panel.show_run(event.from_version, self.latest_version, *table.counts)
             verb = "Migrating" if event.direction == "up" else "Rolling back"
             count = len(event.steps)
             log.info(
@@ -493,11 +507,13 @@ class MigrationConsole(App[int]):
             )
         elif isinstance(event, MigrationStarted):
             table.mark(event.version, "running")
+            table.reveal(event.version)  # the running row stays in view
             verb = "Applying" if event.direction == "up" else "Undoing"
             log.info(f"▶ {verb} {migration_label(event.version, event.name)}…")
         elif isinstance(event, MigrationFinished):
             table.mark(event.version, None)
             self._row_finished(event)
+            self.panel.show_run(self.current_version, self.latest_version, *table.counts)
             verb = "Applied" if event.direction == "up" else "Undid"
             log.success(
                 f"✓ {verb} {migration_label(event.version, event.name)} "

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -65,7 +65,7 @@ class BackupsScreen(TypedConfirmScreen[BackupInfo | None]):
                         id="typed",
                     )
             with Horizontal(id="buttons"):
-                hint = "esc closes · ↑ ↓ pick · tab moves"
+                hint = "esc closes · ↑ ↓ pick · type its version"
                 yield Label(hint if not self.read_only else "esc closes", classes="hint")
                 yield Button("Close", id="cancel", compact=True)
                 if not self.read_only:
@@ -194,6 +194,18 @@ class BackupsScreen(TypedConfirmScreen[BackupInfo | None]):
         event.stop()
         self._clear_typed()
         self._update()
+
+    def on_key(self, event: events.Key) -> None:
+        """A digit typed on the list goes to the typed confirmation (where the hint says)."""
+        if self.read_only or self.selected is None:
+            return
+        table = self.query_one("#backups", DataTable)
+        if event.character is not None and event.character.isdigit() and self.focused is table:
+            event.stop()
+            event.prevent_default()
+            typed = self.query_one("#typed", Input)
+            typed.focus()
+            typed.insert_text_at_cursor(event.character)
 
     @on(DataTable.RowSelected, "#backups")
     def _row_selected(self, event: DataTable.RowSelected) -> None:

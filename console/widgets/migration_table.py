@@ -133,6 +133,17 @@ class MigrationTable(DataTable[Text]):
         self._statuses[status.version] = status
         self._render_rows()
 
+    def reveal(self, version: int) -> None:
+        """Put the cursor on ``version``'s row and scroll it into view (the running step)."""
+        if version in self._rows:
+            self.move_cursor(row=self.get_row_index(RowKey(str(version))), animate=False)
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        """(applied, pending) as the rows show them now."""
+        pending = sum(1 for s in self._statuses.values() if s.status == "pending")
+        return len(self._statuses) - pending, pending
+
     def status_of(self, version: int) -> MigrationStatus | None:
         return self._statuses.get(version)
 

@@ -15,6 +15,7 @@ BADGES: dict[str, str] = {
     "pending": "○ PENDING",
     "error": "✗ ERROR",
     "loading": "… CHECKING",
+    "running": "▶ RUNNING",
 }
 
 
@@ -36,6 +37,7 @@ class ReadinessPanel(Vertical):
     ReadinessPanel #badge.-ready { background: $success; color: $text; }
     ReadinessPanel #badge.-pending { background: $warning; color: $background; }
     ReadinessPanel #badge.-error { background: $error; color: $text; }
+    ReadinessPanel #badge.-running { background: $accent; color: $text; }
     ReadinessPanel VerticalScroll {
         height: 1fr;
         scrollbar-size-vertical: 1;
@@ -60,6 +62,19 @@ class ReadinessPanel(Vertical):
         self.deployment = deployment
         self._set_badge(deployment.status)
         self._set_details(render_details(deployment))
+
+    def show_run(self, current: int, latest: int, applied: int, pending: int) -> None:
+        """During a run: where it is now, after each committed step (checks follow at the end)."""
+        self._set_badge("running")
+        text = Text()
+        text.append("Version ", style="dim")
+        text.append(f"{current} of {latest}", style="bold")
+        text.append(" · ", style="dim")
+        text.append(f"{pending} pending", style="yellow" if pending else "")
+        text.append(" · ", style="dim")
+        text.append(f"{applied} applied\n")
+        text.append("The checks run again when the run ends.", style="dim")
+        self._set_details(text)
 
     def show_error(self, message: str) -> None:
         self.deployment = None

@@ -162,3 +162,18 @@ async def test_a_backup_that_fails_its_check_is_not_restored(db: Path) -> None:
         await run_to_end(pilot)
         assert any("Cannot restore" in x for x in app.log_widget.lines_plain)
     assert user_version(db) == 4
+
+
+async def test_digits_typed_on_the_backups_list_go_to_the_typed_confirmation(db: Path) -> None:
+    backed_up_at_1()
+    app = make_console()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = await open_backups(pilot)
+        assert app.focused is screen.query_one("#backups", DataTable)
+        await pilot.press("1")
+        await pilot.pause()
+        typed = screen.query_one("#typed", Input)
+        assert app.focused is typed and typed.value == "1"
+        assert not screen.query_one("#confirm", Button).disabled
+        assert app.screen is screen and not app.running  # typing never restores by itself

@@ -54,3 +54,22 @@ async def test_read_only_hides_the_write_actions_from_keys_and_palette() -> None
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert "Migrate to latest" not in titles
         assert "Verify" in titles
+
+
+async def test_read_only_says_why_migrate_and_rollback_keys_do_nothing(db: Path) -> None:
+    migrate(2)
+    before = db.read_bytes()
+    app = make_console(read_only=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("m")
+        await pilot.pause()
+        assert (
+            "Read-only: the console was opened with --read-only, so it cannot migrate"
+            in (app.log_widget.lines_plain[-1])
+        )
+        await pilot.press("r")
+        await pilot.pause()
+        assert "so it cannot roll back" in app.log_widget.lines_plain[-1]
+        assert not app.running
+    assert db.read_bytes() == before

@@ -1,0 +1,60 @@
+"""During a run the screen tells the truth at each committed step, and shows the running row."""
+
+from __future__ import annotations
+
+from console.widgets import MigrationTable, ReadinessPanel
+from tests.conftest import MigrationFiles
+from tests.console.conftest import make_console, run_to_end, settle, table_migration, wait_until
+
+
+def panel_text(app) -> str:  # type: ignore[no-untyped-def]
+    return str(app.query_one("#readiness #details").render())
+
+
+async def test_the_readiness_panel_follows_a_run_step_by_step(
+    write_migrations: MigrationFiles,
+) -> None:
+    folder = write_migrations(
+        {
+            "0001_create_a.py": table_migration("a"),
+            "0002_create_b.py": table_migration("b", sleep=0.8),
+            "0003_create_c.py": table_migration("c", sleep=0.8),
+        }
+    )
+    app = make_console(migrations=str(folder))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "Version 0 of 3" in panel_text(app)
+        await pilot.press("m")
+        await settle(pilot)
+        await pilot.press("tab", "enter")
+        table = app.query_one(MigrationTable)
+        assert await wait_until(pilot, lambda: table.state_of(1) == "applied")
+        assert app.running
+        assert "Version 1 of 3 · 2 pending · 1 applied" in panel_text(app)
+        assert await wait_until(pilot, lambda: table.state_of(2) == "applied")
+        assert "Version 2 of 3 · 1 pending · 2 applied" in panel_text(app)
+        await run_to_end(pilot)
+        assert app.query_one(ReadinessPanel).status == "ready"
+        assert "Version 3 of 3" in panel_text(app)
+
+
+async def test_the_running_row_is_kept_in_view(write_migrations: MigrationFiles) -> None:
+    files = {f"{v:04d}_create_t{v}.py": table_migration(f"t{v}") for v in range(1, 12)}
+    files["0012_create_t12.py"] = table_migration("t12", sleep=1.0)
+    folder = write_migrations(files)
+    app = make_console(migrations=str(folder))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.query_one(MigrationTable)
+        assert table.max_scroll_y > 0  # twelve rows do not fit at 80x24
+        await pilot.press("m")
+        await settle(pilot)
+        await pilot.press("tab", "enter")
+        assert await wait_until(pilot, lambda: table.state_of(12) == "running")
+        await pilot.pause()
+        row = table.get_row_index("12")
+        header = table.header_height
+        visible = range(int(table.scroll_y), int(table.scroll_y) + table.size.height - header)
+        assert row in visible
+        await run_to_end(pilot)
