@@ -14,14 +14,16 @@ and ``preparing`` by themselves (``bindings=True``). Dialogs own their workers a
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.geometry import Size
+from textual.markup import escape
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header
@@ -50,7 +52,15 @@ from console.messages import (
 )
 from console.plans import current_version as current_of
 from console.plans import preselected_target, rollback_targets
-from console.screens import BackupsScreen, ConfirmMigrateScreen, HelpScreen, RollbackScreen
+from console.screens import (
+    BackupsScreen,
+    ConfirmMigrateScreen,
+    HelpScreen,
+    ReadinessScreen,
+    RollbackScreen,
+    TooSmallScreen,
+)
+from console.screens.too_small import too_small
 from console.service import EngineService, LoadRequests, RunRequest, relative
 from console.watcher import DatabaseWatcher
 from console.widgets import ActionBar, ActivityLog, MigrationTable, ReadinessPanel
@@ -69,6 +79,8 @@ from engine import (
     RunStarted,
 )
 
+#: From this width on the table has room for the Description column (and the panel is wider).
+WIDE = 120
 #: How often the watcher looks at the database file.
 POLL_INTERVAL = 0.5
 
@@ -77,7 +89,7 @@ WORK_ACTIONS = frozenset({"migrate", "rollback", "verify", "refresh", "backups"}
 #: Actions that write: absent in read-only mode.
 WRITE_ACTIONS = frozenset({"migrate", "rollback"})
 #: Actions only offered on the main screen (a dialog has its own keys).
-MAIN_SCREEN_ACTIONS = WORK_ACTIONS | {"help", "quit_console", "explain_read_only"}
+MAIN_SCREEN_ACTIONS = WORK_ACTIONS | {"help", "quit_console", "explain_read_only", "details"}
 
 
 class MigrationConsole(App[int]):
@@ -85,7 +97,7 @@ class MigrationConsole(App[int]):
 
     TITLE = "metamigrate console"
     CSS_PATH = ["console.tcss", "screens/modal.tcss"]  # noqa: RUF012 (Textual's type)
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]  # noqa: RUF012 (Textual's type)
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]  # noqa: RUF012 (Textual's type)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("m", "migrate", "Migrate"),
         Binding("r", "rollback", "Roll back"),
@@ -94,6 +106,7 @@ class MigrationConsole(App[int]):
         Binding("f5", "refresh", "Refresh"),
         Binding("ctrl+r", "refresh", "Refresh", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("d", "details", "Details", show=False),
         Binding("q", "quit_console", "Quit"),
         # Read-only: m and r say why they do nothing (the write actions are off).
         Binding("m", "explain_read_only('migrate')", show=False),
@@ -164,6 +177,42 @@ class MigrationConsole(App[int]):
         self.log_widget.info(f"Opened {self.db_label}{mode}.")
         self.query_one(MigrationTable).focus()
         self.load("open")
+        self._check_size()
+
+    def on_resize(self, event: events.Resize) -> None:
+        # Called before the app records the new size: use the event's.
+        self._check_size(event.size)
+
+    def _check_size(self, size: Size | None = None) -> None:
+        """Below the minimum size, one clear screen covers everything (and takes the keys)."""
+        size = size or self.size
+        self.table.show_description = size.width >= WIDE
+        self._show_detail()
+        small = too_small(*size)
+        on_top = isinstance(self.screen, TooSmallScreen)
+        if small and not on_top:
+            self.push_screen(TooSmallScreen())
+        elif not small and on_top:
+            self.pop_screen()
+
+    def on_data_table_row_highlighted(self, event: MigrationTable.RowHighlighted) -> None:
+        if event.data_table is self.table:
+            self._show_detail()
+
+    def _show_detail(self) -> None:
+        """The cursor row's description, whole, in the table's bottom border (at narrow widths
+        the table has no Description column; at wide ones a long description is cut there)."""
+        table = self.table
+        table.border_subtitle = escape(table.cursor_description) or None
+
+    def open_dialog(self, screen: Screen[Any], callback: Callable[[Any], None]) -> None:
+        """Push a dialog, unless the terminal became too small meanwhile (nothing opens)."""
+        if too_small(*self.size):
+            self.log_widget.warning(
+                "The terminal is too small for the dialog; make it at least 80x24 and try again."
+            )
+            return
+        self.push_screen(screen, callback)
 
     def on_unmount(self) -> None:
         # Closing (q twice, ctrl+q, a lost terminal) stops a run after its current step.
@@ -200,9 +249,27 @@ class MigrationConsole(App[int]):
         self._quit_armed = False
         self.query_one(ActionBar).set_busy(running, self._run_text)
 
-    def watch_deployment(self, deployment: DeploymentStatus | None) -> None:
-        if deployment is not None:
-            self.panel.show(deployment)
+    def watch_deployment(
+        self, before: DeploymentStatus | None, deployment: DeploymentStatus | None
+    ) -> None:
+        if deployment is None:
+            return
+        self.panel.show(deployment)
+        if before is not None and before.status != deployment.status:
+            self._log_readiness_change(before, deployment)
+
+    def _log_readiness_change(self, before: DeploymentStatus, after: DeploymentStatus) -> None:
+        """READY → ERROR (or any change of verdict), with the problems that are new."""
+        change = f"Readiness: {before.status.upper()} → {after.status.upper()}"
+        new = [p for p in after.problems if p not in before.problems]
+        if after.status == "error":
+            self.log_widget.error(f"{change}.")
+            for problem in new:
+                self.log_widget.error(f"  {problem}")
+        elif after.status == "ready":
+            self.log_widget.success(f"{change}: every migration applied, every check passes.")
+        else:
+            self.log_widget.warning(f"{change}: {' '.join(new) or 'migrations are waiting.'}")
 
     def on_log_entry(self, message: LogEntry) -> None:
         self.log_widget.add_entry(message.text, message.level)
@@ -249,6 +316,7 @@ class MigrationConsole(App[int]):
         before = self.current_version
         current = current_of(message.statuses)
         self.table.show(message.statuses)
+        self._show_detail()
         self.current_version = current
         self.latest_version = message.latest_version
         if message.reason == "external" and self._loaded_once and current != before:
@@ -339,6 +407,13 @@ class MigrationConsole(App[int]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
+    def action_details(self) -> None:
+        """Every check and problem of the readiness verdict shown (the panel is a summary)."""
+        if self.deployment is None:
+            self.log_widget.info("No readiness verdict yet: the database has not been read.")
+            return
+        self.push_screen(ReadinessScreen(self.deployment))
+
     async def action_quit_console(self) -> None:
         if self.running and not self._quit_armed:
             self._quit_armed = True
@@ -384,7 +459,7 @@ class MigrationConsole(App[int]):
             else:
                 self.log_widget.info("Migrate cancelled; nothing was changed.")
 
-        self.push_screen(ConfirmMigrateScreen(plan, database=self.db_label), confirmed)
+        self.open_dialog(ConfirmMigrateScreen(plan, database=self.db_label), confirmed)
 
     def action_rollback(self) -> None:
         if self.read_only or self.running or self.preparing:
@@ -416,7 +491,7 @@ class MigrationConsole(App[int]):
             else:
                 self.start_run(request)
 
-        self.push_screen(
+        self.open_dialog(
             RollbackScreen(
                 plan,
                 database=self.db_label,
@@ -440,7 +515,7 @@ class MigrationConsole(App[int]):
             if info is not None:
                 self.start_restore(info)
 
-        self.push_screen(BackupsScreen(database=self.db_label, read_only=self.read_only), chosen)
+        self.open_dialog(BackupsScreen(database=self.db_label, read_only=self.read_only), chosen)
 
     def start_restore(self, info: BackupInfo) -> None:
         if self.running or self.read_only:

@@ -13,6 +13,7 @@ before and after, and counts the rows that would go with them.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -47,6 +48,9 @@ class RehearsedStep:
     #: Rows inserted, updated or deleted (``Backend.rows_changed``; DDL is not counted).
     rows_changed: int = 0
     error: str | None = None
+    #: Rows a down destroys: in the tables it drops, the values in the columns it drops, and
+    #: rows gone from tables that stay (the same measure as ``RollbackImpact``, per step).
+    rows_lost: int = 0
 
     @property
     def would_fail(self) -> bool:
@@ -61,6 +65,7 @@ class RehearsedStep:
             "sql": list(self.sql),
             "duration_ms": round(self.duration_ms, 3),
             "rows_changed": self.rows_changed,
+            "rows_lost": self.rows_lost,
             "error": self.error,
         }
 
@@ -446,7 +451,8 @@ def _run(
     On a copy, a step that needs foreign keys off gets them: the copy's transaction is committed
     around the switch (the copy is thrown away, so nothing is kept anyway).
     """
-    before = backend.table_shapes() if measure else None
+    before = backend.table_shapes() if measure or direction == "down" else None
+    shape = before
     # One recorder for the run: it remembers that the bookkeeping tables exist instead of
     # looking them up at every step.
     recorder = Recorder(backend)
@@ -468,10 +474,30 @@ def _run(
             backend.begin_write()
         else:
             result = _run_step(backend, runner, step, migration)
-        results.append(result)
         failed = result.status == "failed" or not backend.in_transaction
-    after = backend.table_shapes() if measure and not failed else None
+        if direction == "down" and shape is not None and not failed:
+            # What this down destroyed, measured like the rollback impact (one truth).
+            later = backend.table_shapes()
+            result = dataclasses.replace(result, rows_lost=_rows_lost(shape, later))
+            shape = later
+        results.append(result)
+    after = None
+    if measure and not failed:
+        after = shape if direction == "down" else backend.table_shapes()
     return RehearsalReport(direction, current, target, mode, tuple(results)), before, after
+
+
+def _rows_lost(before: Snapshot, after: Snapshot) -> int:
+    """Rows in dropped tables, values in dropped columns, rows gone from tables that stay."""
+    lost = 0
+    for name, shape in before.items():
+        later = after.get(name)
+        if later is None:
+            lost += shape.rows
+            continue
+        lost += sum(v for c, v in shape.columns.items() if c not in later.columns)
+        lost += max(0, shape.rows - later.rows)
+    return lost
 
 
 class _SqlLog:

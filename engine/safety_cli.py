@@ -155,6 +155,7 @@ def print_rehearsal(out: Output, report: RehearsalReport) -> None:
             f"  {step.direction:<4} {step.version:04d}_{escape(step.name)}  {marks[step.status]}"
             + (
                 f"  {step.duration_ms:.1f} ms, {step.rows_changed:,} row(s) changed"
+                + (f", {step.rows_lost:,} row(s) lost" if step.direction == "down" else "")
                 if step.status != "not_run"
                 else ""
             )

@@ -65,7 +65,7 @@ class BackupsScreen(TypedConfirmScreen[BackupInfo | None]):
                         id="typed",
                     )
             with Horizontal(id="buttons"):
-                hint = "esc closes · ↑ ↓ pick · type its version"
+                hint = "esc closes · ↑ ↓ pick · type version"
                 yield Label(hint if not self.read_only else "esc closes", classes="hint")
                 yield Button("Close", id="cancel", compact=True)
                 if not self.read_only:

@@ -1,4 +1,8 @@
-"""HelpScreen: what each key does, and what the screen shows."""
+"""HelpScreen: what each key does, and what the screen shows.
+
+The text scrolls (it has focus, so ↑ ↓ and page keys move it at once); the title and the hint
+line always stay on screen, at 80x24 too.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ KEYS: list[tuple[str, str]] = [
     ("v", "Verify: integrity, foreign keys, edited migrations, schema drift"),
     ("b", "Backups: the verified backups; restore one by typing its version"),
     ("f5", "Refresh: re-read the database (it also follows changes by itself)"),
+    ("d", "Details: every readiness check and problem (the panel is a summary)"),
     ("↑ ↓", "Move the cursor in the migration table"),
     ("tab", "Move between the buttons, the table and the log"),
     ("ctrl+p", "Command palette: every action by name"),
@@ -39,6 +44,7 @@ class HelpScreen(ModalScreen[None]):
         Binding("question_mark", "close", "Close", show=False),
         Binding("q", "close", "Close", show=False),
     ]
+    AUTO_FOCUS = "#help-text"
 
     def compose(self) -> ComposeResult:
         table = Table.grid(padding=(0, 2))
@@ -48,17 +54,28 @@ class HelpScreen(ModalScreen[None]):
             table.add_row(key, text)
         with Vertical(id="dialog"):
             yield Label("metamigrate console — keys", classes="title")
-            with VerticalScroll():
+            with VerticalScroll(id="help-text"):
                 yield Static(table)
                 yield Static(Text("\n" + LEGEND, style="dim"))
                 yield Static(
                     Text(
                         "\nThe readiness badge is the deployment gate: READY (all applied, all "
-                        "checks pass), PENDING (migrations waiting), ERROR (a check failed). "
-                        "Press escape to close.",
+                        "checks pass), PENDING (migrations waiting), ERROR (a check failed).",
                         style="dim",
                     )
                 )
+            yield Label("esc closes · ↑ ↓ scroll", classes="hint")
+
+    def on_mount(self) -> None:
+        self._fit()
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """The text scrolls; the title and the hint always stay on screen."""
+        text = self.query_one("#help-text", VerticalScroll)
+        text.styles.max_height = max(3, self.size.height - 4)
 
     def action_close(self) -> None:
         self.dismiss(None)

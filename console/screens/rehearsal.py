@@ -179,7 +179,12 @@ def render_verdict(report: RehearsalReport) -> Text:
 
 
 def render_report(report: RehearsalReport) -> Group:
-    """Per step: direction, version and name, status, time, rows changed, SQL; then the SQL."""
+    """Per step: direction, version and name, status, time, rows changed, SQL; then the SQL.
+
+    A rollback's report also says, per step, the rows it destroys ("Lost", measured like the
+    rollback impact, so the two agree): DROP TABLE changes no rows, yet loses them all.
+    """
+    down = report.direction == "down"
     table = Table.grid(padding=(0, 1))
     table.add_column(no_wrap=True)  # direction
     table.add_column(no_wrap=True, overflow="ellipsis", ratio=1)  # migration
@@ -187,21 +192,29 @@ def render_report(report: RehearsalReport) -> Group:
     table.add_column(no_wrap=True, justify="right")  # time
     table.add_column(no_wrap=True, justify="right")  # rows
     table.add_column(no_wrap=True, justify="right")  # statements
-    table.add_row(*(Text(h, style="bold") for h in ("", "Step", "Result", "Time", "Rows", "SQL")))
+    headers = ["", "Step", "Result", "Time", "Rows", "SQL"]
+    if down:
+        table.add_column(no_wrap=True, justify="right")  # rows lost
+        headers.append("Lost")
+    table.add_row(*(Text(h, style="bold") for h in headers))
     details: list[Text | Padding] = []
     for step in report.steps:
         label, style = STATUS.get(step.status, (step.status, ""))
         ran = step.status != "not_run"
-        table.add_row(
+        cells: list[Text | str] = [
             Text(step.direction, style="green" if step.direction == "up" else "red"),
             migration_label(step.version, step.name),
             Text(label, style=style),
             format_duration(step.duration_ms) if ran else "",
             f"{step.rows_changed:,}" if ran else "",
             str(len(step.sql)) if ran else "",
-        )
+        ]
+        if down:
+            lost = step.rows_lost if ran else 0
+            cells.append(Text(f"{lost:,}" if ran else "", style="bold red" if lost else ""))
+        table.add_row(*cells)
         if step.error:
-            table.add_row("", Text(step.error, style="red"), "", "", "", "")
+            table.add_row("", Text(step.error, style="red"), *[""] * (len(headers) - 2))
         if step.sql:
             details.append(Text(migration_label(step.version, step.name), style="bold"))
             for statement in step.sql:

@@ -1,4 +1,8 @@
-"""MigrationTable: every migration with its state, updated in place (never rebuilt needlessly)."""
+"""MigrationTable: every migration with its state, updated in place (never rebuilt needlessly).
+
+At narrow widths the Description column would be clipped to a few letters: it is left out
+(``show_description``) and the app shows the cursor row's description in the table's border.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from rich.text import Text
+from textual.reactive import reactive
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowKey
 
@@ -79,15 +84,49 @@ class MigrationTable(DataTable[Text]):
         ("Description", "description", None),
     ]
 
+    #: Whether the Description column is shown (off at narrow widths, where it would be cut).
+    show_description = reactive(True, init=False)
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self._rows: dict[int, Row] = {}
         self._statuses: dict[int, MigrationStatus] = {}
         self._overlay: dict[int, str] = {}
 
+    @property
+    def columns_shown(self) -> list[tuple[str, str, int | None]]:
+        if self.show_description:
+            return self.COLUMNS
+        return [column for column in self.COLUMNS if column[1] != "description"]
+
     def on_mount(self) -> None:
-        for label, key, width in self.COLUMNS:
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        for label, key, width in self.columns_shown:
             self.add_column(label, key=key, width=width)
+
+    def watch_show_description(self) -> None:
+        cursor = self.cursor_version
+        self.clear(columns=True)
+        self._rows = {}
+        self._add_columns()
+        self._render_rows()
+        if cursor is not None and cursor in self._rows:
+            self.move_cursor(row=self.get_row_index(RowKey(str(cursor))), animate=False)
+
+    def _cells(self, row: Row) -> tuple[Text, ...]:
+        cells = row.cells()
+        return cells if self.show_description else cells[:-1]
+
+    @property
+    def cursor_description(self) -> str:
+        """The cursor row's version and description, for a detail line."""
+        version = self.cursor_version
+        status = self._statuses.get(version) if version is not None else None
+        if status is None:
+            return ""
+        return f"{status.version} · {status.description or status.name}"
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -156,7 +195,7 @@ class MigrationTable(DataTable[Text]):
             cursor = self.cursor_version
             self.clear()
             for version, row in wanted.items():
-                self.add_row(*row.cells(), key=str(version))
+                self.add_row(*self._cells(row), key=str(version))
             self._rows = wanted
             if cursor is not None and cursor in wanted:
                 self.move_cursor(row=self.get_row_index(RowKey(str(cursor))), animate=False)
@@ -166,7 +205,7 @@ class MigrationTable(DataTable[Text]):
             if row == old:
                 continue
             for (_label, key, _width), new_cell, old_cell in zip(
-                self.COLUMNS, row.cells(), old.cells(), strict=True
+                self.columns_shown, self._cells(row), self._cells(old), strict=True
             ):
                 if new_cell != old_cell:
                     self.update_cell(str(version), key, new_cell, update_width=True)

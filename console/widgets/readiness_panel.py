@@ -1,4 +1,9 @@
-"""ReadinessPanel: the deployment gate's verdict (READY / PENDING / ERROR) and every check."""
+"""ReadinessPanel: the deployment gate's verdict (READY / PENDING / ERROR) at a glance.
+
+READY and PENDING fit without scrolling at 80x24 (counts, one line for the checks, what to do);
+in ERROR the first problem comes right under the badge, whole. Every check and problem is one
+key away (``d``: the details screen, ``render_details``).
+"""
 
 from __future__ import annotations
 
@@ -61,7 +66,7 @@ class ReadinessPanel(Vertical):
     def show(self, deployment: DeploymentStatus) -> None:
         self.deployment = deployment
         self._set_badge(deployment.status)
-        self._set_details(render_details(deployment))
+        self._set_details(render_summary(deployment))
 
     def show_run(self, current: int, latest: int, applied: int, pending: int) -> None:
         """During a run: where it is now, after each committed step (checks follow at the end)."""
@@ -90,6 +95,48 @@ class ReadinessPanel(Vertical):
         badge.update(BADGES.get(status, status.upper()))
         for name in BADGES:
             badge.set_class(name == status, f"-{name}")
+
+
+def render_counts(deployment: DeploymentStatus) -> Text:
+    text = Text()
+    text.append("Version ", style="dim")
+    text.append(f"{deployment.current_version} of {deployment.latest_version}", style="bold")
+    text.append(" · ", style="dim")
+    text.append(
+        f"{deployment.pending_count} pending", style="yellow" if deployment.pending_count else ""
+    )
+    text.append(" · ", style="dim")
+    text.append(f"{deployment.applied_count} applied")
+    return text
+
+
+def render_summary(deployment: DeploymentStatus) -> Text:
+    """The panel's few lines: in ERROR the first problem first; the counts; the checks in one
+    line (the failed ones by name); what to do; where the details are."""
+    checks = deployment.verification.checks if deployment.verification else []
+    failed = [check for check in checks if not check.passed]
+    text = Text()
+    if deployment.status == "error" and deployment.problems:
+        text.append(deployment.problems[0], style="bold red")
+        text.append("\n")
+    text.append_text(render_counts(deployment))
+    text.append("\n")
+    if deployment.verification is None:
+        text.append("Checks did not run", style="red")
+    elif not failed:
+        text.append("✓ ", style="green")
+        text.append(f"all {len(checks)} checks pass")
+    else:
+        text.append(f"✗ {len(failed)} of {len(checks)} checks fail:", style="bold red")
+        for check in failed:
+            text.append(f"\n  {check.title}", style="red")
+    if deployment.status == "pending":
+        count = deployment.pending_count
+        text.append(
+            f"\n{count} migration{'s' if count != 1 else ''} pending: m migrates.", style="yellow"
+        )
+    text.append("\nd: every check and problem", style="dim")
+    return text
 
 
 def render_details(deployment: DeploymentStatus) -> Text:

@@ -138,3 +138,23 @@ async def test_opening_and_following_trust_the_checksum_cache_and_verify_reads_e
         await pilot.press("v")
         await settle(pilot)
         assert calls == [False, False, True]  # Verify re-reads every migration file
+
+
+async def test_help_shows_its_last_line_at_80x24_and_scrolls() -> None:
+    app = make_console()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, HelpScreen)
+        dialog = screen.query_one("#dialog")
+        assert dialog.region.bottom <= 24  # nothing of the dialog is off the screen
+        text = screen.query_one("#help-text")
+        assert app.focused is text  # ↑ ↓ scroll at once
+        assert text.max_scroll_y > 0
+        await pilot.press("end")
+        await pilot.pause()
+        assert text.scroll_y == text.max_scroll_y
+        last = text.children[-1]
+        assert last.region.bottom <= text.region.bottom  # the last line is in view

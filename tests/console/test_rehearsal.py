@@ -161,3 +161,30 @@ async def test_a_rehearsal_whose_modal_was_closed_only_goes_to_the_log(
         assert not app.running
     assert db.read_bytes() == before
     assert user_version(db) == 0
+
+
+async def test_a_rollback_rehearsal_counts_the_rows_a_drop_destroys_like_the_impact(
+    db: Path,
+) -> None:
+    from tests.console.conftest import add_preferences, wait_until
+
+    migrate()
+    add_preferences(3)
+    app = make_console()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.query_one(MigrationTable)
+        table.move_cursor(row=table.versions.index(1))
+        await pilot.pause()
+        await pilot.press("r")
+        await settle(pilot)
+        modal = app.screen
+        assert isinstance(modal, RollbackScreen)
+        assert await wait_until(pilot, lambda: modal.impact_target == 1)
+        assert modal.impact is not None and modal.impact.rows_lost == 3
+        report_screen = await rehearse(pilot, modal)
+        report = report_screen.report
+        lost = {step.version: step.rows_lost for step in report.steps}
+        assert lost[2] == 3  # DROP TABLE user_preferences changes no rows, yet loses three
+        assert sum(lost.values()) == modal.impact.rows_lost
+        assert "Lost" in report_text(report_screen)

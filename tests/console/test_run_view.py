@@ -17,8 +17,8 @@ async def test_the_readiness_panel_follows_a_run_step_by_step(
     folder = write_migrations(
         {
             "0001_create_a.py": table_migration("a"),
-            "0002_create_b.py": table_migration("b", sleep=0.8),
-            "0003_create_c.py": table_migration("c", sleep=0.8),
+            "0002_create_b.py": table_migration("b", sleep=1.5),
+            "0003_create_c.py": table_migration("c", sleep=1.5),
         }
     )
     app = make_console(migrations=str(folder))
@@ -58,3 +58,24 @@ async def test_the_running_row_is_kept_in_view(write_migrations: MigrationFiles)
         visible = range(int(table.scroll_y), int(table.scroll_y) + table.size.height - header)
         assert row in visible
         await run_to_end(pilot)
+
+
+async def test_toasts_never_cover_the_readiness_panel(write_migrations: MigrationFiles) -> None:
+    from textual.widgets._toast import Toast
+
+    folder = write_migrations({"0001_create_a.py": table_migration("a")})
+    app = make_console(migrations=str(folder))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        await pilot.press("tab", "enter")
+        await run_to_end(pilot)
+        await pilot.pause(0.2)
+        toasts = list(app.screen.query(Toast))
+        assert toasts  # "Migrate done" is shown
+        panel = app.query_one(ReadinessPanel).region
+        table = app.query_one(MigrationTable).region
+        for toast in toasts:
+            assert not toast.region.overlaps(panel)
+            assert not toast.region.overlaps(table)

@@ -149,3 +149,21 @@ def test_rehearsal_report_at_80x24(snap_compare: SnapCompare) -> None:
         await _steady(pilot)
 
     assert snap_compare(make_console(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_too_small_at_60x20(snap_compare: SnapCompare) -> None:
+    """Below the minimum (80x24): one screen says so, nothing else is drawn."""
+    migrate(2)
+    pin_timestamps()
+    assert snap_compare(make_console(), terminal_size=(60, 20), run_before=_then())
+
+
+def test_error_state_after_schema_drift_at_80x24(snap_compare: SnapCompare) -> None:
+    """ERROR at the minimum size: the first problem whole, right under the badge."""
+    migrate()
+    pin_timestamps()
+    conn = sqlite3.connect(DB)
+    conn.execute("CREATE TABLE hotfix (id INTEGER PRIMARY KEY)")
+    conn.commit()
+    conn.close()
+    assert snap_compare(make_console(), terminal_size=(80, 24), run_before=_then())

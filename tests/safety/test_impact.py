@@ -127,3 +127,15 @@ def test_interactive_rollback_shows_the_impact_and_the_backup(with_data: Path) -
     assert "drops table user_preferences, 3 rows" in text
     assert "A verified backup will be written to" in text
     assert user_version(with_data) == 1
+
+
+def test_a_rehearsed_rollback_counts_per_step_the_rows_the_impact_counts(with_data: Path) -> None:
+    """DROP TABLE changes no rows (total_changes), yet destroys them: each rehearsed down says
+    how many rows it loses, measured like the impact, so the two never disagree."""
+    manager = MigrationManager(with_data)
+    report = manager.rehearse(1)
+    lost = {step.version: step.rows_lost for step in report.steps}
+    assert lost[2] == 3  # drops user_preferences with its 3 rows
+    assert lost[3] == 2  # drops tables.table_format, set on 2 rows
+    assert sum(lost.values()) == manager.rollback_impact(1).rows_lost
+    assert all(step.rows_lost == 0 for step in manager.rehearse(None).steps)
