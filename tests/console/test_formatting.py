@@ -48,7 +48,7 @@ async def test_a_row_updated_live_shows_its_time_in_utc(
     folder = write_migrations(
         {
             "0001_create_a.py": table_migration("a"),
-            "0002_create_b.py": table_migration("b", sleep=1.0),
+            "0002_create_b.py": table_migration("b", sleep=2.5),
         }
     )
     app = make_console(migrations=str(folder))  # the fixed clock: 2026-11-26 03:30 UTC

@@ -17,31 +17,41 @@ async def test_the_readiness_panel_follows_a_run_step_by_step(
     folder = write_migrations(
         {
             "0001_create_a.py": table_migration("a"),
-            "0002_create_b.py": table_migration("b", sleep=1.5),
-            "0003_create_c.py": table_migration("c", sleep=1.5),
+            "0002_create_b.py": table_migration("b", sleep=0.3),
+            "0003_create_c.py": table_migration("c", sleep=0.3),
         }
     )
     app = make_console(migrations=str(folder))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert "Version 0 of 3" in panel_text(app)
+        panel = app.query_one(ReadinessPanel)
+        shown: list[str] = []
+        show_run = panel.show_run
+
+        def recording(*args: int) -> None:
+            show_run(*args)
+            shown.append(panel_text(app))
+
+        panel.show_run = recording  # type: ignore[method-assign]
         await pilot.press("m")
         await settle(pilot)
         await pilot.press("tab", "enter")
-        table = app.query_one(MigrationTable)
-        assert await wait_until(pilot, lambda: table.state_of(1) == "applied")
-        assert app.running
-        assert "Version 1 of 3 · 2 pending · 1 applied" in panel_text(app)
-        assert await wait_until(pilot, lambda: table.state_of(2) == "applied")
-        assert "Version 2 of 3 · 1 pending · 2 applied" in panel_text(app)
         await run_to_end(pilot)
-        assert app.query_one(ReadinessPanel).status == "ready"
+        steps = [text.splitlines()[0] for text in shown]
+        assert steps == [
+            "Version 0 of 3 · 3 pending · 0 applied",  # the run starts
+            "Version 1 of 3 · 2 pending · 1 applied",  # each committed step
+            "Version 2 of 3 · 1 pending · 2 applied",
+            "Version 3 of 3 · 0 pending · 3 applied",
+        ]
+        assert panel.status == "ready"
         assert "Version 3 of 3" in panel_text(app)
 
 
 async def test_the_running_row_is_kept_in_view(write_migrations: MigrationFiles) -> None:
     files = {f"{v:04d}_create_t{v}.py": table_migration(f"t{v}") for v in range(1, 12)}
-    files["0012_create_t12.py"] = table_migration("t12", sleep=1.0)
+    files["0012_create_t12.py"] = table_migration("t12", sleep=2.5)
     folder = write_migrations(files)
     app = make_console(migrations=str(folder))
     async with app.run_test(size=(80, 24)) as pilot:
