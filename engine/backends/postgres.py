@@ -786,11 +786,22 @@ class PostgresBackend:
                 f"Database {self.location} was opened read-only; nothing was changed. Open it "
                 "without --read-only to migrate."
             )
+        settings = [
+            f"SET LOCAL search_path = {quote_identifier(self.schema)}",
+            f"SET LOCAL lock_timeout = {_literal(self.ddl_lock_timeout)}",
+        ]
+        if self.options.statement_timeout:
+            settings.append(
+                f"SET LOCAL statement_timeout = {_literal(self.options.statement_timeout)}"
+            )
         try:
-            # One round trip: BEGIN, the lock if free, and whether this server can be written.
+            # One round trip: BEGIN, the migrations' settings, the lock if it is free, and
+            # whether this server can be written.
             row = _last_row(
                 self._conn.execute(
-                    f"BEGIN; SELECT pg_try_advisory_xact_lock({self._key}), "
+                    "BEGIN; "
+                    + "; ".join(settings)
+                    + f"; SELECT pg_try_advisory_xact_lock({self._key}), "
                     "current_setting('transaction_read_only') = 'on', pg_is_in_recovery(), "
                     f"EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = {_literal(self.schema)})"
                 )
@@ -810,15 +821,8 @@ class PostgresBackend:
                 )
             if not got_it:
                 self._wait_for_lock()
-            settings = [f"SET LOCAL search_path = {quote_identifier(self.schema)}"]
-            settings.append(f"SET LOCAL lock_timeout = {_literal(self.ddl_lock_timeout)}")
-            if self.options.statement_timeout:
-                settings.append(
-                    f"SET LOCAL statement_timeout = {_literal(self.options.statement_timeout)}"
-                )
             if not schema_exists:
-                settings.append(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(self.schema)}")
-            self._conn.execute("; ".join(settings))
+                self._conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(self.schema)}")
         except psycopg.Error as exc:
             self.rollback()
             raise self.translate_error(exc, action="write to") from exc
@@ -833,7 +837,8 @@ class PostgresBackend:
         try:
             self._conn.execute(
                 f"SET LOCAL lock_timeout = '{_timeout_ms(wait)}ms'; "
-                f"SELECT pg_advisory_xact_lock({self._key})"
+                f"SELECT pg_advisory_xact_lock({self._key}); "
+                f"SET LOCAL lock_timeout = {_literal(self.ddl_lock_timeout)}"
             )
         except psycopg.Error as exc:
             if error_kind(exc) != "lock_timeout":
