@@ -203,6 +203,14 @@ def register(commands: CommandRegistry) -> None:
     new = commands.add("new", "Create the next numbered migration file.", cmd_new)
     new.add_argument("name", help="what the migration does, e.g. add_user_email")
     new.add_argument("--dir", required=True, type=Path, help="folder of migration files")
+    lint = commands.add(
+        "lint",
+        "Check the pending migrations before deploying them (destructive SQL, downs, locks).",
+        cmd_lint,
+    )
+    lint.add_argument(
+        "--all", dest="all_migrations", action="store_true", help="check every migration"
+    )
     commands.add(
         "config",
         "Show the settings in force and where each came from (flag, environment, file, default).",
@@ -666,6 +674,30 @@ def cmd_new(args: argparse.Namespace, out: Output) -> int:
     else:
         out.console.print(f"Created {path}")
     return 0
+
+
+def cmd_lint(args: argparse.Namespace, out: Output) -> int:
+    from engine.lint import lint
+
+    report = lint(_manager(args, out), all_migrations=args.all_migrations)
+    if out.as_json:
+        out.json(report.to_dict())
+        return 0 if report.ok else EXIT_FAILED
+    colours = {"error": "bold red", "warning": "yellow"}
+    for finding in report.findings:
+        colour = "dim" if finding.accepted else colours[finding.severity]
+        out.console.print(f"[{colour}]{_escape(finding.line())}[/]")
+    for note in report.notes:
+        out.console.print(f"[dim]{_escape(note)}[/]")
+    verdict = "green" if report.ok else "bold red"
+    out.console.print(f"[{verdict}]{_escape(report.summary())}[/]")
+    if report.errors:
+        out.console.print(
+            "Accept a finding you mean with a comment in the migration file: "
+            "# metamigrate-lint: accept RULE -- why",
+            markup=False,
+        )
+    return 0 if report.ok else EXIT_FAILED
 
 
 def cmd_config(args: argparse.Namespace, out: Output) -> int:

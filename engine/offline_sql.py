@@ -111,7 +111,7 @@ class OfflineScript:
         return "\n".join(lines) + "\n"
 
 
-class _Tracer:
+class StatementTracer:
     """Collects statements, tagging those issued while migration code runs."""
 
     def __init__(self) -> None:
@@ -159,7 +159,7 @@ class _Tracer:
             self.direction = "up" if event.direction == "up" else "down"
 
 
-def _traced_registry(registry: Registry, tracer: _Tracer, versions: list[int]) -> Registry:
+def traced_registry(registry: Registry, tracer: StatementTracer, versions: list[int]) -> Registry:
     """The same migrations; those of the plan tell ``tracer`` when their code runs."""
     wrapped = Registry()
     wrapped.source = registry.source
@@ -208,12 +208,12 @@ def offline_script(
         )
     if direction == "down":
         manager._refuse_irreversible(steps)
-    tracer = _Tracer()
+    tracer = StatementTracer()
     planned = [s.version for s in steps]
     # What the engine runs before the first step starts (BEGIN, the bookkeeping tables)
     # belongs to that step.
     tracer.version, tracer.direction = (planned[0] if planned else current), direction
-    registry = _traced_registry(manager.registry, tracer, planned)
+    registry = traced_registry(manager.registry, tracer, planned)
     error: str | None = None
     with _copy_of(manager) as (path, source):
         backend = open_backend(path, ConnectOptions(busy_timeout=manager.busy_timeout))
