@@ -151,8 +151,11 @@ def _validated(table: Mapping[str, Any], path: Path, where: str) -> dict[str, An
         if wrong_bool or not isinstance(raw_value, kinds):
             wanted = _dedupe(" or ".join(_kind_word(k) for k in kinds))
             raise ConfigError(f"Setting {raw_key!r} in {place} must be {wanted}, not {value!r}.")
-        if int in kinds and float not in kinds and value < 1:
-            raise ConfigError(f"Setting {raw_key!r} in {place} must be at least 1, not {value}.")
+        lowest = 1 if key == "keep_backups" else 0
+        if int in kinds and float not in kinds and value < lowest:
+            raise ConfigError(
+                f"Setting {raw_key!r} in {place} must be at least {lowest}, not {value}."
+            )
         if float in kinds and value < 0:
             raise ConfigError(f"Setting {raw_key!r} in {place} must not be negative.")
         if key in PATH_KEYS:
