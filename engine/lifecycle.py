@@ -128,17 +128,16 @@ def _writable(manager: MigrationManager, action: Action) -> None:
 def _expected_schema(manager: MigrationManager, version: int) -> _Expected:
     """Run 1..``version`` of the code on a scratch database and describe what they produce."""
     from engine.backends.base import fingerprint_of
-    from engine.scratch import scratch_manager
+    from engine.scratch import scratch_like
 
     if version == 0:
         return _Expected([], fingerprint=fingerprint_of([]))
-    with scratch_manager(manager.registry, busy_timeout=manager.busy_timeout) as scratch:
+    with scratch_like(manager) as scratch:
         try:
-            scratch.migrate_to(version, backup=False)
+            scratch.manager.migrate_to(version, backup=False)
         except MetamigrateError as exc:
             return _Expected(None, f"migrations 1..{version} fail on a scratch database: {exc}")
-        with scratch.backend() as backend:
-            facts = list(backend.describe_schema().facts)
+        facts = scratch.facts()
     return _Expected(facts, fingerprint=fingerprint_of(facts))
 
 

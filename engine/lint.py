@@ -249,8 +249,8 @@ def lint(manager: MigrationManager, *, all_migrations: bool = False) -> LintRepo
     notes: list[str] = []
     if postgres:
         notes.append(
-            "The migrations ran on a SQLite scratch database for the schema checks; the "
-            "PostgreSQL rules read the SQL in their code."
+            "The migrations ran in a scratch schema of the database (dropped afterwards); the "
+            "PostgreSQL lock rules read the SQL in their code."
         )
     findings: list[Finding] = []
     not_checked: list[int] = []
@@ -258,12 +258,12 @@ def lint(manager: MigrationManager, *, all_migrations: bool = False) -> LintRepo
     from engine.backends import open_backend
     from engine.manager import MigrationManager
     from engine.offline_sql import StatementTracer, traced_registry
-    from engine.scratch import scratch_path
+    from engine.scratch import scratch_like
 
     tracer = StatementTracer()
     traced = traced_registry(registry, tracer, versions)
-    with scratch_path("metamigrate-lint-") as path:
-        backend = open_backend(path)
+    with scratch_like(manager) as place:
+        backend = open_backend(place.manager.location, place.manager.connect_options())
         try:
             scratch = MigrationManager(backend, traced, backup=False, on_event=tracer.on_event)
             base = versions[0] - 1

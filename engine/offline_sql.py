@@ -18,7 +18,6 @@ import dataclasses
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import MetamigrateError
@@ -84,17 +83,19 @@ class OfflineScript:
     def text(self) -> str:
         """The script: a header saying what it is, then each step's statements."""
         verb = "migrate" if self.direction == "up" else "rollback"
-        where = (
-            "a throw-away copy of the database"
-            if self.source == "copy"
-            else "an empty scratch database (there is no database yet)"
-        )
+        where = {
+            "copy": "a throw-away copy of the database",
+            "scratch": "an empty scratch database (there is no database yet)",
+            "schema": "a scratch schema built by the migrations (without the data)",
+        }[self.source]
         lines = [
             f"-- metamigrate {verb} of {self.database}: version {self.from_version} -> "
             f"{self.to_version}",
             f"-- Rehearsed on {where}; the database itself was not changed.",
             "-- Statements marked '-- bookkeeping' are the engine's own; reads are left out.",
         ]
+        if any("%s" in s.sql for s in self.statements if s.bookkeeping):
+            lines.append("-- The bookkeeping's values are sent apart from its statements (%s).")
         if not self.steps:
             lines.append(f"-- Nothing to do: the database is at version {self.from_version}.")
             return "\n".join(lines) + "\n"
@@ -170,22 +171,27 @@ def traced_registry(registry: Registry, tracer: StatementTracer, versions: list[
 
 
 @contextlib.contextmanager
-def _copy_of(manager: MigrationManager) -> Iterator[tuple[Path, str]]:
-    """A throw-away copy of the database (or an empty scratch database when there is none)."""
-    from engine.scratch import scratch_path
+def _copy_of(
+    manager: MigrationManager, current: int
+) -> Iterator[tuple[MigrationManager, str, Any]]:
+    """Where to run the plan: a throw-away copy of the database file, an empty scratch database
+    when there is none, or on a server a scratch schema built by the migrations up to
+    ``current`` (no data); with the function that words a statement in live terms."""
+    from engine.manager import MigrationManager
+    from engine.scratch import scratch_like, scratch_path
 
+    if not manager.is_file_backed:
+        with scratch_like(manager) as scratch:
+            scratch.manager.migrate_to(current, backup=False)
+            yield scratch.manager, "schema", scratch.as_live
+        return
     with scratch_path("metamigrate-sql-") as path:
         if not manager.exists():
-            yield path, "scratch"
+            yield MigrationManager(path, manager.registry), "scratch", str
             return
         with manager.backend() as backend:
-            if not backend.capabilities.backup:
-                raise MetamigrateError(
-                    f"Offline SQL needs a copy of the database, and {backend.capabilities.product}"
-                    " databases cannot be copied here yet; use --rehearse to see the statements."
-                )
             backend.backup_to(path)
-        yield path, "copy"
+        yield MigrationManager(path, manager.registry), "copy", str
 
 
 def offline_script(
@@ -194,7 +200,6 @@ def offline_script(
     """The script of ``migrate_to(target)`` (``direction`` "up") or ``rollback(target)``
     ("down"): refused like them (bad target, wrong direction, an irreversible step)."""
     from engine.backends import open_backend
-    from engine.backends.base import ConnectOptions
     from engine.manager import MigrationManager
 
     wanted = manager.resolve_target(target)
@@ -215,8 +220,8 @@ def offline_script(
     tracer.version, tracer.direction = (planned[0] if planned else current), direction
     registry = traced_registry(manager.registry, tracer, planned)
     error: str | None = None
-    with _copy_of(manager) as (path, source):
-        backend = open_backend(path, ConnectOptions(busy_timeout=manager.busy_timeout))
+    with _copy_of(manager, current) as (place, source, as_live):
+        backend = open_backend(place.location, place.connect_options())
         try:
             runner = MigrationManager(backend, registry, backup=False, on_event=tracer.on_event)
             with backend.trace(tracer):
@@ -230,13 +235,16 @@ def offline_script(
         finally:
             backend.close()
     return OfflineScript(
-        str(manager.db_path),
+        manager.display,
         direction,
         current,
         wanted,
         source,
         tuple((s.version, s.name) for s in steps),
-        tuple(_without_failure_record(tracer.statements, error)),
+        tuple(
+            dataclasses.replace(s, sql=as_live(s.sql))
+            for s in _without_failure_record(tracer.statements, error)
+        ),
         error,
     )
 
