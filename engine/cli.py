@@ -429,7 +429,7 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
         elif impact_error is not None:
             payload["impact"] = {"error": impact_error}
         out.json(payload)
-        return 0
+        return EXIT_FAILED if impact is not None and impact.would_fail else 0
     if not steps:
         out.console.print("Nothing to do: the database is already at the target version.")
         return 0
@@ -441,7 +441,8 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
             out.console.print(line)
     elif impact_error is not None:
         out.console.print(f"[yellow]Impact unknown:[/] {_escape(impact_error)}")
-    return 0
+    # A rollback whose rehearsal fails would fail: a script asking for the plan must see that.
+    return EXIT_FAILED if impact is not None and impact.would_fail else 0
 
 
 def cmd_migrate(args: argparse.Namespace, out: Output) -> int:
@@ -768,6 +769,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         out.error("Interrupted; any migration in progress was rolled back.")
         return 130
+    except SystemExit as exc:
+        # Only code the command ran (a migration file, a check) can get here: never a silent
+        # success with nothing done.
+        message = (
+            f"The command was ended by sys.exit({exc.code!r}) in code it ran (a migration?); "
+            "check the database with metamigrate status and verify."
+        )
+        if out.as_json:
+            sys.stdout.write(json.dumps({"error": message, "exit_code": EXIT_FAILED}) + "\n")
+        out.error(message)
+        return EXIT_FAILED
 
 
 def run() -> None:

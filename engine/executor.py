@@ -73,6 +73,12 @@ class Executor:
         #: A migration's LOCK_TIMEOUT/STATEMENT_TIMEOUT is in force in the open transaction.
         self._own_timeouts = False
         self._unfinished_checked = False
+        #: Set once a step has committed, or when migration code ended the engine's transaction
+        #: (then part of it may be committed): from then on the run cannot be said to have
+        #: changed nothing (its backup is kept).
+        self.may_have_changed = False
+        #: Where the database is, to read the version afresh if migration code closes ours.
+        self._location = self.backend.location
 
     def _emit(self, event: Event) -> None:
         if self.on_event is not None:
@@ -127,8 +133,19 @@ class Executor:
         return RunResult(direction, from_version, reached, tuple(done), tuple(skipped))
 
     def _version_now(self) -> int:
+        """The highest version the bookkeeping records now (-1: it cannot be read)."""
         with contextlib.suppress(*self.backend.driver_errors):
             return self.recorder.head()[0]
+        if self.backend.path is not None:
+            # Migration code closed the connection: ask the file through a fresh one.
+            from engine.backends import open_backend
+
+            with contextlib.suppress(MetamigrateError, *self.backend.driver_errors):
+                fresh = open_backend(self._location, ConnectOptions(read_only=True, create=False))
+                try:
+                    return Recorder(fresh).head()[0]
+                finally:
+                    fresh.close()
         return -1
 
     def _run_with_retries(self, step: PlanStep, *, last: bool) -> _StepOutcome:
@@ -222,6 +239,9 @@ class Executor:
             try:
                 self._own_timeouts = False
                 self._apply_step_timeouts(migration)
+                # Outside a transaction each statement takes effect at once: from here on the
+                # run has changed the database, whatever happens next.
+                self.may_have_changed = True
                 self.runner.run_outside_transaction(step, migration)
                 duration = (time.perf_counter() - started) * 1000
                 backend.begin_write()
@@ -262,6 +282,7 @@ class Executor:
             try:
                 duration = self._execute(step, migration, started_at, started, fingerprint=last)
                 self._commit()
+                self.may_have_changed = True
             except BaseException as exc:
                 self._fail(step, exc, started_at, started)
         # The same duration as the bookkeeping row: the migration's own work, without the commit.
@@ -299,6 +320,7 @@ class Executor:
                     )
                     done.append(step)
                 self._commit()
+                self.may_have_changed = bool(done)
             except ConcurrentChangeError:
                 self._rollback()
                 raise
@@ -400,7 +422,21 @@ class Executor:
                 "part of it may have taken effect (an invalid index?): inspect the database "
                 f"before retrying. The database is at version {version_now}."
             )
-        if isinstance(exc, KeyboardInterrupt):
+        if isinstance(exc, TransactionEnded) and not exc.known_unchanged:
+            # Never "unchanged": what the code did before it ended the transaction may be in the
+            # database. Say what the bookkeeping says, and what to do.
+            self.may_have_changed = True
+            recorded = (
+                f"the bookkeeping says version {version_now}"
+                if version_now >= 0
+                else "the bookkeeping cannot be read now"
+            )
+            message = (
+                f"Could not {verb} migration {label}: {cause}. Part of it may have been committed: "
+                f"{recorded}, but the database may hold some of its changes. Run metamigrate "
+                "verify, then repair by hand or restore the backup taken before this run."
+            )
+        elif isinstance(exc, KeyboardInterrupt):
             message = f"Interrupted while trying to {verb} migration {label}; " + (
                 f"the database is unchanged at version {version_now}."
             )

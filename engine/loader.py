@@ -81,6 +81,12 @@ def package_directory(module_name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"it called sys.exit({exc.code!r})"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def load_migration_file(entry: MigrationFile) -> Migration:
     """Import one file and build its Migration; any failure names the file."""
     source = entry.read_source()
@@ -101,10 +107,17 @@ def load_migration_file(entry: MigrationFile) -> Migration:
             except BaseException:
                 sys.modules.pop(module_name, None)
                 raise
-    except Exception as exc:
+    except KeyboardInterrupt:
+        raise  # Ctrl-C while importing: the caller reports the interruption
+    except RecursionError as exc:
         raise RegistryError(
-            f"Migration file {entry.path} failed to import ({type(exc).__name__}: {exc}); "
-            "fix the file."
+            f"Migration file {entry.path} is nested too deeply to be compiled; split it up."
+        ) from exc
+    except BaseException as exc:
+        # SystemExit (sys.exit at import), GeneratorExit and the like are failures too: letting
+        # them through would end a deploy with exit 0 and nothing applied.
+        raise RegistryError(
+            f"Migration file {entry.path} failed to import ({_describe(exc)}); fix the file."
         ) from exc
     up = getattr(module, "up", None)
     down = getattr(module, "down", None)

@@ -146,10 +146,20 @@ class Recorder:
             for statement in self.backend.bookkeeping_ddl():
                 self.backend.execute(statement)
             self._tables_present = True
+            self._ensure_identity()
             self._upgraded = True
         elif not self._upgraded:
             self.upgrade_tables()
+            self._ensure_identity()
             self._upgraded = True
+
+    def _ensure_identity(self) -> None:
+        """Give the database its id, for backends whose backups are known by one (SQLite files:
+        databases that share a file name may share a backup folder)."""
+        identity_ddl = getattr(self.backend, "identity_ddl", None)
+        if identity_ddl is not None:
+            for statement in identity_ddl():
+                self.backend.execute(statement)
 
     def _columns(self, table: str) -> set[str]:
         return set(self.backend.columns(table))

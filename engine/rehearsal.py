@@ -20,7 +20,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from engine.backends.base import Backend, ForeignKeySwitch, RehearsalCopies, TableShape
+from engine.backends.base import (
+    Backend,
+    ForeignKeySwitch,
+    RehearsalCopies,
+    TableShape,
+    TransactionEnded,
+)
 from engine.errors import ReadOnlyDatabaseError
 from engine.migration import Migration
 from engine.models import Direction, PlanStep
@@ -51,6 +57,8 @@ class RehearsedStep:
     #: Rows a down destroys: in the tables it drops, the values in the columns it drops, and
     #: rows gone from tables that stay (the same measure as ``RollbackImpact``, per step).
     rows_lost: int = 0
+    #: The step's code ended the rehearsal's transaction: part of it may have been committed.
+    may_have_changed: bool = False
 
     @property
     def would_fail(self) -> bool:
@@ -67,6 +75,7 @@ class RehearsedStep:
             "rows_changed": self.rows_changed,
             "rows_lost": self.rows_lost,
             "error": self.error,
+            "may_have_changed": self.may_have_changed,
         }
 
 
@@ -90,6 +99,12 @@ class RehearsalReport:
         return not self.steps
 
     @property
+    def may_have_changed(self) -> bool:
+        """A step ended the rehearsal's transaction: the database itself may have been changed
+        (only possible in "transaction" mode; a copy is thrown away)."""
+        return self.mode == "transaction" and any(s.may_have_changed for s in self.steps)
+
+    @property
     def failed_step(self) -> RehearsedStep | None:
         return next((step for step in self.steps if step.status == "failed"), None)
 
@@ -104,6 +119,7 @@ class RehearsalReport:
             "target_version": self.target_version,
             "mode": self.mode,
             "ok": self.ok,
+            "may_have_changed": self.may_have_changed,
             "steps": [step.to_dict() for step in self.steps],
         }
 
@@ -471,7 +487,8 @@ def _run(
                 result = _run_step(backend, runner, step, migration)
                 if backend.in_transaction:
                     backend.commit()
-            backend.begin_write()
+            if result.status != "failed":
+                backend.begin_write()
         else:
             result = _run_step(backend, runner, step, migration)
         failed = result.status == "failed" or not backend.in_transaction
@@ -560,12 +577,22 @@ def _run_step(
     backend.savepoint(savepoint)
     try:
         result = runner.run(step, migration, started=started, trace=statements)
-    except Exception as exc:
+    except KeyboardInterrupt:
+        raise  # Ctrl-C: the caller rolls everything back and the command ends
+    except BaseException as exc:
+        # SystemExit, GeneratorExit, ... from migration code: the step would fail like any other.
         duration_ms = (time.perf_counter() - started) * 1000
-        rows = backend.rows_changed() - changes
+        rows = max(backend.rows_changed() - changes, 0)
         # The rolled-back step may have taken fresh bookkeeping tables with it.
         runner.recorder.forget()
         backend.rollback_to_savepoint(savepoint)
+        error = describe_failure(exc, backend)
+        lost = isinstance(exc, TransactionEnded) and not exc.known_unchanged
+        if lost:
+            error += (
+                "; the rehearsal's transaction ended, so what the step did before that may have "
+                "been committed to the database: run metamigrate verify"
+            )
         return RehearsedStep(
             step.direction,
             step.version,
@@ -574,7 +601,8 @@ def _run_step(
             statements.result(),
             duration_ms,
             rows,
-            describe_failure(exc, backend),
+            error,
+            may_have_changed=lost,
         )
     backend.release_savepoint(savepoint)
     return RehearsedStep(

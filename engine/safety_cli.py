@@ -166,6 +166,11 @@ def print_rehearsal(out: Output, report: RehearsalReport) -> None:
             console.print(f"       [red]{escape(step.error)}[/]")
     if report.ok:
         console.print("[green]Every step would succeed.[/] Nothing was changed.")
+    elif report.may_have_changed:
+        console.print(
+            "[bold red]The run would fail[/] at the step above, and that step ended the "
+            "rehearsal's transaction: the database may have been changed. Run metamigrate verify."
+        )
     else:
         console.print("[bold red]The run would fail[/] at the step above. Nothing was changed.")
 

@@ -16,16 +16,12 @@ import contextlib
 import time
 from dataclasses import dataclass
 
-from engine.backends.base import Backend, TraceCallback, fingerprint_of
+from engine.backends.base import Backend, TraceCallback, TransactionEnded, fingerprint_of
 from engine.errors import MetamigrateError, MigrationError
 from engine.migration import Migration, Registry
 from engine.models import PlanStep
 from engine.recorder import Recorder, utc_now
 from engine.tx import Tx
-
-
-class TransactionEnded(Exception):
-    """Migration code ended the engine's transaction (or the database did, after a fatal error)."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +70,7 @@ class StepRunner:
             func(self.tx)
         rows = backend.rows_changed() - rows_before
         if not backend.in_transaction:
-            raise TransactionEnded()
+            raise TransactionEnded()  # the database aborted it (the guard was in place)
         if migration.disables_foreign_keys(backend.capabilities.name):
             problems = backend.foreign_key_problems()
             if problems:
@@ -165,10 +161,22 @@ def describe(backend: Backend) -> tuple[str, str]:
 def describe_failure(exc: BaseException, backend: Backend | None = None) -> str:
     """The cause of a failed step, in words (no traceback): the one wording of step failures."""
     if isinstance(exc, TransactionEnded):
+        if exc.closed:
+            return (
+                "the migration closed the engine's database connection; migrations must not "
+                "close it"
+            )
+        if exc.guard_removed:
+            return (
+                "the migration removed the engine's transaction guard and ended its transaction "
+                "(COMMIT/ROLLBACK inside up/down); migrations must not control transactions"
+            )
         return (
-            "the migration ended the engine's transaction (COMMIT/ROLLBACK inside up/down, "
-            "or the database aborted it); migrations must not control transactions"
+            "the migration's transaction ended (the database aborted it and rolled the step "
+            "back by itself); migrations must not control transactions"
         )
+    if isinstance(exc, SystemExit):
+        return f"the migration called sys.exit({exc.code!r})"
     if isinstance(exc, MetamigrateError):
         return exc.message
     if backend is not None and isinstance(exc, backend.driver_errors):

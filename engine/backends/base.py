@@ -30,10 +30,30 @@ from engine.errors import MetamigrateError
 from engine.settings import DEFAULT_BUSY_TIMEOUT
 
 #: Tables the engine owns; they are not part of the application schema or its fingerprint.
-BOOKKEEPING_TABLES = ("schema_migrations", "schema_migration_history")
+BOOKKEEPING_TABLES = ("schema_migrations", "schema_migration_history", "schema_database_id")
 
 #: A statement trace callback: called with the text of every statement the connection runs.
 TraceCallback = Callable[[str], None]
+
+
+class TransactionEnded(Exception):
+    """Migration code ended the engine's transaction (or the database did, after a fatal error).
+
+    ``known_unchanged`` is True only when the engine can tell nothing was committed: the guard
+    that denies transaction control was still in place, so the database itself rolled back (after
+    a full disk or an I/O error). When migration code removed the guard (and then committed or
+    rolled back, maybe beginning a new transaction in place of the engine's), or closed the
+    connection, part of the migration may have been committed.
+    """
+
+    def __init__(self, *, guard_removed: bool = False, closed: bool = False) -> None:
+        super().__init__("the engine's transaction ended inside migration code")
+        self.guard_removed = guard_removed
+        self.closed = closed
+
+    @property
+    def known_unchanged(self) -> bool:
+        return not (self.guard_removed or self.closed)
 
 Params = Sequence[Any] | Mapping[str, Any]
 

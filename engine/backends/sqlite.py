@@ -26,6 +26,7 @@ from engine.backends.base import (
     SchemaDescription,
     TableShape,
     TraceCallback,
+    TransactionEnded,
     fingerprint_of,
 )
 from engine.errors import (
@@ -44,6 +45,28 @@ from engine.files import fsync_dir, fsync_file, remove_dead_temps, unlink_quietl
 from engine.settings import DEFAULT_BUSY_TIMEOUT
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+
+#: ``NOT IN`` placeholders for the bookkeeping tables.
+_EXCLUDED = "(" + ", ".join("?" for _ in BOOKKEEPING_TABLES) + ")"
+
+#: The database's identity: one random id, written by the engine's first write transaction (and
+#: by the first run of an older database), copied into every backup, so a backup's source is known
+#: by the database itself, not by its file name (databases may share a name and a backup folder).
+IDENTITY_DDL = (
+    "CREATE TABLE IF NOT EXISTS schema_database_id (id TEXT NOT NULL, created_at TEXT NOT NULL)",
+    "INSERT INTO schema_database_id (id, created_at) "
+    "SELECT lower(hex(randomblob(16))), strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+    "WHERE NOT EXISTS (SELECT 1 FROM schema_database_id)",
+)
+
+
+def database_id(conn: sqlite3.Connection) -> str | None:
+    """The id in the database's bookkeeping (None before the engine first wrote to it)."""
+    if not table_exists(conn, "schema_database_id"):
+        return None
+    row = conn.execute("SELECT id FROM schema_database_id ORDER BY rowid LIMIT 1").fetchone()
+    return str(row[0]) if row is not None and row[0] is not None else None
+
 
 Connection = sqlite3.Connection
 
@@ -85,11 +108,15 @@ def connect(
     read_only: bool = False,
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     create: bool = True,
+    exclusive: bool = False,
 ) -> sqlite3.Connection:
     """Open ``path`` in autocommit mode (the engine issues BEGIN/COMMIT itself).
 
     ``create`` makes missing parent folders and the file; ``read_only`` uses SQLite's ``mode=ro`` so
-    this process cannot write whatever the file permissions are.
+    this process cannot write whatever the file permissions are. ``exclusive`` sets
+    ``locking_mode = EXCLUSIVE`` before the first read: the locks this connection takes are kept
+    until it closes, and a WAL database cannot be opened at all while another connection has it
+    open (``DatabaseLockedError``), which is how restore knows nobody else is using it.
     """
     db_path = Path(path)
     validate_database_file(db_path)
@@ -117,9 +144,15 @@ def connect(
             isolation_level=None,
             check_same_thread=False,
         )
+    except sqlite3.Error as exc:
+        raise translate_error(exc, db_path, action="open") from exc
+    try:
+        if exclusive:
+            conn.execute("PRAGMA locking_mode = EXCLUSIVE").fetchone()
         # Reading the schema forces SQLite to open and check the file now, so bad files fail here.
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.Error as exc:
+        conn.close()
         raise translate_error(exc, db_path, action="open") from exc
     return conn
 
@@ -165,26 +198,77 @@ def begin_immediate(conn: sqlite3.Connection, *, busy_timeout: float) -> None:
 
 
 def rollback_if_open(conn: sqlite3.Connection) -> None:
-    """Roll back unless SQLite already did (it does by itself after SQLITE_FULL or an I/O error)."""
-    if conn.in_transaction:
-        with contextlib.suppress(sqlite3.Error):
+    """Roll back unless SQLite already did (it does by itself after SQLITE_FULL or an I/O error).
+
+    A connection that migration code closed has nothing left to roll back (closing did that).
+    """
+    with contextlib.suppress(sqlite3.Error):
+        if conn.in_transaction:
             conn.execute("ROLLBACK")
 
 
-@contextlib.contextmanager
-def transactions_forbidden(conn: sqlite3.Connection) -> Iterator[None]:
-    """Make BEGIN/COMMIT/ROLLBACK fail inside migration code, so it cannot end our transaction."""
+class TransactionGuard:
+    """Runs migration code inside the engine's transaction, and checks afterwards that it is still
+    that same transaction.
 
-    def authorizer(action: int, *_args: object) -> int:
+    An authorizer denies BEGIN/COMMIT/ROLLBACK while the code runs. Code can remove it (through
+    ``tx.connection``), so the transaction is also marked with a savepoint of a random name:
+    COMMIT and ROLLBACK release every savepoint, so if it is gone afterwards the transaction
+    ended, even if the code began a new one in its place. ``TransactionEnded`` is then raised on
+    leaving (in place of the code's own exception, which becomes its cause).
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        import secrets
+
+        self.conn = conn
+        self.name = f"metamigrate_guard_{secrets.token_hex(8)}"
+        self._calls = 0
+
+    def _authorize(self, action: int, *_args: object) -> int:
+        self._calls += 1
         if action == sqlite3.SQLITE_TRANSACTION:
             return sqlite3.SQLITE_DENY
         return sqlite3.SQLITE_OK
 
-    conn.set_authorizer(authorizer)
+    def __enter__(self) -> None:
+        self.conn.execute(f"SAVEPOINT {self.name}")
+        self.conn.set_authorizer(self._authorize)
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        ended = self.check()
+        if ended is not None:
+            raise ended from exc
+
+    def check(self) -> TransactionEnded | None:
+        """Remove the guard; None when the transaction is intact, else how it ended."""
+        try:
+            # A statement never run before is always prepared, so always authorized: whether our
+            # authorizer sees it tells whether it is still the one installed.
+            self._calls = 0
+            self.conn.execute(f"SELECT '{self.name}'").fetchone()
+            guard_kept = self._calls > 0
+            self.conn.set_authorizer(None)
+        except sqlite3.ProgrammingError:
+            return TransactionEnded(guard_removed=True, closed=True)  # the code closed it
+        try:
+            self.conn.execute(f"RELEASE {self.name}")
+        except sqlite3.Error:
+            return TransactionEnded(guard_removed=not guard_kept)
+        return None
+
+
+def transactions_forbidden(conn: sqlite3.Connection) -> TransactionGuard:
+    """Make BEGIN/COMMIT/ROLLBACK fail inside migration code, and notice if it ended ours anyway."""
+    return TransactionGuard(conn)
+
+
+def is_closed(conn: sqlite3.Connection) -> bool:
     try:
-        yield
-    finally:
-        conn.set_authorizer(None)
+        conn.in_transaction  # noqa: B018 - raises on a closed connection
+    except sqlite3.ProgrammingError:
+        return True
+    return False
 
 
 def user_version(conn: sqlite3.Connection) -> int:
@@ -244,7 +328,7 @@ def schema_entries(conn: sqlite3.Connection) -> list[str]:
     excluded = BOOKKEEPING_TABLES
     # Three statements whatever the schema's size: the pragmas are joined as table-valued
     # functions instead of being asked table by table.
-    app_tables = "m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT IN (?, ?)"
+    app_tables = f"m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT IN {_EXCLUDED}"
     facts = [
         f"column {table}.{column} {rest}"
         for table, column, *rest in conn.execute(
@@ -263,7 +347,7 @@ def schema_entries(conn: sqlite3.Connection) -> list[str]:
     ]
     objects = conn.execute(
         "SELECT type, name, tbl_name, sql FROM sqlite_master "
-        "WHERE name NOT LIKE 'sqlite_%' AND tbl_name NOT IN (?, ?)",
+        f"WHERE name NOT LIKE 'sqlite_%' AND tbl_name NOT IN {_EXCLUDED}",
         excluded,
     ).fetchall()
     for kind, name, table, sql in objects:
@@ -453,10 +537,12 @@ def foreign_keys_off(conn: sqlite3.Connection, needed: bool) -> Iterator[None]:
         yield
     finally:
         if was_on:
-            conn.execute("PRAGMA foreign_keys = ON")
+            # Suppressed: migration code may have closed the connection (its error says so).
+            with contextlib.suppress(sqlite3.ProgrammingError):
+                conn.execute("PRAGMA foreign_keys = ON")
 
 
-_APP_TABLES = "m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT IN (?, ?)"
+_APP_TABLES = f"m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT IN {_EXCLUDED}"
 
 
 def application_tables(conn: sqlite3.Connection) -> dict[str, tuple[str, ...]]:
@@ -631,14 +717,15 @@ class SQLiteBackend:
 
     @property
     def in_transaction(self) -> bool:
-        return self._conn.in_transaction
+        # A connection closed by migration code has no transaction left.
+        return not is_closed(self._conn) and self._conn.in_transaction
 
     def savepoint(self, name: str) -> None:
         self._conn.execute(f"SAVEPOINT {name}")
 
     def rollback_to_savepoint(self, name: str) -> None:
-        if self._conn.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
+        with contextlib.suppress(sqlite3.Error):  # also: a connection closed by migration code
+            if self._conn.in_transaction:
                 self._conn.execute(f"ROLLBACK TO {name}")
 
     def release_savepoint(self, name: str) -> None:
@@ -694,15 +781,26 @@ class SQLiteBackend:
         try:
             yield
         finally:
-            self._conn.set_trace_callback(None)
+            with contextlib.suppress(sqlite3.ProgrammingError):  # closed by migration code
+                self._conn.set_trace_callback(None)
 
     def rows_changed(self) -> int:
-        return self._conn.total_changes
+        try:
+            return self._conn.total_changes
+        except sqlite3.ProgrammingError:
+            return 0  # closed by migration code
 
     # -- bookkeeping support --------------------------------------------------------------------
 
     def bookkeeping_ddl(self) -> Sequence[str]:
         return BOOKKEEPING_DDL
+
+    def identity_ddl(self) -> Sequence[str]:
+        """Statements that give the database its id if it has none (run by the recorder)."""
+        return IDENTITY_DDL
+
+    def database_id(self) -> str | None:
+        return database_id(self._conn)
 
     def read_version_marker(self) -> int | None:
         return user_version(self._conn)
