@@ -51,7 +51,10 @@ class BackupManager:
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     ) -> None:
         check_keep(keep)
-        self.db_path = Path(db_path)
+        given = Path(db_path)
+        # A symlinked database is backed up and restored as the file it points at: the link stays
+        # a link, and the backups are named after (and kept beside) the real file.
+        self.db_path = given if str(given) == ":memory:" else Path(os.path.realpath(given))
         self.folder = (
             Path(backup_dir)
             if backup_dir is not None
@@ -59,7 +62,23 @@ class BackupManager:
         )
         self.keep = keep
         self.busy_timeout = busy_timeout
-        self._files = BackupFolder(self.folder, self.db_path.name, ".db")
+        self._identity: str | None = None
+        self._identity_read = False
+        self._files = BackupFolder(
+            self.folder,
+            self.db_path.name,
+            ".db",
+            source=str(self.db_path),
+            owner_id=self.database_id,
+            read_id=lambda path: _read_database_id(path, 0),
+        )
+
+    def database_id(self) -> str | None:
+        """The id in this database's bookkeeping (None: no file, or no id yet)."""
+        if not self._identity_read:
+            self._identity = _read_database_id(self.db_path, self.busy_timeout)
+            self._identity_read = True
+        return self._identity
 
     def __repr__(self) -> str:
         return (
@@ -74,12 +93,15 @@ class BackupManager:
         *,
         reason: str = "manual",
         protect: Iterable[Path] = (),
+        prune: bool = True,
     ) -> BackupInfo:
         """Copy the database online (consistent with WAL and concurrent readers), verify, keep it.
 
-        ``conn`` is a connection to the database outside any transaction (a fresh one is opened
-        when it is omitted). Raises ``BackupError`` saying why when no verified backup could be
-        made; nothing is left behind in that case.
+        ``conn`` is a connection to the database outside any transaction; when it is omitted a
+        fresh one is opened (so a caller may hold the write lock on its own connection meanwhile:
+        the copy is then exactly what its run starts from). ``prune=False`` leaves retention to
+        the caller, who prunes only once its run has succeeded. Raises ``BackupError`` saying why
+        when no verified backup could be made; nothing is left behind in that case.
         """
         if conn is not None and conn.in_transaction:
             raise BackupError(
@@ -89,7 +111,7 @@ class BackupManager:
         created, stamp, temp = self._files.new_temp()
         try:
             with self._source(conn) as source:
-                version, fingerprint = self._copy_and_check(source, temp)
+                version, fingerprint, database_id = self._copy_and_check(source, temp)
             final = self._files.publish(temp, stamp, version)
         except BaseException:
             unlink_quietly(temp)
@@ -102,10 +124,18 @@ class BackupManager:
             reason=reason,
             source=str(self.db_path.absolute()),
             fingerprint=fingerprint,
+            database_id=database_id,
         )
+        if database_id:
+            self._identity, self._identity_read = database_id, True
         self._files.write_sidecar(info)
-        self.prune(protect=[final, *protect])
+        if prune:
+            self.prune(protect=[final, *protect])
         return info
+
+    def discard(self, info: BackupInfo) -> None:
+        """Delete a backup this process just took for a run that then changed nothing."""
+        self._files.discard(info)
 
     @contextlib.contextmanager
     def _source(self, conn: Backend | Any | None) -> Iterator[Backend]:
@@ -121,8 +151,8 @@ class BackupManager:
     def _options(self, *, create: bool = True) -> ConnectOptions:
         return ConnectOptions(busy_timeout=self.busy_timeout, create=create)
 
-    def _copy_and_check(self, source: Backend, temp: Path) -> tuple[int, str]:
-        """Write the copy to ``temp``, check it, flush it; return (version, fingerprint)."""
+    def _copy_and_check(self, source: Backend, temp: Path) -> tuple[int, str, str]:
+        """Write the copy to ``temp``, check it, flush it; return (version, fingerprint, id)."""
         try:
             facts = source.backup_to(temp)
         except BackupTargetError as exc:
@@ -136,7 +166,7 @@ class BackupManager:
                 "the database itself is damaged, so nothing was run. Restore an earlier backup "
                 "(metamigrate backups) or repair the file first."
             )
-        return facts.version, facts.fingerprint
+        return facts.version, facts.fingerprint, facts.database_id
 
     # -- listing and retention ------------------------------------------------------------------
 
@@ -177,6 +207,7 @@ class BackupManager:
                 listed.reason,
                 listed.source,
                 fingerprint,
+                facts.database_id,
             )
         created = datetime.fromtimestamp(path.stat().st_mtime, UTC)
         return BackupInfo(
@@ -185,6 +216,7 @@ class BackupManager:
             version=version,
             size=path.stat().st_size,
             fingerprint=fingerprint,
+            database_id=facts.database_id,
         )
 
     # -- restoring ------------------------------------------------------------------------------
@@ -193,14 +225,27 @@ class BackupManager:
         """Put a backup back in place of the database, atomically.
 
         The backup is checked, copied to a temporary file in the database's folder and flushed;
-        then, holding the database's write lock (refused if another process holds it past the
-        busy timeout), the current file is itself backed up and the copy is renamed over it.
-        Processes that keep the old file open keep seeing the old data: stop them first.
+        then, holding the database's lock (refused if another process holds it past the busy
+        timeout, and for a WAL database while any other connection has it open), the current file
+        is itself backed up and the copy is renamed over it. The journal mode is never switched,
+        so a crash at any moment leaves the old database, as it was, or the backup. A symlinked
+        database keeps its link: the file it points at is replaced. A backup of another database
+        (another id) is refused. Processes that keep the old file open keep seeing the old data:
+        stop them first. A restore that fails keeps no backup of its own and prunes nothing.
         """
         source_path = self.resolve(backup)
         info = self.describe(source_path)
         if source_path.absolute() == self.db_path.absolute():
             raise BackupError(f"Cannot restore {source_path} onto itself; choose a backup file.")
+        own = self.database_id()
+        if own and info.database_id and own != info.database_id:
+            origin = f"{info.source}, " if info.source else ""
+            raise BackupError(
+                f"Cannot restore {info.path}: it is a backup of another database ({origin}id "
+                f"{info.database_id}), not of {self.db_path}; nothing was changed. Restore one "
+                f"of this database's backups (metamigrate backups), or move {self.db_path} "
+                "aside first to put that one in its place."
+            )
         replaced: list[BackupInfo] = []
         live: Backend | None = None
         if self.db_path.exists():
@@ -209,7 +254,11 @@ class BackupManager:
 
             def keep_current() -> None:
                 assert live is not None
-                replaced.append(self.take(live, reason="before restore", protect=[source_path]))
+                # Under the restore's lock: in WAL mode the exclusive connection itself holds
+                # it; otherwise the write lock, held on ``live``, leaves readers (a fresh
+                # connection for the copy) in.
+                source = None if live.in_transaction else live
+                replaced.append(self.take(source, reason="before restore", prune=False))
 
             if live is not None:
                 live.restore_from(source_path, keep_current)
@@ -221,8 +270,23 @@ class BackupManager:
                     live=None,
                     busy_timeout=self.busy_timeout,
                 )
+        except BaseException:
+            for kept in replaced:
+                self.discard(kept)  # nothing was restored: its copy is not needed
+            raise
         finally:
             if live is not None:
                 live.close()
+        self._identity_read = False
         self.prune(protect=[source_path, *(info.path for info in replaced)])
         return RestoreResult(self.db_path, info, replaced[0] if replaced else None)
+
+
+def _read_database_id(path: Path, busy_timeout: float) -> str | None:
+    """The database id inside ``path`` (a database or a backup), None when it has none."""
+    from engine.backup_folder import is_regular
+
+    if str(path) == ":memory:" or not is_regular(path):
+        return None
+    reader = getattr(backend_module(path), "read_database_id", None)
+    return None if reader is None else reader(path, busy_timeout=busy_timeout)

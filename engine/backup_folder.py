@@ -17,7 +17,8 @@ import contextlib
 import json
 import os
 import re
-from collections.abc import Iterable
+import stat
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +53,8 @@ class BackupInfo:
     source: str = ""
     #: The application schema fingerprint of the copy ("" when the backend records none).
     fingerprint: str = ""
+    #: The id of the database it was taken from ("" when the database had none).
+    database_id: str = ""
 
     @property
     def name(self) -> str:
@@ -67,6 +70,7 @@ class BackupInfo:
             "reason": self.reason,
             "source": self.source,
             "fingerprint": self.fingerprint,
+            "database_id": self.database_id,
         }
 
 
@@ -104,12 +108,31 @@ def iso(moment: datetime) -> str:
 
 
 class BackupFolder:
-    """The backups of one database in one folder: ``<prefix>-<stamp>Z-v<version><suffix>``."""
+    """The backups of one database in one folder: ``<prefix>-<stamp>Z-v<version><suffix>``.
 
-    def __init__(self, folder: Path, prefix: str, suffix: str) -> None:
+    Two databases may share a file name and a folder. When the backend gives databases an id
+    (``owner_id``: the id of this database, None when it has none yet; ``read_id``: the id inside
+    a backup file, for one whose sidecar is missing), a backup belongs to this database when its
+    id is this database's; one without an id (taken before the database had one) when its sidecar
+    names ``source``. Other databases' backups are never listed, pruned or restored as this one's.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        prefix: str,
+        suffix: str,
+        *,
+        source: str = "",
+        owner_id: Callable[[], str | None] | None = None,
+        read_id: Callable[[Path], str | None] | None = None,
+    ) -> None:
         self.folder = folder
         self.prefix = prefix
         self.suffix = suffix
+        self.source = source
+        self._owner_id = owner_id
+        self._read_id = read_id
         self._pattern = re.compile(
             rf"^{re.escape(prefix)}-(?P<stamp>\d{{8}}T\d{{6}}\.\d{{6}})Z-v(?P<version>\d+)"
             rf"(?:-(?P<n>\d+))?{re.escape(suffix)}$"
@@ -189,14 +212,27 @@ class BackupFolder:
             raise BackupError(
                 f"Cannot read the backup folder {self.folder}: {exc.strerror or exc}."
             ) from exc
+        own = self._owner_id() if self._owner_id is not None else None
         found: list[BackupInfo] = []
         for entry in entries:
             match = self._pattern.match(entry.name)
-            if match is None or not entry.is_file():
+            if match is None or not is_regular(Path(entry.path)):
                 continue
-            found.append(self._info(Path(entry.path), match))
+            info = self._info(Path(entry.path), match)
+            if self.belongs(info, own):
+                found.append(info)
         found.sort(key=lambda info: (info.created_at, info.name), reverse=True)
         return found
+
+    def belongs(self, info: BackupInfo, own: str | None) -> bool:
+        """Whether ``info`` is a backup of this database (see the class docstring)."""
+        if self._owner_id is None:
+            return True  # the backend names its backups uniquely (database and schema)
+        if own and info.database_id:
+            return info.database_id == own
+        if info.source and self.source:
+            return same_file(info.source, self.source)
+        return True  # a bare copy with neither an id nor a sidecar: known by its name only
 
     def listed(self, path: Path) -> BackupInfo | None:
         """The listing entry of ``path`` when it has a backup's name of this database."""
@@ -207,13 +243,19 @@ class BackupFolder:
         stamp = datetime.strptime(match["stamp"], STAMP_FORMAT + ".%f").replace(tzinfo=UTC)
         meta: dict[str, object] = {}
         with contextlib.suppress(OSError, ValueError):
-            loaded = json.loads(sidecar_path(path).read_text(encoding="utf-8"))
-            if isinstance(loaded, dict):
-                meta = loaded
+            sidecar = sidecar_path(path)
+            if is_regular(sidecar):
+                loaded = json.loads(sidecar.read_text(encoding="utf-8"))
+                if isinstance(loaded, dict):
+                    meta = loaded
         try:
             size = path.stat().st_size
         except OSError:
             size = 0
+        database_id = meta.get("database_id")
+        if not meta and self._read_id is not None:
+            # No sidecar: the copy itself holds the id of the database it was taken from.
+            database_id = self._read_id(path)
         return BackupInfo(
             path=path,
             created_at=iso(stamp),
@@ -222,19 +264,35 @@ class BackupFolder:
             reason=str(meta.get("reason", "")),
             source=str(meta.get("source", "")),
             fingerprint=str(meta.get("fingerprint", "")),
+            database_id=str(database_id or ""),
         )
 
     def prune(self, keep: int, *, protect: Iterable[Path] = ()) -> list[Path]:
-        """Delete all but the newest ``keep`` backups (never those in ``protect``); return them."""
+        """Delete all but the newest ``keep`` backups (never those in ``protect``); return them.
+
+        The newest backup of every schema version found is kept too, so pruning never leaves
+        fewer distinct versions than it found. Callers prune only after a run that succeeded.
+        """
         protected = {p.absolute() for p in protect}
+        backups = self.backups()
+        kept = {info.path for info in backups[:keep]}
+        newest_of: dict[int, Path] = {}
+        for info in backups:  # newest first
+            newest_of.setdefault(info.version, info.path)
+        kept.update(newest_of.values())
         removed: list[Path] = []
-        for info in self.backups()[keep:]:
-            if info.path.absolute() in protected:
+        for info in backups:
+            if info.path in kept or info.path.absolute() in protected:
                 continue
             unlink_quietly(info.path)
             unlink_quietly(sidecar_path(info.path))
             removed.append(info.path)
         return removed
+
+    def discard(self, info: BackupInfo) -> None:
+        """Delete a backup this process just took for a run that then changed nothing."""
+        unlink_quietly(info.path)
+        unlink_quietly(sidecar_path(info.path))
 
     def resolve(self, backup: str | os.PathLike[str] | BackupInfo) -> Path:
         """A backup given as a BackupInfo, a path, or a file name in the backup folder."""
@@ -254,3 +312,15 @@ class BackupFolder:
 
 def sidecar_path(path: Path) -> Path:
     return path.with_name(path.name + ".json")
+
+
+def is_regular(path: Path) -> bool:
+    """A regular file (following symlinks); never opens it, so a FIFO or device cannot block."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
+
+
+def same_file(recorded: str, path: str | os.PathLike[str]) -> bool:
+    return recorded == str(path) or os.path.realpath(recorded) == os.path.realpath(path)

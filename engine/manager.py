@@ -388,19 +388,31 @@ class MigrationManager:
             plan = self.planner.plan_run(applied, target, direction)
             steps = list(plan.steps)
             self.last_backup = None
+            taken: BackupInfo | None = None
             if steps and (self.backup_enabled if backup is None else backup):
                 verb = "migrate" if direction == "up" else "rollback"
-                self._backup_before(backend, f"before {verb} to {target}")
+                taken = self._backup_before(backend, f"before {verb} to {target}")
 
             executor = Executor(backend, self.registry, on_event=self.on_event)
-            return executor.run(
-                direction,
-                steps,
-                from_version=current,
-                target=target,
-                atomic=atomic,
-                expect_current=expect_current,
-            )
+            try:
+                result = executor.run(
+                    direction,
+                    steps,
+                    from_version=current,
+                    target=target,
+                    atomic=atomic,
+                    expect_current=expect_current,
+                )
+            except BaseException:
+                if taken is not None and not executor.may_have_changed:
+                    # The run failed before its first change: its backup is a copy of nothing
+                    # new, and retries must not pile such copies up (retention is not run).
+                    self.backups.discard(taken)
+                    self.last_backup = None
+                raise
+            if taken is not None:
+                self.backups.prune(protect=[taken.path])
+            return result
 
     @staticmethod
     def _refuse_irreversible(steps: list[PlanStep]) -> None:
@@ -435,20 +447,25 @@ class MigrationManager:
             self.db_path, self.backup_dir, keep=self.keep_backups, busy_timeout=self.busy_timeout
         )
 
-    def _backup_before(self, backend: Backend, reason: str) -> None:
+    def _backup_before(self, backend: Backend, reason: str) -> BackupInfo | None:
+        """The backup before a run, taken under the write lock; nothing is pruned yet.
+
+        A database another writer has locked is refused here, before any backup is written.
+        """
         from engine.events import BackupTaken
 
         if str(self.db_path) == ":memory:" or backend.is_empty():
-            return  # nothing to lose
+            return None  # nothing to lose
         if not self.is_file_backed and self.backup_dir is None:
             # A server: its operators keep backups of their own (PITR, managed snapshots), and N
             # replicas must not each dump the schema before migrating; dumps are taken before a
             # change only when a backup folder is configured (--backup-dir).
-            return
-        info = self._take_backup(backend, reason)
+            return None
+        info = self._take_backup(backend, reason, prune=False, for_writing=True)
         self.last_backup = info
         if self.on_event is not None:
             self.on_event(BackupTaken(str(info.path), info.version, info.size))
+        return info
 
     def backup(self, *, reason: str = "manual") -> BackupInfo:
         """Take a verified backup now (see ``engine.backup``); returns what was written."""
@@ -459,10 +476,35 @@ class MigrationManager:
         with self.backend() as backend:
             return self._take_backup(backend, reason)
 
-    def _take_backup(self, backend: Backend, reason: str) -> BackupInfo:
+    def _take_backup(
+        self, backend: Backend, reason: str, *, prune: bool = True, for_writing: bool = False
+    ) -> BackupInfo:
+        """Take a backup while ``backend`` holds the write lock, so a writer holding it past the
+        busy timeout is refused before anything is written, and a copy never waits on one.
+
+        A SQLite file is copied through a fresh connection while ``backend`` keeps the lock (the
+        copy is exactly what a run then starts from). A server database only checks the lock
+        first. A database this process cannot write is copied without the lock, unless the
+        backup is for a run that will write (that fails here, before any copy is made).
+        """
+        try:
+            backend.begin_write()
+        except ReadOnlyDatabaseError:
+            if for_writing:
+                raise
+            return self._copy(backend, reason, prune=prune)
+        if not self.is_file_backed:
+            backend.rollback()
+            return self._copy(backend, reason, prune=prune)
+        try:
+            return self.backups.take(reason=reason, prune=prune)
+        finally:
+            backend.rollback()
+
+    def _copy(self, backend: Backend, reason: str, *, prune: bool) -> BackupInfo:
         if backend.capabilities.backup:
-            return self.backups.take(backend.connection, reason=reason)
-        return self.backups.take(reason=reason)
+            return self.backups.take(backend.connection, reason=reason, prune=prune)
+        return self.backups.take(reason=reason, prune=prune)
 
     def list_backups(self) -> list[BackupInfo]:
         """This database's backups, newest first."""

@@ -66,7 +66,8 @@ class StepRunner:
             )
         rows_before = backend.rows_changed()
         tracing = backend.trace(trace) if trace is not None else contextlib.nullcontext()
-        with tracing, backend.transaction_control_forbidden():
+        # The guard outside the trace: its own statements are not the migration's SQL.
+        with backend.transaction_control_forbidden(), tracing:
             func(self.tx)
         rows = backend.rows_changed() - rows_before
         if not backend.in_transaction:

@@ -78,4 +78,5 @@ def tables_in(path: Path) -> set[str]:
         ).fetchall()
     finally:
         conn.close()
-    return {r[0] for r in rows} - {"schema_migrations", "schema_migration_history"}
+    bookkeeping = {"schema_migrations", "schema_migration_history", "schema_database_id"}
+    return {r[0] for r in rows} - bookkeeping

@@ -55,6 +55,7 @@ class TransactionEnded(Exception):
     def known_unchanged(self) -> bool:
         return not (self.guard_removed or self.closed)
 
+
 Params = Sequence[Any] | Mapping[str, Any]
 
 
@@ -183,6 +184,8 @@ class BackupFacts:
     fingerprint: str
     #: Integrity problems found in the copy ([] when it is sound); the caller words the refusal.
     problems: tuple[str, ...] = ()
+    #: The id of the database the copy was taken from ('' when it has none; see BackupFolder).
+    database_id: str = ""
 
 
 @runtime_checkable

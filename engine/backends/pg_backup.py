@@ -407,12 +407,13 @@ class PgBackupManager:
         *,
         reason: str = "manual",
         protect: Iterable[Path] = (),
+        prune: bool = True,
     ) -> BackupInfo:
         """Dump the schema, read the archive back, keep it; raise ``BackupError`` saying why not.
 
         ``conn``: a connection to the database outside any transaction (the engine's own; a
         fresh one is opened when it is omitted). Nothing is left behind when no verified backup
-        could be made.
+        could be made. ``prune=False``: the caller prunes once its run has succeeded.
         """
         with self._connect("backup", conn) as conn:
             # Before the folder is made: a missing pg_dump or schema writes nothing.
@@ -442,8 +443,13 @@ class PgBackupManager:
             fingerprint=facts.fingerprint,
         )
         self._files.write_sidecar(info)
-        self.prune(protect=[final, *protect])
+        if prune:
+            self.prune(protect=[final, *protect])
         return info
+
+    def discard(self, info: BackupInfo) -> None:
+        """Delete a backup this process just took for a run that then changed nothing."""
+        self._files.discard(info)
 
     def list_backups(self) -> list[BackupInfo]:
         """This schema's backups, newest first (other databases' and schemas' are skipped)."""

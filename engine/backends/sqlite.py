@@ -897,6 +897,22 @@ class SQLiteBackend:
         return describe_backup_file(path, busy_timeout=self.options.busy_timeout)
 
     def restore_from(self, path: Path, keep_current: Callable[[], object]) -> None:
+        if self._owned and self._path is not None and journal_mode(self._conn) == "wal":
+            # Reopened with locking_mode=EXCLUSIVE: refused while any other connection has the
+            # file open, and nobody else can open it until the restore is over.
+            self._conn.close()
+            try:
+                self._conn = connect(
+                    self._path,
+                    busy_timeout=self.options.busy_timeout,
+                    create=False,
+                    exclusive=True,
+                )
+            except DatabaseLockedError as exc:
+                raise DatabaseLockedError(
+                    f"Cannot restore {self._path}: other connections have it open (WAL mode); "
+                    "nothing was changed. Stop them and retry."
+                ) from exc
         restore_file(
             path,
             self._path if self._path is not None else Path(":memory:"),
@@ -908,7 +924,12 @@ class SQLiteBackend:
 
 def _facts_of(conn: sqlite3.Connection) -> BackupFacts:
     problems = integrity_problems(conn)
-    return BackupFacts(applied_head(conn), schema_fingerprint(conn), tuple(problems))
+    return BackupFacts(
+        applied_head(conn),
+        schema_fingerprint(conn),
+        tuple(problems),
+        database_id(conn) or "",
+    )
 
 
 def describe_backup_file(path: Path, *, busy_timeout: float) -> BackupFacts:
@@ -935,44 +956,56 @@ def restore_file(
 ) -> None:
     """Put the checked backup ``source_path`` in place of ``db_path`` atomically.
 
-    The backup is copied to a temporary file in the database's folder and flushed; then
-    ``keep_current()`` backs the current file up, and, holding the database's write lock
-    (refused if another process holds it past the busy timeout, or wrote meanwhile), the copy is
-    renamed over it. ``live`` (a connection to ``db_path``, None when the file does not exist) is
-    rolled back and unusable afterwards.
+    The backup is copied to a temporary file in the database's folder and flushed; then, holding
+    the database's lock, ``keep_current()`` backs the current file up and the copy is renamed
+    over it. ``live`` (a connection to ``db_path``, None when the file does not exist) is rolled
+    back and unusable afterwards. A WAL ``live`` must have been opened with ``exclusive=True``
+    (``SQLiteBackend.restore_from`` does that): nobody else has the file open, and its WAL is
+    checkpointed and truncated before the rename, so no frame of the old database can meet the
+    new one. The journal mode is never switched, so a crash at any moment leaves either the old
+    database, as it was, or the backup (in the old database's journal mode).
     """
     folder = db_path.absolute().parent
     if not folder.is_dir():
         raise BackupError(f"Cannot restore into {folder}: the folder does not exist.")
     remove_dead_temps(folder, f"{_TEMP_PREFIX}{db_path.name}.restore.", _TEMP_SUFFIX)
     temp = folder / f"{_TEMP_PREFIX}{db_path.name}.restore.{os.getpid()}{_TEMP_SUFFIX}"
-    wal = False
     try:
-        if live is not None:
-            wal = _leave_wal_mode(live, db_path)
+        wal = live is not None and journal_mode(live) == "wal"
         _copy_for_restore(source_path, temp, db_path, wal=wal, busy_timeout=busy_timeout)
         if live is not None:
-            keep_current()
-            changed_at = data_version(live)
-            _lock_for_restore(live, db_path, busy_timeout)
-            if data_version(live) != changed_at:
-                raise DatabaseLockedError(
-                    f"Cannot restore {db_path}: another process wrote to it while it was "
-                    "being backed up; nothing was changed. Stop it and retry."
-                )
+            if wal:
+                keep_current()  # from ``live``: its exclusive lock keeps everyone else out
+                _empty_wal(live, db_path)
+                _lock_for_restore(live, db_path, busy_timeout)
+            else:
+                _lock_for_restore(live, db_path, busy_timeout)
+                keep_current()  # from a fresh connection, while ``live`` holds the write lock
         os.replace(temp, db_path)
         fsync_dir(folder)
     except BaseException:
         unlink_quietly(temp)
-        if live is not None and wal:
-            # Nothing was restored: put the database back in WAL mode as it was.
-            rollback_if_open(live)
-            with contextlib.suppress(sqlite3.Error):
-                live.execute("PRAGMA journal_mode = WAL").fetchone()
         raise
     finally:
         if live is not None:
             rollback_if_open(live)
+
+
+def journal_mode(conn: sqlite3.Connection) -> str:
+    return str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+
+
+def _empty_wal(live: sqlite3.Connection, db_path: Path) -> None:
+    """Checkpoint the whole WAL into the file and truncate it (under the exclusive lock)."""
+    try:
+        busy, _log, _done = live.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    except sqlite3.Error as exc:
+        raise translate_error(exc, db_path) from exc
+    if busy:
+        raise DatabaseLockedError(
+            f"Cannot restore {db_path}: its WAL could not be checkpointed (another connection "
+            "is using it); nothing was changed. Stop it and retry."
+        )
 
 
 def _copy_for_restore(
@@ -1012,29 +1045,18 @@ def _lock_for_restore(live: sqlite3.Connection, db_path: Path, busy_timeout: flo
         raise translated from exc
 
 
-def _leave_wal_mode(live: sqlite3.Connection, path: Path) -> bool:
-    """Checkpoint and leave WAL mode, so no -wal file of the old database can meet the new one.
-
-    SQLite only allows this with no other connection open, which is also the check that nobody is
-    using the database. Returns whether it was in WAL mode.
-    """
-    mode = str(live.execute("PRAGMA journal_mode").fetchone()[0]).lower()
-    if mode != "wal":
-        return False
+def read_database_id(path: Path, *, busy_timeout: float) -> str | None:
+    """The database id inside the file ``path`` (None when it has none or cannot be read)."""
     try:
-        live.execute("PRAGMA journal_mode = DELETE").fetchone()
-    except sqlite3.Error as exc:
-        raise DatabaseLockedError(
-            f"Cannot restore {path}: other connections have it open (WAL mode); nothing was "
-            "changed. Stop them and retry."
-        ) from exc
-    mode = str(live.execute("PRAGMA journal_mode").fetchone()[0]).lower()
-    if mode == "wal":
-        raise DatabaseLockedError(
-            f"Cannot restore {path}: other connections have it open (WAL mode); nothing was "
-            "changed. Stop them and retry."
-        )
-    return True
+        conn = sqlite3.connect(f"file:{_uri_path(path)}?mode=ro", uri=True, timeout=busy_timeout)
+    except sqlite3.Error:
+        return None
+    try:
+        return database_id(conn)
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
 
 
 _TEMP_PREFIX = "."

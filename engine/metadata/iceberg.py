@@ -44,7 +44,7 @@ from pyiceberg.exceptions import (
 from pyiceberg.io import load_file_io
 from pyiceberg.table import CommitTableResponse
 from pyiceberg.table import Table as IcebergTable
-from sqlalchemy import select, text, update
+from sqlalchemy import URL, select, text, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -165,6 +165,44 @@ class _HookedSqlCatalog(SqlCatalog):
         return responses[0]
 
 
+def catalog_url(catalog_file: Path, *, read_only: bool, busy_timeout: float) -> URL:
+    """The SQLAlchemy URL of the catalog file: names exactly that file, whatever its path holds.
+
+    Built as a ``URL`` object, never parsed from a string: SQLAlchemy 2.1 percent-decodes the
+    database part of a URL string and 2.0 does not, so no string is right for both (a ``#`` or
+    ``?`` in the path cut it short, a ``%41`` became ``A``). The path is percent-encoded once, for
+    SQLite's own URI parser (``uri=true``), which decodes it exactly once. SQLite's read-only mode
+    means nothing (not even table creation) can write the file; the timeout is how long a write
+    waits for another writer's lock, as for the store.
+    """
+    path = quote(str(catalog_file.absolute()), safe="/")
+    return URL.create(
+        "sqlite",
+        database=f"file:{path}",
+        query={
+            "mode": "ro" if read_only else "rwc",
+            "uri": "true",
+            "timeout": f"{busy_timeout:g}",
+        },
+    )
+
+
+def warehouse_location(warehouse: Path) -> str:
+    """The warehouse as PyIceberg will read it back: a ``file://`` URI when the path survives one.
+
+    PyIceberg takes the path of a ``file://`` location from ``urlparse`` without decoding it, so
+    a ``#``, ``?``, ``;`` or newline in the path would cut it short (metadata would be written to
+    whatever file the shorter path names) and a percent-encoded path would name another folder.
+    Such a warehouse is given as a plain absolute path, which PyIceberg uses exactly as it is.
+    """
+    path = str(warehouse.absolute())
+    uri = f"file://{path}"
+    probe = f"{uri}/namespace/table/metadata/00000-x.metadata.json"
+    if urlparse(uri).path == path and urlparse(probe).path == probe[len("file://") :]:
+        return uri
+    return path
+
+
 class IcebergCatalog:
     """One PyIceberg SqlCatalog on a local SQLite file with a local file warehouse.
 
@@ -182,14 +220,9 @@ class IcebergCatalog:
         self.catalog_file = catalog_file
         self.warehouse = warehouse
         self.read_only = read_only
-        path = quote(str(catalog_file.absolute()))
-        # SQLite's own read-only mode: nothing (not even table creation) can write the file. The
-        # timeout is how long a write waits for another writer's lock, as for the store.
-        mode = "ro" if read_only else "rwc"
-        uri = f"sqlite:///file:{path}?mode={mode}&uri=true&timeout={busy_timeout:g}"
-        properties = {
-            "uri": uri,
-            "warehouse": f"file://{warehouse.absolute()}",
+        properties: dict[str, Any] = {
+            "uri": catalog_url(catalog_file, read_only=read_only, busy_timeout=busy_timeout),
+            "warehouse": warehouse_location(warehouse),
             "init_catalog_tables": "false" if read_only else "true",
         }
         with self._translate(f"open the Iceberg catalog {catalog_file}"):
@@ -228,7 +261,7 @@ class IcebergCatalog:
         )
         properties = {
             "uri": uri,
-            "warehouse": f"file://{warehouse.absolute()}",
+            "warehouse": warehouse_location(warehouse),
             "init_catalog_tables": "false" if read_only else "true",
         }
         with self._translate("open the Iceberg catalog"):
@@ -505,8 +538,11 @@ class IcebergCatalog:
 
     @staticmethod
     def _local_path(location: str) -> Path:
-        """The local path of a ``file://`` location (the warehouse is always local here)."""
-        return Path(urlparse(location).path)
+        """The local path of a location (the warehouse is always local here): the path of a
+        ``file://`` URI as PyIceberg reads it, or a plain path as it is."""
+        if location.startswith("file:"):
+            return Path(urlparse(location).path)
+        return Path(location)
 
     def _io(self, location: str) -> Any:
         return load_file_io(properties=self._catalog.properties, location=location)

@@ -191,7 +191,8 @@ def app_tables(path: str | Path = DB) -> set[str]:
         ).fetchall()
     finally:
         conn.close()
-    return {r[0] for r in rows} - {"schema_migrations", "schema_migration_history"}
+    bookkeeping = {"schema_migrations", "schema_migration_history", "schema_database_id"}
+    return {r[0] for r in rows} - bookkeeping
 
 
 async def settle(pilot: Pilot[Any]) -> None:

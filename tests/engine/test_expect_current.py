@@ -99,14 +99,19 @@ def test_a_change_after_the_first_check_is_refused_under_the_write_lock(
     backup is being taken): the check under the write lock refuses, nothing is undone."""
     other_runner(db_path, three_tables).migrate_to(2)
 
+    raced: list[str] = []
+
     def meanwhile(event: Event) -> None:
         if isinstance(event, BackupTaken):
             other_runner(db_path, three_tables).migrate_to(3)
+            raced.append(event.path)
 
     manager = MigrationManager(db_path, Registry.from_directory(three_tables), on_event=meanwhile)
     with pytest.raises(ConcurrentChangeError, match="now at version 3, not 2"):
         manager.rollback(1, atomic=atomic, expect_current=2)
-    assert manager.last_backup is not None  # the race was inside the backup's window
+    assert raced  # the race was inside the backup's window
+    # The run failed before its first change: the backup it took is not kept (issue 10).
+    assert manager.last_backup is None and not Path(raced[0]).exists()
     assert user_version(db_path) == 3
     assert tables_in(db_path) == {"a", "b", "c"}
     assert all(entry.success for entry in manager.history())
