@@ -237,8 +237,13 @@ class TransactionGuard:
 
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         ended = self.check()
-        if ended is not None:
-            raise ended from exc
+        if ended is None:
+            return
+        if exc is not None and ended.known_unchanged:
+            # SQLite itself rolled back after the code's own error (a full disk): that error
+            # says more, and nothing was committed.
+            return
+        raise ended from exc
 
     def check(self) -> TransactionEnded | None:
         """Remove the guard; None when the transaction is intact, else how it ended."""
