@@ -33,7 +33,7 @@ from engine.backup_folder import (
     iso,
 )
 from engine.errors import BackupError, BackupTargetError, NotADatabaseError
-from engine.files import unlink_quietly
+from engine.files import remove_dead_temps, unlink_quietly
 from engine.settings import DEFAULT_BUSY_TIMEOUT
 
 __all__ = ["DEFAULT_FOLDER", "DEFAULT_KEEP", "BackupInfo", "BackupManager", "RestoreResult"]
@@ -108,6 +108,8 @@ class BackupManager:
                 "Cannot take a backup from inside a transaction; commit or roll back first."
             )
         self._files.prepare(str(self.db_path))
+        # Copies left beside the database by restores that were killed (their writer is gone).
+        remove_dead_temps(self.db_path.parent, f".{self.db_path.name}.restore.", ".tmp")
         created, stamp, temp = self._files.new_temp()
         try:
             with self._source(conn) as source:

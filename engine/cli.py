@@ -8,6 +8,7 @@ only for human output, so ``--json`` stays fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -18,7 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import EXIT_BAD_INPUT, EXIT_FAILED, MetamigrateError
-from engine.options import COMMON, CommandRegistry, every_option_unset, flags_of, parent
+from engine.options import (
+    COMMON,
+    CommandRegistry,
+    every_option_unset,
+    flags_of,
+    parent,
+    whole,
+)
 from engine.settings import DEFAULT_DB, Settings
 
 if TYPE_CHECKING:
@@ -192,7 +200,9 @@ def register(commands: CommandRegistry) -> None:
     history = commands.add(
         "history", "Show every attempt to apply or undo a migration, newest first.", cmd_history
     )
-    history.add_argument("--limit", type=int, default=None, metavar="N", help="show the newest N")
+    history.add_argument(
+        "--limit", type=whole(1), default=None, metavar="N", help="show the newest N"
+    )
     ready = commands.add(
         "ensure-ready",
         "Exit 0 only if the database is ready for this code.",
@@ -748,7 +758,27 @@ def _usage(message: str) -> _UsageError:
     return _UsageError(message)
 
 
+def _tolerant_streams() -> None:
+    """Output that cannot be encoded (a file name that is not valid UTF-8, a tick mark under a
+    non-UTF-8 locale) is escaped instead of raising UnicodeEncodeError halfway through a line."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        encoding = str(getattr(stream, "encoding", "") or "").lower().replace("_", "-")
+        utf8 = encoding in ("utf-8", "utf8")
+        if reconfigure is not None and (getattr(stream, "errors", "") == "strict" or not utf8):
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from engine.interrupts import sigint_watchdog
+
+    _tolerant_streams()
+    with sigint_watchdog():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         args = parse_args(argv)
     except MetamigrateError as exc:  # a bad configuration file or environment variable
@@ -769,6 +799,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         out.error("Interrupted; any migration in progress was rolled back.")
         return 130
+    except OSError as exc:
+        # The file system refused a path the command was given (a folder it cannot enter or
+        # write, a name over the limit): a sentence, not a traceback.
+        from engine.files import exit_code_of, path_problem
+
+        message = path_problem(exc.filename or "a path", exc)
+        if out.as_json:
+            sys.stdout.write(json.dumps({"error": message, "exit_code": exit_code_of(exc)}) + "\n")
+        out.error(message)
+        return exit_code_of(exc)
     except SystemExit as exc:
         # Only code the command ran (a migration file, a check) can get here: never a silent
         # success with nothing done.

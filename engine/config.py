@@ -46,6 +46,7 @@ def file_keys() -> dict[str, tuple[type, ...]]:
         if option.dest not in names or option.dest in NOT_IN_FILE:
             continue
         kind = option.kwargs.get("type")
+        kind = getattr(kind, "kind", kind)  # engine.options.Seconds / Whole
         if option.kwargs.get("action") == "store_true":
             keys[option.dest] = (bool,)
         elif kind is float:
@@ -156,8 +157,8 @@ def _validated(table: Mapping[str, Any], path: Path, where: str) -> dict[str, An
             raise ConfigError(
                 f"Setting {raw_key!r} in {place} must be at least {lowest}, not {value}."
             )
-        if float in kinds and value < 0:
-            raise ConfigError(f"Setting {raw_key!r} in {place} must not be negative.")
+        if float in kinds and not 0 <= value < float("inf"):  # nan and inf too
+            raise ConfigError(f"Setting {raw_key!r} in {place} must be a finite number, 0 or more.")
         if key in PATH_KEYS:
             value = _relative_to(path.parent, key, value)
         values[key] = float(value) if float in kinds else value
@@ -277,7 +278,13 @@ def _check_environment(env: Mapping[str, str]) -> None:
             continue
         try:
             option.convert(raw)
-        except ValueError:
+        except ValueError as exc:
+            from engine.options import BadNumber
+
+            if isinstance(exc, BadNumber):
+                raise ConfigError(
+                    f"Environment variable {option.env}: {exc}; fix or unset it."
+                ) from None
             kind = "a whole number" if option.kwargs.get("type") is int else "a number"
             raise ConfigError(
                 f"Environment variable {option.env}={raw!r} must be {kind}; fix or unset it."

@@ -13,9 +13,11 @@ import re
 import sys
 import types
 from pathlib import Path
+from stat import S_ISREG
 
 from engine.errors import RegistryError
-from engine.migration import Migration, MigrationFile, docstring_summary
+from engine.files import path_problem, special_kind
+from engine.migration import Migration, MigrationFile, docstring_summary, too_deep
 
 MIGRATION_FILE = re.compile(r"^(?P<version>\d+)_(?P<name>[A-Za-z0-9_]+)\.py$")
 
@@ -36,6 +38,8 @@ def scan_directory(directory: Path, *, package: str | None) -> list[MigrationFil
         raise RegistryError(
             f"Cannot read migrations folder {directory}: permission denied."
         ) from exc
+    except OSError as exc:  # a name over the file system's limit, a symlink loop
+        raise RegistryError(path_problem(directory, exc)) from exc
     found: list[MigrationFile] = []
     for entry in entries:
         file_name = entry.name
@@ -49,7 +53,17 @@ def scan_directory(directory: Path, *, package: str | None) -> list[MigrationFil
                     "NNNN_name.py with letters, digits and underscores."
                 )
             continue
-        stat = entry.stat()
+        try:
+            stat = entry.stat()
+        except OSError as exc:  # a dangling symlink, a file gone meanwhile
+            raise RegistryError(path_problem(entry.path, exc)) from exc
+        if not S_ISREG(stat.st_mode):
+            # Refused here, before anything reads it: opening a FIFO would wait for ever.
+            raise RegistryError(
+                f"Migration file {Path(directory, file_name)} is "
+                f"{special_kind(entry.path) or 'not a regular file'}; remove it or put the "
+                "migration's source there."
+            )
         stem = file_name[:-3]
         found.append(
             MigrationFile(
@@ -109,10 +123,8 @@ def load_migration_file(entry: MigrationFile) -> Migration:
                 raise
     except KeyboardInterrupt:
         raise  # Ctrl-C while importing: the caller reports the interruption
-    except RecursionError as exc:
-        raise RegistryError(
-            f"Migration file {entry.path} is nested too deeply to be compiled; split it up."
-        ) from exc
+    except (RecursionError, MemoryError) as exc:
+        raise RegistryError(too_deep(entry.path)) from exc
     except BaseException as exc:
         # SystemExit (sys.exit at import), GeneratorExit and the like are failures too: letting
         # them through would end a deploy with exit 0 and nothing applied.
@@ -149,6 +161,8 @@ def _cached_code(entry: MigrationFile) -> types.CodeType | None:
 
     try:
         cached = importlib.util.cache_from_source(entry.path)
+        if special_kind(cached) is not None:
+            return None  # never opened: a FIFO there would block the read
         with open(cached, "rb") as handle:
             data = handle.read()
     except (OSError, NotImplementedError, ValueError):

@@ -155,7 +155,13 @@ class MigrationManager:
             return True
         if not is_file_location(self.location):
             return True
-        return self.db_path.exists() or self.db_path.is_dir()  # a directory: refused on open
+        try:
+            return self.db_path.exists() or self.db_path.is_dir()  # a directory: refused on open
+        except OSError as exc:  # a folder it cannot enter, a name over the limit
+            from engine.errors import DatabasePathError
+            from engine.files import path_problem
+
+            raise DatabasePathError(path_problem(self.db_path, exc)) from exc
 
     # -- reading ------------------------------------------------------------------------------
 

@@ -82,6 +82,13 @@ class Migration:
         return bool(self.disable_foreign_keys)
 
 
+def too_deep(path: str) -> str:
+    return (
+        f"Migration file {path} is nested too deeply for Python to parse (it overflowed the "
+        "parser's recursion limit); split it into smaller expressions or functions."
+    )
+
+
 def docstring_summary(doc: str | None) -> str:
     """The first line of a docstring: the migration's one-line description."""
     text = (doc or "").strip()
@@ -106,7 +113,16 @@ class MigrationFile:
         return f"{self.size}:{self.mtime_ns}"
 
     def read_source(self) -> str:
+        from engine.files import special_kind
+
         try:
+            kind = special_kind(self.path)
+            if kind is not None:
+                # Never opened: reading a FIFO would wait forever for a writer.
+                raise RegistryError(
+                    f"Migration file {self.path} is {kind}, not a regular file; remove it or "
+                    "put the migration's source there."
+                )
             return Path(self.path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise RegistryError(
@@ -122,6 +138,8 @@ class MigrationFile:
             raise RegistryError(
                 f"Migration file {self.path} cannot be parsed ({exc}); fix or remove it."
             ) from exc
+        except (RecursionError, MemoryError) as exc:
+            raise RegistryError(too_deep(self.path)) from exc
 
     def read_header(self) -> tuple[str, bool]:
         """(description, reversible) from the file's syntax tree, without importing it."""

@@ -45,6 +45,59 @@ def duration(text: str) -> str:
     return value if not value[-1].isdigit() else value + "s"
 
 
+class BadNumber(argparse.ArgumentTypeError, ValueError):
+    """A numeric option out of range: argparse words it (exit 2), and so does the environment."""
+
+
+#: The largest whole number SQLite (and a PostgreSQL bigint) can hold.
+MAX_WHOLE = 2**63 - 1
+
+
+class Seconds:
+    """A number of seconds for argparse: finite and not negative ("nan", "inf", "-1" refused)."""
+
+    #: What the configuration file must hold for this option.
+    kind = float
+    __name__ = "number of seconds"
+
+    def __call__(self, text: str) -> float:
+        import math
+
+        try:
+            value = float(text)
+        except ValueError:
+            raise BadNumber(f"{text!r} is not a number of seconds") from None
+        if not math.isfinite(value) or value < 0 or value > 10**9:
+            raise BadNumber(f"{text!r} is not a number of seconds between 0 and 1e9")
+        return value
+
+
+class Whole:
+    """A whole-number option for argparse, from ``minimum`` up to what SQLite can hold."""
+
+    kind = int
+    __name__ = "whole number"
+
+    def __init__(self, minimum: int) -> None:
+        self.minimum = minimum
+
+    def __call__(self, text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise BadNumber(f"{text!r} is not a whole number") from None
+        if not self.minimum <= value <= MAX_WHOLE:
+            raise BadNumber(f"{text!r} is out of range: use a whole number from {self.minimum} up")
+        return value
+
+
+seconds = Seconds()
+
+
+def whole(minimum: int) -> Whole:
+    return Whole(minimum)
+
+
 #: Groups: "connection" (which database, how to open it), "output", "catalog", "backup" (the
 #: options of commands that write and back up first), "backup-folder", "keep", "rehearse".
 
@@ -96,7 +149,7 @@ OPTIONS: tuple[Option, ...] = (
         "how long to wait for another writer's lock (env METAMIGRATE_BUSY_TIMEOUT, default "
         f"{DEFAULT_BUSY_TIMEOUT:g})",
         env="METAMIGRATE_BUSY_TIMEOUT",
-        kwargs={"type": float, "metavar": "SECONDS"},
+        kwargs={"type": seconds, "metavar": "SECONDS"},
     ),
     Option(
         ("--config",),
@@ -125,7 +178,7 @@ OPTIONS: tuple[Option, ...] = (
         "connection",
         "PostgreSQL: how long to wait for the migration lock another migrator holds, then fail "
         f"naming it (default {DEFAULT_LOCK_WAIT:g})",
-        kwargs={"type": float, "metavar": "SECONDS"},
+        kwargs={"type": seconds, "metavar": "SECONDS"},
     ),
     Option(
         ("--ddl-lock-timeout",),
@@ -147,14 +200,14 @@ OPTIONS: tuple[Option, ...] = (
         "connection",
         "PostgreSQL: retry a migration that hit its lock_timeout up to N times, with backoff "
         "(default 0)",
-        kwargs={"type": int, "metavar": "N"},
+        kwargs={"type": whole(0), "metavar": "N"},
     ),
     Option(
         ("--connect-timeout",),
         "connection",
         f"PostgreSQL: seconds to wait for the server to answer (default "
         f"{DEFAULT_CONNECT_TIMEOUT:g})",
-        kwargs={"type": float, "metavar": "SECONDS"},
+        kwargs={"type": seconds, "metavar": "SECONDS"},
     ),
     Option(("--json",), "output", "print JSON instead of tables", kwargs={"action": "store_true"}),
     Option(
@@ -184,7 +237,7 @@ OPTIONS: tuple[Option, ...] = (
         "keep the newest N backups of this database (env METAMIGRATE_KEEP_BACKUPS, default "
         f"{DEFAULT_KEEP_BACKUPS})",
         env="METAMIGRATE_KEEP_BACKUPS",
-        kwargs={"type": int, "metavar": "N"},
+        kwargs={"type": whole(1), "metavar": "N"},
     ),
     Option(
         ("--rehearse",),

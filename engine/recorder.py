@@ -102,6 +102,41 @@ class HistoryEntry:
         }
 
 
+# Rows are read defensively: a bookkeeping row edited by hand into wrong types (text in a number
+# column, a number in a text column) is shown as well as it can be, or refused in a sentence when
+# the value is one the engine relies on (a version), never a traceback.
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _number(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return number if number == number else 0.0  # NaN
+
+
+def _whole(value: Any, table: str, column: str, row: Any, *, default: int | None = None) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    if default is not None:
+        return default
+    from engine.errors import DatabaseError
+
+    raise DatabaseError(
+        f"The bookkeeping table {table} holds a row (id {row!r}) whose {column} is {value!r}, "
+        "not a whole number: it was edited by hand. Fix or delete that row, then run "
+        "metamigrate verify."
+    )
+
+
 class Recorder:
     """Reads and writes the bookkeeping tables on one backend (callers own the transaction)."""
 
@@ -216,21 +251,22 @@ class Recorder:
             "applied_at, "
             "duration_ms, applied_by FROM schema_migrations ORDER BY version"
         ).fetchall()
-        return {
-            row[0]: AppliedRow(
-                version=row[0],
-                name=row[1],
-                description=row[2],
-                checksum=row[3],
-                source_key=row[4],
+        applied: dict[int, AppliedRow] = {}
+        for row in rows:
+            version = _whole(row[0], "schema_migrations", "version", row[0])
+            applied[version] = AppliedRow(
+                version=version,
+                name=_text(row[1]),
+                description=_text(row[2]),
+                checksum=_text(row[3]),
+                source_key=None if row[4] is None else str(row[4]),
                 reversible=bool(row[5]),
-                fingerprint=row[6],
-                applied_at=row[7],
-                duration_ms=row[8],
-                applied_by=row[9],
+                fingerprint=None if row[6] is None else str(row[6]),
+                applied_at=_text(row[7]),
+                duration_ms=_number(row[8]),
+                applied_by=_text(row[9]),
             )
-            for row in rows
-        }
+        return applied
 
     def head(self) -> tuple[int, int]:
         """(highest applied version, number applied): enough to check a step's precondition."""
@@ -479,22 +515,23 @@ class Recorder:
         if limit is not None:
             sql += " LIMIT ?"
             params = (limit,)
+        table = "schema_migration_history"
         return [
             HistoryEntry(
-                id=r[0],
-                version=r[1],
-                name=r[2],
-                direction=r[3],
-                started_at=r[4],
-                finished_at=r[5],
-                duration_ms=r[6],
+                id=_whole(r[0], table, "id", r[0]),
+                version=_whole(r[1], table, "version", r[0]),
+                name=_text(r[2]),
+                direction=_text(r[3]),
+                started_at=_text(r[4]),
+                finished_at=_text(r[5]),
+                duration_ms=_number(r[6]),
                 success=bool(r[7]),
-                error=r[8],
-                user=r[9],
-                host=r[10],
-                pid=r[11],
-                reason=r[12],
-                note=r[13],
+                error=None if r[8] is None else str(r[8]),
+                user=_text(r[9]),
+                host=_text(r[10]),
+                pid=_whole(r[11], table, "pid", r[0], default=0),
+                reason=None if r[12] is None else str(r[12]),
+                note=None if r[13] is None else str(r[13]),
             )
             for r in self._run(sql, params).fetchall()
         ]

@@ -41,7 +41,15 @@ from engine.errors import (
     NotADatabaseError,
     ReadOnlyDatabaseError,
 )
-from engine.files import fsync_dir, fsync_file, remove_dead_temps, unlink_quietly
+from engine.files import (
+    SQLITE_COMPANIONS,
+    fsync_dir,
+    fsync_file,
+    path_problem,
+    remove_dead_temps,
+    special_kind,
+    unlink_quietly,
+)
 from engine.settings import DEFAULT_BUSY_TIMEOUT
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -72,11 +80,37 @@ Connection = sqlite3.Connection
 
 
 def validate_database_file(path: Path) -> None:
-    """Refuse a path that cannot be a SQLite database, without creating or changing anything."""
-    if path.is_dir():
+    """Refuse a path that cannot be a SQLite database, without creating or changing anything.
+
+    Nothing is opened before ``stat`` says it is a regular file: a FIFO, a device or a socket
+    (as the database or as its -journal/-wal/-shm) would block SQLite's open forever, Ctrl-C
+    included. A path that cannot be reached (a folder the user cannot enter, a name over the
+    file system's limit) is refused with a sentence.
+    """
+    try:
+        kind = special_kind(path)
+        companions = [
+            (f"{path}{suffix}", special_kind(f"{path}{suffix}")) for suffix in SQLITE_COMPANIONS
+        ]
+    except NotADirectoryError:
+        return  # a file where a folder should be: nothing there to check (open says so)
+    except OSError as exc:
+        raise DatabasePathError(path_problem(path, exc)) from exc
+    if kind == "a directory":
         raise NotADatabaseError(
             f"{path} is a directory, not a SQLite database file; pass the file path."
         )
+    if kind is not None:
+        raise NotADatabaseError(
+            f"{path} is {kind}, not a SQLite database file; nothing was opened. Pass the path "
+            "of a database file."
+        )
+    for companion, companion_kind in companions:
+        if companion_kind is not None:
+            raise NotADatabaseError(
+                f"{companion} is {companion_kind}, where SQLite keeps the database's journal; "
+                "nothing was opened. Remove it (it is not SQLite's) and retry."
+            )
     if not path.exists():
         return
     if not os.access(path, os.R_OK):
@@ -158,16 +192,26 @@ def connect(
 
 
 def _uri_path(path: Path) -> str:
+    """The path for a ``file:`` URI: its bytes as the OS has them (a name that is not valid
+    UTF-8 included), percent-encoded, which SQLite decodes back exactly."""
     from urllib.parse import quote
 
-    return quote(str(path.absolute()))
+    return quote(os.fsencode(path.absolute()))
 
 
 def database_path(conn: sqlite3.Connection) -> str:
     """The file behind ``conn`` ('' for an in-memory database)."""
-    for _seq, name, file in conn.execute("PRAGMA database_list"):
-        if name == "main":
-            return str(file or "")
+    # Read as bytes: a file name that is not valid UTF-8 is still a legal name (decoded the way
+    # the OS would, with surrogateescape), not an error.
+    factory = conn.text_factory
+    conn.text_factory = bytes
+    try:
+        rows = conn.execute("PRAGMA database_list").fetchall()
+    finally:
+        conn.text_factory = factory
+    for _seq, name, file in rows:
+        if name == b"main":
+            return os.fsdecode(file) if file else ""
     return ""
 
 
@@ -752,7 +796,8 @@ class SQLiteBackend:
         import shutil
         import tempfile
 
-        folder = Path(tempfile.mkdtemp(prefix="metamigrate-rehearsal-"))
+        _remove_dead_rehearsal_copies()
+        folder = Path(tempfile.mkdtemp(prefix=f"{_REHEARSAL_PREFIX}{os.getpid()}-"))
         try:
             copy = sqlite3.connect(folder / "rehearsal.db", isolation_level=None)
             try:
@@ -1066,6 +1111,23 @@ def read_database_id(path: Path, *, busy_timeout: float) -> str | None:
 
 _TEMP_PREFIX = "."
 _TEMP_SUFFIX = ".tmp"
+_REHEARSAL_PREFIX = "metamigrate-rehearsal-"
+
+
+def _remove_dead_rehearsal_copies() -> None:
+    """Delete the throw-away copies of rehearsals whose process was killed."""
+    import shutil
+    import tempfile
+
+    from engine.files import process_alive
+
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(tempfile.gettempdir()):
+            if not entry.name.startswith(_REHEARSAL_PREFIX):
+                continue
+            pid_text = entry.name[len(_REHEARSAL_PREFIX) :].split("-", 1)[0]
+            if pid_text.isdigit() and not process_alive(int(pid_text)):
+                shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def validate_location(location: str | os.PathLike[str]) -> None:
