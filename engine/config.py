@@ -283,7 +283,8 @@ def _check_environment(env: Mapping[str, str]) -> None:
 
             if isinstance(exc, BadNumber):
                 raise ConfigError(
-                    f"Environment variable {option.env}: {exc}; fix or unset it."
+                    f"Environment variable {option.env}={raw!r} is out of range ({exc}); fix or "
+                    "unset it."
                 ) from None
             kind = "a whole number" if option.kwargs.get("type") is int else "a number"
             raise ConfigError(
