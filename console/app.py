@@ -56,6 +56,7 @@ from console.screens import (
     BackupsScreen,
     ConfirmMigrateScreen,
     HelpScreen,
+    HistoryScreen,
     ReadinessScreen,
     RollbackScreen,
     TooSmallScreen,
@@ -89,7 +90,13 @@ WORK_ACTIONS = frozenset({"migrate", "rollback", "verify", "refresh", "backups"}
 #: Actions that write: absent in read-only mode.
 WRITE_ACTIONS = frozenset({"migrate", "rollback"})
 #: Actions only offered on the main screen (a dialog has its own keys).
-MAIN_SCREEN_ACTIONS = WORK_ACTIONS | {"help", "quit_console", "explain_read_only", "details"}
+MAIN_SCREEN_ACTIONS = WORK_ACTIONS | {
+    "help",
+    "quit_console",
+    "explain_read_only",
+    "details",
+    "history",
+}
 
 
 class MigrationConsole(App[int]):
@@ -107,6 +114,7 @@ class MigrationConsole(App[int]):
         Binding("ctrl+r", "refresh", "Refresh", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("d", "details", "Details", show=False),
+        Binding("h", "history", "History", show=False),
         Binding("q", "quit_console", "Quit"),
         # Read-only: m and r say why they do nothing (the write actions are off).
         Binding("m", "explain_read_only('migrate')", show=False),
@@ -407,6 +415,10 @@ class MigrationConsole(App[int]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
+    def action_history(self) -> None:
+        """Every attempt, newest first: who, where, when, how long, and what failed."""
+        self.push_screen(HistoryScreen())
+
     def action_details(self) -> None:
         """Every check and problem of the readiness verdict shown (the panel is a summary)."""
         if self.deployment is None:
@@ -684,6 +696,12 @@ class MigrationConsole(App[int]):
             "List the verified backups"
             + ("" if self.read_only else "; restore one after you type its version"),
             self.action_backups,
+        )
+        yield SystemCommand(
+            "History", "Every attempt: who, host, when, how long, what failed", self.action_history
+        )
+        yield SystemCommand(
+            "Readiness details", "Every check and problem of the verdict", self.action_details
         )
         yield SystemCommand("Help", "Keys and what the screen shows", self.action_help)
         yield from super().get_system_commands(screen)

@@ -3,6 +3,7 @@
 from console.screens.backups import BackupsScreen
 from console.screens.confirm_migrate import ConfirmMigrateScreen
 from console.screens.help import HelpScreen
+from console.screens.history import HistoryScreen
 from console.screens.readiness import ReadinessScreen
 from console.screens.rehearsal import Rehearsable, RehearsalScreen
 from console.screens.rollback import RollbackScreen
@@ -12,6 +13,7 @@ __all__ = [
     "BackupsScreen",
     "ConfirmMigrateScreen",
     "HelpScreen",
+    "HistoryScreen",
     "ReadinessScreen",
     "Rehearsable",
     "RehearsalScreen",

@@ -22,6 +22,7 @@ KEYS: list[tuple[str, str]] = [
     ("v", "Verify: integrity, foreign keys, edited migrations, schema drift"),
     ("b", "Backups: the verified backups; restore one by typing its version"),
     ("f5", "Refresh: re-read the database (it also follows changes by itself)"),
+    ("h", "History: every attempt, newest first; type to filter (down, failed, a user)"),
     ("d", "Details: every readiness check and problem (the panel is a summary)"),
     ("↑ ↓", "Move the cursor in the migration table"),
     ("tab", "Move between the buttons, the table and the log"),
