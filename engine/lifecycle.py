@@ -119,7 +119,7 @@ def _reason(reason: str | None) -> str:
 def _writable(manager: MigrationManager, action: Action) -> None:
     if manager.read_only:
         raise ReadOnlyDatabaseError(
-            f"Database {manager.db_path} was opened read-only; nothing was changed. Open it "
+            f"Database {manager.display} was opened read-only; nothing was changed. Open it "
             f"without --read-only to {action}."
         )
     manager.require_database()
@@ -379,7 +379,7 @@ def baseline(
         applied = session.recorder.applied()
         if applied:
             raise LifecycleError(
-                f"Database {manager.db_path} is already managed (version {max(applied)} is "
+                f"Database {manager.display} is already managed (version {max(applied)} is "
                 "recorded); baseline adopts databases no migration ran on. Use stamp to change "
                 "the recorded version; nothing was changed."
             )

@@ -174,7 +174,7 @@ def _describe(out: Output, result: LifecycleResult) -> None:
 def _confirm(out: Output, manager: MigrationManager, preview: LifecycleResult, action: str) -> bool:
     console = out.console
     console.print(
-        f"{action.capitalize()} on {manager.db_path} (version {preview.from_version} -> "
+        f"{action.capitalize()} on {manager.display} (version {preview.from_version} -> "
         f"{preview.to_version}), without running any migration code:",
         markup=False,
     )

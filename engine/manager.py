@@ -97,7 +97,7 @@ class MigrationManager:
             )
 
     def __repr__(self) -> str:
-        return f"MigrationManager({str(self.db_path)!r}, {self.registry.source!r})"
+        return f"MigrationManager({self.display!r}, {self.registry.source!r})"
 
     # -- connections --------------------------------------------------------------------------
 
