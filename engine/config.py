@@ -90,6 +90,8 @@ def find_config(
     named = explicit or env.get(ENV_CONFIG) or None
     if named:
         path = Path(named)
+        if path.exists() and not path.is_file():
+            return load_config(path)  # refuses a directory, FIFO or socket by name
         if not path.is_file():
             raise ConfigError(
                 f"Configuration file {path} does not exist; check --config or {ENV_CONFIG}."
@@ -110,6 +112,15 @@ def load_config(path: Path) -> ConfigFile:
     """Read ``path``: a pyproject.toml's ``[tool.metamigrate]`` table, any other file whole."""
     import tomllib
 
+    from engine.files import special_kind
+
+    kind = special_kind(path)
+    if kind is not None:
+        # Opening a FIFO blocks until a writer comes: refuse it (and any non-regular file) first.
+        raise ConfigError(
+            f"The configuration file {path} is {kind}, not a regular file; point --config at "
+            "a TOML file."
+        )
     try:
         with path.open("rb") as handle:
             document = tomllib.load(handle)

@@ -230,3 +230,15 @@ def test_ctrl_c_ends_a_migration_sleeping_in_python(tmp_path: Path) -> None:
     assert took < 1.5, took
     assert_clean_failure(result, [1, 130], "Interrupted")
     assert applied_versions(db) == [1]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "socket"])
+def test_a_special_file_as_config_is_refused_at_once(tmp_path: Path, kind: str) -> None:
+    config = tmp_path / "metamigrate.toml"
+    make_special(config, kind)
+    result = run_cli(
+        "--config", str(config), "--db", str(tmp_path / "app.db"), "status", timeout=PROMPT
+    )
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "not a regular file" in result.stderr
+    assert "Traceback" not in result.stderr
