@@ -1,4 +1,4 @@
-"""metamigrate's engine: transactional Python migrations for a SQLite metadata store.
+"""metamigrate's engine: transactional Python migrations for a SQLite or PostgreSQL metadata store.
 
 Imports only the standard library, and lazily: ``import engine`` costs almost nothing, and each
 name loads its module on first use (the CLI's ``status --json`` never loads verification code).
