@@ -33,6 +33,7 @@ from engine import (
     RollbackImpact,
     RunResult,
 )
+from engine.backends import is_url
 
 if TYPE_CHECKING:
     from console.watcher import DatabaseWatcher
@@ -158,7 +159,8 @@ class EngineService:
         busy_timeout: float | None = None,
         base_path: str | os.PathLike[str] | None = None,
     ) -> None:
-        self.db_path = Path(db_path)
+        #: A file path, or a server URL kept as text (a Path would make it a relative file).
+        self.db_path: str | Path = os.fspath(db_path) if is_url(db_path) else Path(db_path)
         self.migrations = migrations
         self.read_only = read_only
         self.busy_timeout = RUN_BUSY_TIMEOUT if busy_timeout is None else busy_timeout

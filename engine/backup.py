@@ -34,7 +34,7 @@ from engine.backup_folder import (
 )
 from engine.errors import BackupError, BackupTargetError, NotADatabaseError
 from engine.files import remove_dead_temps, unlink_quietly
-from engine.settings import DEFAULT_BUSY_TIMEOUT
+from engine.settings import DEFAULT_BUSY_TIMEOUT, default_backup_folder
 
 __all__ = ["DEFAULT_FOLDER", "DEFAULT_KEEP", "BackupInfo", "BackupManager", "RestoreResult"]
 
@@ -56,9 +56,7 @@ class BackupManager:
         # a link, and the backups are named after (and kept beside) the real file.
         self.db_path = given if str(given) == ":memory:" else Path(os.path.realpath(given))
         self.folder = (
-            Path(backup_dir)
-            if backup_dir is not None
-            else self.db_path.absolute().parent / DEFAULT_FOLDER
+            Path(backup_dir) if backup_dir is not None else default_backup_folder(self.db_path)
         )
         self.keep = keep
         self.busy_timeout = busy_timeout

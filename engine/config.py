@@ -316,12 +316,16 @@ def describe_settings(
     names = list(file_keys())
     env_names = {o.dest: o.env for o in OPTIONS if o.env}
     flag_names = {o.dest: o.flags[0] for o in OPTIONS}
+    resolved = dict(vars(settings))
+    # The folder backups go to even when none is configured (beside a SQLite file; a server's in
+    # base_path or the working directory): the operator sees where to look.
+    resolved["backup_dir"] = str(settings.backup_folder())
     return describe(
         names,
         flags=flags,
         environ=env,
         env_names=env_names,
         config=config,
-        resolved=vars(settings),
+        resolved=resolved,
         flag_names=flag_names,
     )

@@ -462,11 +462,6 @@ class MigrationManager:
 
         if str(self.db_path) == ":memory:" or backend.is_empty():
             return None  # nothing to lose
-        if not self.is_file_backed and self.backup_dir is None:
-            # A server: its operators keep backups of their own (PITR, managed snapshots), and N
-            # replicas must not each dump the schema before migrating; dumps are taken before a
-            # change only when a backup folder is configured (--backup-dir).
-            return None
         info = self._take_backup(backend, reason, prune=False, for_writing=True)
         self.last_backup = info
         if self.on_event is not None:

@@ -227,7 +227,8 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         ("--backup-dir",),
         "backup-folder",
-        "folder of backups (env METAMIGRATE_BACKUP_DIR; default: backups/ beside the database)",
+        "folder of backups (env METAMIGRATE_BACKUP_DIR; default: backups/ beside a SQLite file; "
+        "for PostgreSQL backups/ in --base-path if set, else in the working directory)",
         env="METAMIGRATE_BACKUP_DIR",
         kwargs={"metavar": "DIR"},
     ),

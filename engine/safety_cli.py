@@ -289,8 +289,8 @@ def cmd_restore(args: argparse.Namespace, out: Output, manager: MigrationManager
         console.print(
             f"[bold red]Restore {display_location(args.db)}[/] from {path}\n"
             f"  backup taken {info.created_at}, version {info.version}, {_size(info.size)}\n"
-            "  the current file is kept as a backup first; changes made since the backup are "
-            "only in that copy."
+            f"  the current {'file' if manager.is_file_backed else 'schema'} is kept as a backup "
+            "first; changes made since the backup are only in that copy."
         )
         answer = console.input(f"Type the backup's version ([bold]{info.version}[/]) to confirm: ")
         if answer.strip() != str(info.version):

@@ -24,7 +24,8 @@ DEFAULT_DB = "metadata.db"
 DEFAULT_BUSY_TIMEOUT = 5.0
 #: Backups kept per database.
 DEFAULT_KEEP_BACKUPS = 10
-#: The folder beside the database that holds its backups.
+#: The folder that holds a database's backups: beside a SQLite file; for a server database in
+#: the service's folder (``base_path``) when one is configured, else in the working directory.
 DEFAULT_BACKUP_FOLDER = "backups"
 
 #: PostgreSQL: the schema of the bookkeeping and the application.
@@ -77,6 +78,12 @@ class Settings:
     def base_path_or_none(self) -> Path | None:
         return Path(self.base_path) if self.base_path else None
 
+    def backup_folder(self) -> Path:
+        """Where this run's backups go: ``backup_dir``, else the default for ``db``."""
+        if self.backup_dir:
+            return Path(self.backup_dir)
+        return default_backup_folder(self.db, self.base_path)
+
     @classmethod
     def resolve(
         cls,
@@ -108,6 +115,11 @@ class Settings:
                 values[name] = value
         return cls(**values)
 
+    def db_is_file(self) -> bool:
+        from engine.backends import is_file_location
+
+        return is_file_location(self.db)
+
     def connect_options(self) -> ConnectOptions:
         """The backend's connection options for these settings."""
         from engine.backends.base import ConnectOptions
@@ -129,7 +141,26 @@ class Settings:
             "busy_timeout": self.busy_timeout,
             "read_only": self.read_only,
             "backup": self.backup,
-            "backup_dir": self.backup_dir,
+            # A server database's default folder depends on base_path, which the manager lacks.
+            "backup_dir": self.backup_dir if self.db_is_file() else str(self.backup_folder()),
             "keep_backups": self.keep_backups,
             "connect_options": self.connect_options(),
         }
+
+
+def default_backup_folder(
+    db: str | os.PathLike[str], base_path: str | os.PathLike[str] | None = None
+) -> Path:
+    """The backups folder of ``db`` when none is given (absolute): ``backups/`` beside a SQLite
+    file (the file a symlink points at); for a server database, which has no file to sit
+    beside, ``backups/`` in the service's folder ``base_path`` (where ``Store`` keeps them), else
+    in the working directory. A server URL is never read as a path."""
+    from engine.backends import is_file_location, sqlite_path
+
+    if is_file_location(db):
+        path = Path(sqlite_path(db))
+        if str(path) != ":memory:":
+            path = Path(os.path.realpath(path))
+        return path.absolute().parent / DEFAULT_BACKUP_FOLDER
+    base = Path(base_path) if base_path else Path.cwd()
+    return base.absolute() / DEFAULT_BACKUP_FOLDER

@@ -139,13 +139,20 @@ class PgDatabase:
 
 
 def scratch_database() -> Iterator[PgDatabase]:
-    """Create a database, yield it, drop it (the body of the fixtures below)."""
+    """Create a database, yield it, drop it (the body of the fixtures below). Backups the engine
+    wrote of it into the default folder (``backups/`` in the working directory) go too."""
     require_server()
     name = create_database()
+    folder = Path.cwd() / "backups"
+    folder_existed = folder.is_dir()
     try:
         yield PgDatabase(name, url_for(name))
     finally:
         drop_database(name)
+        for left in folder.glob(f"{name}.*"):
+            left.unlink(missing_ok=True)
+        if not folder_existed and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 @pytest.fixture

@@ -31,6 +31,8 @@ SCHEMES: dict[str, str] = {
 }
 
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
+#: What ``Path("postgresql://u@h/db")`` leaves: ``postgresql:/u@h/db`` (one slash).
+_COLLAPSED = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*):/(?!/)")
 
 
 class DriverMissingError(MetamigrateError):
@@ -43,10 +45,27 @@ def scheme_of(location: str | os.PathLike[str]) -> str:
     """ "sqlite", "postgresql", ... for a location; a plain path (no ``scheme://``) is "sqlite"."""
     match = _SCHEME.match(location) if isinstance(location, str) else None
     if match is None:
+        _refuse_url_turned_path(location)
         return "sqlite"
     scheme = match.group("scheme").lower()
     # SQLAlchemy-style driver suffixes ("postgresql+psycopg") name the same database.
     return scheme.split("+", 1)[0]
+
+
+def _refuse_url_turned_path(location: str | os.PathLike[str]) -> None:
+    """A server URL that went through ``Path`` must never be taken for a file (SQLite would
+    create ``postgresql:/user@host:port/db`` under the working directory)."""
+    text = os.fspath(location)
+    collapsed = _COLLAPSED.match(text)
+    if collapsed is None:
+        return
+    scheme = collapsed.group("scheme").lower().split("+", 1)[0]
+    if scheme in SCHEMES and scheme != "sqlite":
+        raise DatabasePathError(
+            f"{display_location(text.replace(':/', '://', 1))} was turned into a file path "
+            f"({scheme}:/ with one slash); pass the {scheme}:// URL as text, not as a Path. "
+            "Nothing was created."
+        )
 
 
 def is_url(location: str | os.PathLike[str]) -> bool:

@@ -36,7 +36,6 @@ from urllib.parse import quote
 
 from engine.backends.base import BackupFacts, ConnectOptions
 from engine.backup_folder import (
-    DEFAULT_FOLDER,
     DEFAULT_KEEP,
     TEMP_PREFIX,
     TEMP_SUFFIX,
@@ -563,9 +562,11 @@ def backup_manager(
 ) -> PgBackupManager:
     """The backups of a PostgreSQL database for ``MigrationManager.backups`` (the backend
     module's ``backup_manager``): ``backup_dir`` defaults to ``backups/`` in the working
-    directory (there is no database file to put them beside)."""
+    directory (there is no database file to put them beside; see ``default_backup_folder``)."""
+    from engine.settings import default_backup_folder
+
     options = options or ConnectOptions()
-    folder = Path(backup_dir) if backup_dir is not None else Path.cwd() / DEFAULT_FOLDER
+    folder = Path(backup_dir) if backup_dir is not None else default_backup_folder(location)
     return PgBackupManager(
         os.fspath(location),
         folder,
