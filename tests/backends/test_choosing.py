@@ -59,7 +59,13 @@ def test_a_relative_sqlite_url_is_relative_to_the_working_directory(
 
 def test_a_path_with_a_colon_is_still_a_path() -> None:
     assert scheme_of("C:/data/meta.db") == "sqlite"
-    assert scheme_of(Path("postgresql://not-a-url-when-a-path")) == "sqlite"
+    assert scheme_of(Path("data:/meta.db")) == "sqlite"
+
+
+def test_a_server_url_that_went_through_path_is_refused_never_a_file() -> None:
+    # Path("postgresql://u@h/db") is postgresql:/u@h/db: SQLite would create that file.
+    with pytest.raises(DatabasePathError, match="was turned into a file path"):
+        scheme_of(Path("postgresql://root@127.0.0.1:5432/test"))
 
 
 def test_postgres_schemes_and_driver_suffixes_name_postgresql() -> None:
