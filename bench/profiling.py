@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.proc import run_checked
+from bench.suite import byte_compile
 from bench.tools.base import PYTHON, Invocation
 from bench.tools.metamigrate_tool import Metamigrate, write_migrations
 from bench.tools.raw import RawSqlite
@@ -29,6 +30,7 @@ HERE = Path(__file__).resolve().parent
 def profile(operation: str, n: int, work: Path, top: int = 30) -> str:
     tool = Metamigrate("atomic" if operation == "atomic" else "no-backup")
     project = tool.prepare(Workload(n), work / f"profile-{operation}-{n}")
+    byte_compile(project.root)  # as the benchmark does: the profile must time the same work
     project.reset()
     scratch = work / "scratch"
     if operation in ("status", "rollback"):

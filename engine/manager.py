@@ -416,6 +416,10 @@ class MigrationManager:
                     self.backups.discard(taken)
                     self.last_backup = None
                 raise
+            finally:
+                from engine.checksum_cache import save_all
+
+                save_all()  # the checksums computed for this run, for the next one
             if taken is not None:
                 self.backups.prune(protect=[taken.path])
             return result

@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from engine.errors import RegistryError
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from engine.tx import Tx
 
 MigrationFunc = Callable[["Tx"], None]
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,10 @@ class Migration:
         if self._checksum is not None:
             return self._checksum
         if self._source_text is not None:
-            from engine.checksum import source_checksum
+            from engine.checksum_cache import file_checksum
 
-            value = source_checksum(self._source_text)
+            # Remembered across runs, keyed by the text itself (engine.checksum_cache).
+            value = file_checksum(self.source, self._source_text)
             object.__setattr__(self, "_checksum", value)  # frozen: computed once, then kept
             return value
         from engine.checksum import code_checksum
@@ -132,8 +134,12 @@ class MigrationFile:
     def _parse(self) -> ast.Module:
         import ast
 
+        return self._parsed(ast.parse)
+
+    def _parsed(self, parse: Callable[[str], _T]) -> _T:
+        """``parse(source)``, its failures (syntax, nesting) worded as the file's problem."""
         try:
-            return ast.parse(self.read_source())
+            return parse(self.read_source())
         except (SyntaxError, ValueError) as exc:
             raise RegistryError(
                 f"Migration file {self.path} cannot be parsed ({exc}); fix or remove it."
@@ -151,9 +157,11 @@ class MigrationFile:
         return docstring_summary(ast.get_docstring(tree)), defines_down(tree)
 
     def checksum(self) -> str:
-        from engine.checksum import tree_checksum
+        import functools
 
-        return tree_checksum(self._parse())
+        from engine.checksum_cache import file_checksum
+
+        return self._parsed(functools.partial(file_checksum, self.path))
 
     def previous_checksums(self) -> tuple[str, ...]:
         """The module's ``PREVIOUS_CHECKSUMS`` constant, read from its syntax tree."""

@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from engine.backends import as_backend
 from engine.backends.base import Backend, ChangeNotifier
@@ -149,6 +149,7 @@ class Recorder:
         self._tables_present = False
         # The tables' shape is checked once per recorder, the first time it writes.
         self._upgraded = False
+        self._notifies: bool | None = None
 
     @property
     def conn(self) -> Any:
@@ -331,8 +332,11 @@ class Recorder:
     def _announce(self, payload: str) -> None:
         """Migrations, rollbacks and stamps all change the applied set here: tell watchers (on
         backends that can, at commit; see ``ChangeNotifier``)."""
-        if isinstance(self.backend, ChangeNotifier):
-            self.backend.notify_change(payload)
+        if self._notifies is None:
+            # Asked once: a runtime protocol check costs more than the statement it follows.
+            self._notifies = isinstance(self.backend, ChangeNotifier)
+        if self._notifies:
+            cast(ChangeNotifier, self.backend).notify_change(payload)
 
     def fill_fingerprint(
         self, version: int, fingerprint: str, schema_facts: str | None = None
