@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import environment, probes, profiling, readme, report, suite, targets
-from bench.tools import Tool, all_tools
+from bench import environment, pg, probes, profiling, readme, report, suite, targets
+from bench.tools import Tool, all_tools, postgres_tools
 
 HERE = Path(__file__).resolve().parent
 REPO_README = HERE.parent / "README.md"
@@ -40,13 +40,47 @@ QUICK = Plan("quick", (100,), None, (2,), None, 2, 3, 100, 100, 2.0)
 FULL = Plan("full", (100, 1000), 10_000, (4, 3), ("raw", "metamigrate"), 3, 10, 1000, 1000, 10.0)
 
 
+@dataclass(frozen=True)
+class PostgresPlan:
+    """The PostgreSQL target's run: its Ns, repetitions, status runs and replica processes."""
+
+    ns: tuple[int, ...]
+    reps: int
+    status_runs: int
+    replicas: int
+
+
+PG_QUICK = PostgresPlan((50,), 1, 2, 8)
+PG_FULL = PostgresPlan((1000,), 3, 3, 8)
+TARGETS = ("sqlite", "postgres", "all")
+
+
 def reps_for(plan: Plan, index: int, override: int | None) -> int:
     return override or plan.reps[min(index, len(plan.reps) - 1)]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="N = 100 only, 2 repetitions (smoke run)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: SQLite at N = 100 (2 repetitions) and PostgreSQL at N = 50 (1)",
+    )
+    p.add_argument(
+        "--target",
+        choices=TARGETS,
+        help="which databases: sqlite, postgres or all (default: all with --quick, else sqlite); "
+        "results of a target not run are kept from the existing results.json",
+    )
+    p.add_argument(
+        "--pg-server",
+        default=pg.default_server(),
+        help="PostgreSQL server for the postgres target; scratch databases are created and "
+        "dropped on it (default: $METAMIGRATE_TEST_POSTGRES or the local server)",
+    )
+    p.add_argument(
+        "--replicas", type=int, help="processes of the replica-start figure (postgres; 0: skip)"
+    )
     p.add_argument(
         "--n", type=int, nargs="+", help="override the Ns of the apply/status/rollback runs"
     )
@@ -58,7 +92,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(default: raw,metamigrate in a full run; peers take minutes each at N = 10,000)",
     )
     p.add_argument("--status-runs", type=int, help="status runs per repetition")
-    p.add_argument("--tools", help="comma-separated tool keys (default: all)")
+    p.add_argument("--tools", help="comma-separated tool keys (default: all; per target)")
     p.add_argument("--probe-reps", type=int, help="repetitions of the single-figure probes")
     p.add_argument("--no-probes", action="store_true", help="skip import/commit/console probes")
     p.add_argument("--idle-seconds", type=float, help="idle console measurement window")
@@ -112,7 +146,7 @@ def choose_tools(selection: str | None) -> list[Tool]:
     if not selection:
         return tools
     wanted = [key.strip() for key in selection.split(",") if key.strip()]
-    known = {t.key: t for t in tools}
+    known = {t.key for t in tools} | {t.key for t in postgres_tools(pg.DEFAULT_SERVER)}
     unknown = [k for k in wanted if k not in known]
     if unknown:
         raise SystemExit(f"unknown tool(s) {', '.join(unknown)}; known: {', '.join(known)}")
@@ -132,6 +166,26 @@ def tmpfs() -> Path | None:
     if not shm.is_dir() or not environment.filesystem(shm).startswith("tmpfs"):
         return None
     return Path(tempfile.mkdtemp(prefix="metamigrate-bench-setup-", dir=shm))
+
+
+def measure_postgres(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """The PostgreSQL target's section of results.json."""
+    from bench import pg_suite
+
+    plan = PG_QUICK if args.quick else PG_FULL
+    selection = None
+    if args.tools:
+        selection = [key.strip() for key in args.tools.split(",") if key.strip()]
+    return pg_suite.run_target(
+        args.pg_server,
+        [n for n in (args.n or plan.ns) if n > 0],
+        args.reps or plan.reps,
+        args.status_runs or plan.status_runs,
+        plan.replicas if args.replicas is None else args.replicas,
+        "quick" if args.quick else "full",
+        work / "postgres",
+        selection,
+    )
 
 
 def measure(args: argparse.Namespace, plan: Plan, work: Path) -> dict[str, Any]:
@@ -203,7 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.list_tools:
         for tool in all_tools():
-            print(f"{tool.key:20s} {tool.label}")
+            print(f"sqlite    {tool.key:20s} {tool.label}")
+        for tool in postgres_tools(args.pg_server):
+            print(f"postgres  {tool.key:20s} {tool.label}")
         return 0
     results_path = args.results or args.out_dir / "results.json"
     if args.readme_section or args.update_readme:
@@ -233,10 +289,27 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(work, ignore_errors=True)
         return 0
     plan = QUICK if args.quick else FULL
+    target = args.target or ("all" if args.quick else "sqlite")
+    postgres_reason = None
+    if target in ("postgres", "all"):
+        postgres_reason = pg.unavailable(args.pg_server)
+        if postgres_reason and target == "postgres":
+            print(f"{postgres_reason}; start it or pass --pg-server URL.", file=sys.stderr)
+            return 1
+        if postgres_reason:
+            suite.log(f"skipping the postgres target: {postgres_reason}")
+    previous = report.load_previous(args.out_dir / "results.json")
     work = args.workdir or Path(tempfile.mkdtemp(prefix="metamigrate-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        results = measure(args, plan, work)
+        if target in ("sqlite", "all"):
+            results = measure(args, plan, work)
+        else:  # keep the SQLite figures of the existing results.json
+            results = {k: v for k, v in previous.items() if k != "postgres"} or {"schema": 1}
+        if target != "sqlite" and postgres_reason is None:
+            results["postgres"] = measure_postgres(args, work)
+        elif previous.get("postgres"):
+            results["postgres"] = previous["postgres"]
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from bench.pg import ScratchDatabase, assert_objects
 from bench.workload import WORKLOAD_INDEX, WORKLOAD_TABLE, Workload
+
+Database = Path | ScratchDatabase
 
 
 class CheckFailed(AssertionError):
@@ -24,7 +27,9 @@ def workload_objects(db: Path) -> tuple[set[str], set[str]]:
     return tables, indexes
 
 
-def assert_applied(db: Path, workload: Workload, who: str) -> None:
+def assert_applied(db: Database, workload: Workload, who: str) -> None:
+    if isinstance(db, ScratchDatabase):
+        return assert_objects(db, workload, who, applied=True)
     tables, indexes = workload_objects(db)
     if tables != workload.table_names() or indexes != workload.index_names():
         raise CheckFailed(
@@ -33,7 +38,9 @@ def assert_applied(db: Path, workload: Workload, who: str) -> None:
         )
 
 
-def assert_rolled_back(db: Path, workload: Workload, who: str) -> None:
+def assert_rolled_back(db: Database, workload: Workload, who: str) -> None:
+    if isinstance(db, ScratchDatabase):
+        return assert_objects(db, workload, who, applied=False)
     tables, indexes = workload_objects(db)
     if tables or indexes:
         raise CheckFailed(
@@ -41,9 +48,13 @@ def assert_rolled_back(db: Path, workload: Workload, who: str) -> None:
         )
 
 
-def change_counter(db: Path) -> int:
+def change_counter(db: Database) -> int | None:
     """The header's file change counter (offset 24): committed write transactions in
-    rollback-journal mode, whoever made them. On a fresh file it counts a run's commits."""
+    rollback-journal mode, whoever made them. On a fresh file it counts a run's commits.
+    None on a server (its statistics are flushed when each backend exits, after the tool's
+    process may have ended, so a count read at once is not reliable)."""
+    if isinstance(db, ScratchDatabase):
+        return None
     with open(db, "rb") as f:
         header = f.read(28)
     return int.from_bytes(header[24:28], "big")

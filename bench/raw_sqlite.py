@@ -12,27 +12,15 @@ Autocommit mode (``isolation_level=None``) with explicit ``BEGIN IMMEDIATE`` / `
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import sys
 import time
 
+from raw_files import arguments, migration_files, statements
+
 BOOKKEEPING = (
     "CREATE TABLE IF NOT EXISTS schema_version (version TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
 )
-DOWN_MARKER = "-- down\n"
-
-
-def migration_files(directory: str) -> list[tuple[str, str]]:
-    """(version, file name) of every migration, in order; names only, bodies are not read."""
-    names = sorted(n for n in os.listdir(directory) if n.endswith(".sql"))
-    return [(n.split("_", 1)[0], n) for n in names]
-
-
-def statements(directory: str, name: str, part: int) -> list[str]:
-    with open(os.path.join(directory, name), encoding="utf-8") as f:
-        text = f.read().split(DOWN_MARKER)[part]
-    return [s for s in text.splitlines() if s.strip()]
 
 
 def applied_versions(conn: sqlite3.Connection) -> list[str]:
@@ -94,15 +82,11 @@ def status(conn: sqlite3.Connection, directory: str) -> list[dict[str, object]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # Plain argv parsing: argparse would add its import time to the floor.
-    args = sys.argv[1:] if argv is None else argv
-    if not args or args[0] not in ("apply", "status", "rollback"):
+    parsed = arguments(sys.argv[1:] if argv is None else argv)
+    if parsed is None:
         print(__doc__, file=sys.stderr)
         return 2
-    command = args[0]
-    db = args[args.index("--db") + 1]
-    directory = args[args.index("--dir") + 1]
-    one_tx = "--one-tx" in args
+    command, db, directory, one_tx = parsed
     conn = sqlite3.connect(db, isolation_level=None)
     try:
         if command == "apply":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.report import VERDICT, seconds, versus_peers
+from bench.report import VERDICT, replica_line, seconds, versus_peers
 from bench.targets import TARGET_N
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
@@ -19,6 +19,16 @@ ROWS = (
     ("yoyo", "yoyo"),
     ("alembic", "Alembic (default: not atomic on SQLite)"),
     ("alembic-txddl", "Alembic with the transactional-DDL recipe"),
+)
+PG_ROWS = (
+    ("raw", "raw psycopg, one transaction per migration (the floor)"),
+    ("raw-1tx", "raw psycopg, one transaction for everything"),
+    ("metamigrate", "**metamigrate**"),
+    ("metamigrate-atomic", "**metamigrate** `migrate --atomic`"),
+    ("django", "Django, RunPython migrations"),
+    ("yoyo", "yoyo (`postgresql+psycopg`)"),
+    ("alembic", "Alembic, default env.py (one transaction for the whole upgrade)"),
+    ("alembic-txpm", "Alembic, `transaction_per_migration=True`"),
 )
 
 
@@ -34,25 +44,18 @@ def _fig(summary: dict[str, Any] | None, baseline: str = "raw") -> str:
     return text
 
 
-def render_section(results: dict[str, Any]) -> str:
-    """Markdown for between the README markers: the headline table, targets and provenance."""
+def _cycle(results: dict[str, Any]) -> dict[str, Any] | None:
     cycles = [c for c in results.get("cycles", []) if c["n"] <= TARGET_N]
-    if not cycles:
-        raise ValueError("results.json has no apply/status/rollback cycle to report")
-    cycle = max(cycles, key=lambda c: c["n"])
-    env = results["environment"]
-    m = env["machine"]
+    return max(cycles, key=lambda c: c["n"]) if cycles else None
+
+
+def _rows(
+    results: dict[str, Any], cycle: dict[str, Any], rows: tuple[tuple[str, str], ...]
+) -> list[str]:
+    """The headline table (apply / status / rollback per tool) and the versus-peers table."""
     tools = results["tools"]
-    lines = [
-        f"Whole processes, N = {cycle['n']} migrations (each: one table with three columns and "
-        "one index), default durability (rollback journal, `synchronous=FULL`), median of "
-        f"{cycle['reps']} repetitions and its ratio to raw `sqlite3` with one transaction per "
-        "migration measured in the same run.",
-        "",
-        "| | apply all | status of a migrated DB | rollback all |",
-        "|---|---|---|---|",
-    ]
-    for key, label in ROWS:
+    lines = ["| | apply all | status of a migrated DB | rollback all |", "|---|---|---|---|"]
+    for key, label in rows:
         data = cycle["results"].get(key)
         if not data:
             continue
@@ -68,17 +71,65 @@ def render_section(results: dict[str, Any]) -> str:
     for t in results.get("targets", []):
         note = f" ({t['note']})" if t.get("note") else ""
         lines.append(f"| {t['name']}: {t['target']} | {t['measured']}{note} | {VERDICT[t['ok']]} |")
-    lines += [
+    return lines
+
+
+def render_section(results: dict[str, Any]) -> str:
+    """Markdown for between the README markers: per target, the headline table, targets and
+    provenance."""
+    cycle = _cycle(results)
+    pg = results.get("postgres") or {}
+    pg_cycle = _cycle(pg)
+    if cycle is None and pg_cycle is None:
+        raise ValueError("results.json has no apply/status/rollback cycle to report")
+    lines: list[str] = []
+    if cycle is not None:
+        lines += _sqlite_section(results, cycle)
+    if pg_cycle is not None:
+        lines += ["", *_postgres_section(pg, pg_cycle)]
+    return "\n".join(lines).strip("\n")
+
+
+def _postgres_section(pg: dict[str, Any], cycle: dict[str, Any]) -> list[str]:
+    env = pg["environment"]
+    server = env["postgres"]
+    lines = [
+        f"**PostgreSQL {server['server_version']}** (local server over loopback, "
+        f"`synchronous_commit={server['settings'].get('synchronous_commit')}`), each tool on a "
+        f"fresh scratch database, N = {cycle['n']}, median of {cycle['reps']} repetitions and "
+        "its ratio to raw psycopg with one transaction per migration measured in the same run.",
+        "",
+        *_rows(pg, cycle, PG_ROWS),
+        "",
+        *replica_line(pg.get("replica_start")),
+        f"Measured {env['date_utc']}, engine revision {env['engine_revision']}, "
+        f"psycopg {server['psycopg']}, `python -m bench --target postgres`.",
+    ]
+    if pg["mode"] == "quick":
+        lines += ["", "*(quick run: small N and one repetition; indicative only.)*"]
+    return lines
+
+
+def _sqlite_section(results: dict[str, Any], cycle: dict[str, Any]) -> list[str]:
+    env = results["environment"]
+    m = env["machine"]
+    lines = [
+        f"**SQLite.** Whole processes, N = {cycle['n']} migrations (each: one table with three "
+        "columns and one index), default durability (rollback journal, `synchronous=FULL`), "
+        f"median of {cycle['reps']} repetitions and its ratio to raw `sqlite3` with one "
+        "transaction per migration measured in the same run.",
+        "",
+        *_rows(results, cycle, ROWS),
         "",
         f"Measured {env['date_utc']} on {m['cpu']} ({m['cores']} cores, {m['filesystem']}), "
-        f"{env['python']}, SQLite {env['sqlite']}. Generated from `bench/results.json` by "
-        "`python -m bench --update-readme`; full tables in "
-        "[bench/RESULTS.md](bench/RESULTS.md), method in [bench/README.md](bench/README.md).",
+        f"{env['python']}, SQLite {env['sqlite']}, engine revision {env['engine_revision']}. "
+        "Generated from `bench/results.json` by `python -m bench --update-readme`; full tables "
+        "in [bench/RESULTS.md](bench/RESULTS.md), method in [bench/README.md](bench/README.md).",
     ]
     if results["mode"] == "quick":
         lines.append("")
         lines.append("*(quick run: N = 100 and few repetitions; indicative only.)*")
-    return "\n".join(lines)
+    return lines
 
 
 class MarkersMissing(ValueError):

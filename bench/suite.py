@@ -71,11 +71,12 @@ def cycle(
         into.apply.append(applied)
         into.status.extend(statuses)
         into.rollback.append(rolled)
-        into.commits = {
-            "apply": after_apply,
-            "status": after_status - after_apply,
-            "rollback": after_rollback - after_status,
-        }
+        if after_apply is not None and after_status is not None and after_rollback is not None:
+            into.commits = {
+                "apply": after_apply,
+                "status": after_status - after_apply,
+                "rollback": after_rollback - after_status,
+            }
 
 
 def byte_compile(root: Path) -> None:

@@ -202,3 +202,69 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
         )
     )
     return found
+
+
+#: The PostgreSQL target's goals (issue 13): metamigrate against raw psycopg, same run.
+POSTGRES_LIMITS = (
+    ("apply", 1.2, "apply, one tx per migration", "<= 1.2x raw psycopg floor"),
+    ("status", 1.5, "status --json of a migrated DB", "<= 1.5x raw psycopg"),
+    ("rollback", 1.2, "rollback all (--to 0 --yes)", "<= 1.2x raw psycopg floor"),
+)
+
+
+def _peers_slower(cycle: dict[str, Any], tools: dict[str, Any]) -> dict[str, Any]:
+    ours = cycle["results"].get("metamigrate")
+    faster: list[str] = []
+    compared = 0
+    for key, data in cycle["results"].items():
+        if tools.get(key, {}).get("group") != "peer" or not ours:
+            continue
+        for op in ("apply", "status", "rollback"):
+            mine, theirs = _get(ours, op, "median"), _get(data, op, "median")
+            if mine and theirs:
+                compared += 1
+                if theirs <= mine:
+                    faster.append(f"{key} {op} {theirs:.3f} s vs {mine:.3f} s")
+    measured = "; ".join(faster) if faster else f"all {compared} peer figures slower"
+    return _target(
+        "every peer slower",
+        "each peer's median above metamigrate's, each op",
+        f"{measured}, N = {cycle['n']}",
+        None if not compared else not faster,
+    )
+
+
+def evaluate_postgres(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The PostgreSQL target's goals checked against its own section of results.json."""
+    cycle = _cycle(results)
+    found: list[dict[str, Any]] = []
+    if cycle is not None:
+        for op, limit, name, goal in POSTGRES_LIMITS:
+            found.append(_ratio_target(cycle, "metamigrate", op, "ratio_floor", limit, name, goal))
+        found.append(_peers_slower(cycle, results.get("tools", {})))
+    start = results.get("replica_start") or {}
+    if "ratio" in start:
+        found.append(
+            _target(
+                f"replica start: {start['replicas']} x ensure-ready at once",
+                "<= 2x one process alone",
+                f"{start['ratio']:.2f}x median ({start['all']['median']:.3f} s vs "
+                f"{start['one']['median']:.3f} s), {start['ratio_min']:.2f}x min, "
+                f"N = {start['n']}",
+                start["ratio"] <= 2.0,
+                "met on the minimums only"
+                if start["ratio"] > 2.0 and start["ratio_min"] <= 2.0
+                else "",
+            )
+        )
+    else:
+        found.append(
+            _target(
+                "replica start",
+                "<= 2x one process alone",
+                "not measured",
+                None,
+                start.get("skipped", ""),
+            )
+        )
+    return found

@@ -20,7 +20,7 @@ INI = """\
 script_location = %(here)s
 prepend_sys_path = .
 path_separator = os
-sqlalchemy.url = sqlite:///%(here)s/db.sqlite3
+sqlalchemy.url = {url}
 
 [loggers]
 keys = root,sqlalchemy,alembic
@@ -105,6 +105,19 @@ def generic_env() -> str:
     return (Path(spec.origin).parent / "templates" / "generic" / "env.py").read_text()
 
 
+def per_migration_env(env: str) -> str:
+    """``env`` with ``transaction_per_migration=True`` (one transaction per revision)."""
+    configure = "            connection=connection, target_metadata=target_metadata\n"
+    if configure not in env:
+        raise RuntimeError("Alembic's generic env.py changed; update the recipe patch")
+    return env.replace(
+        configure,
+        "            connection=connection,\n"
+        "            target_metadata=target_metadata,\n"
+        "            transaction_per_migration=True,\n",
+    )
+
+
 def transactional_env() -> str:
     env = generic_env()
     connectable = "    connectable = engine_from_config("
@@ -116,12 +129,7 @@ def transactional_env() -> str:
     env = env.replace(
         "        poolclass=pool.NullPool,\n    )", "        poolclass=pool.NullPool,\n    ))"
     )
-    return env.replace(
-        configure,
-        "            connection=connection,\n"
-        "            target_metadata=target_metadata,\n"
-        "            transaction_per_migration=True,\n",
-    )
+    return per_migration_env(env)
 
 
 def _ops(statements: tuple[str, ...]) -> str:
@@ -131,14 +139,23 @@ def _ops(statements: tuple[str, ...]) -> str:
 class Alembic(Tool):
     group = "peer"
 
-    def __init__(self, transactional: bool) -> None:
+    def __init__(self, transactional: bool, server: str | None = None) -> None:
         self.transactional = transactional
-        self.key = "alembic-txddl" if transactional else "alembic"
-        self.label = (
-            "Alembic, transactional-DDL recipe"
-            if transactional
-            else "Alembic (default: not atomic on SQLite)"
-        )
+        self.server = server
+        if server is None:
+            self.key = "alembic-txddl" if transactional else "alembic"
+            self.label = (
+                "Alembic, transactional-DDL recipe"
+                if transactional
+                else "Alembic (default: not atomic on SQLite)"
+            )
+        else:  # DDL is transactional on PostgreSQL; the default env.py runs one for the run
+            self.key = "alembic-txpm" if transactional else "alembic"
+            self.label = (
+                "Alembic, transaction_per_migration=True"
+                if transactional
+                else "Alembic (default env.py: one tx for the whole upgrade)"
+            )
 
     def unavailable(self) -> str | None:
         return None if importlib.util.find_spec("alembic") else "alembic is not installed"
@@ -150,8 +167,14 @@ class Alembic(Tool):
         )
 
     def write_sources(self, workload: Workload, root: Path) -> None:
-        write_text(root / "alembic.ini", INI)
-        write_text(root / "env.py", transactional_env() if self.transactional else generic_env())
+        db = self.database(workload, root)
+        url = "sqlite:///%(here)s/db.sqlite3" if isinstance(db, Path) else db.sqlalchemy_url
+        write_text(root / "alembic.ini", INI.replace("{url}", url))
+        if self.server is None:
+            env = transactional_env() if self.transactional else generic_env()
+        else:
+            env = per_migration_env(generic_env()) if self.transactional else generic_env()
+        write_text(root / "env.py", env)
         previous: str | None = None
         for step in workload.steps():
             text = REVISION.format(
@@ -170,7 +193,7 @@ class Alembic(Tool):
 
         return Project(
             root,
-            root / "db.sqlite3",
+            self.database(workload, root),
             call("upgrade", "head"),
             call("current"),
             call("downgrade", "base"),

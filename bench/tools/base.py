@@ -8,6 +8,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.pg import ScratchDatabase, scratch
 from bench.workload import Workload
 
 #: The interpreter of the venv the harness runs in; every tool runs under it.
@@ -26,23 +27,29 @@ class Invocation:
 
 @dataclass(frozen=True)
 class Project:
-    """A tool's sources for one workload, the database they act on, and the three commands."""
+    """A tool's sources for one workload, the database they act on, and the three commands.
+
+    ``db``: a SQLite file, or a scratch database of the PostgreSQL server."""
 
     root: Path
-    db: Path
+    db: Path | ScratchDatabase
     apply: Invocation
     status: Invocation
     rollback: Invocation
 
     def reset(self) -> None:
-        """Fresh file per repetition: remove the database, its journal and any backups."""
+        """Fresh database per repetition: remove the file, its journal and any backups (on a
+        server: drop and create the database)."""
+        for extra in ("backups", ".metamigrate"):
+            shutil.rmtree(self.root / extra, ignore_errors=True)
+        if isinstance(self.db, ScratchDatabase):
+            self.db.recreate()
+            return
         for path in self.root.glob(self.db.name + "*"):
             path.unlink()
         if self.db.parent != self.root:
             for path in self.db.parent.glob(self.db.name + "*"):
                 path.unlink()
-        for extra in ("backups", ".metamigrate"):
-            shutil.rmtree(self.root / extra, ignore_errors=True)
 
 
 class Tool(ABC):
@@ -56,6 +63,8 @@ class Tool(ABC):
     group: str
     #: Which row of the raw baselines this tool is compared to: "raw" or "raw-1tx".
     baseline: str = "raw"
+    #: The PostgreSQL server this tool runs against (None: SQLite files).
+    server: str | None = None
 
     def unavailable(self) -> str | None:
         """Why this tool cannot run here, or None when it can."""
@@ -72,6 +81,13 @@ class Tool(ABC):
     @abstractmethod
     def project(self, workload: Workload, root: Path) -> Project:
         """The database and commands for sources written by :meth:`write_sources`."""
+
+    def database(self, workload: Workload, root: Path) -> Path | ScratchDatabase:
+        """Where this tool's project keeps its data: ``root/db.sqlite3``, or a scratch database
+        of the server."""
+        if self.server is None:
+            return root / "db.sqlite3"
+        return scratch(self.server, workload.n, self.key)
 
     def setup_apply(self, project: Project) -> Invocation:
         """The untimed apply that prepares a database for status runs (default: ``apply``)."""

@@ -33,7 +33,7 @@ BASE_DIR = Path(__file__).resolve().parent
 SECRET_KEY = "benchmark-only"
 DEBUG = False
 INSTALLED_APPS = ["benchapp"]
-DATABASES = {{"default": {{"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / {db!r}}}}}
+DATABASES = {{"default": {database}}}
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 """
@@ -67,6 +67,9 @@ class Django(Tool):
     label = "Django, RunPython migrations"
     group = "peer"
 
+    def __init__(self, server: str | None = None) -> None:
+        self.server = server
+
     def unavailable(self) -> str | None:
         return None if importlib.util.find_spec("django") else "django is not installed"
 
@@ -75,7 +78,17 @@ class Django(Tool):
 
     def write_sources(self, workload: Workload, root: Path) -> None:
         write_text(root / "manage.py", MANAGE)
-        write_text(root / "benchsettings.py", SETTINGS.format(db="db.sqlite3"))
+        db = self.database(workload, root)
+        if isinstance(db, Path):
+            database = f'{{"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / {db.name!r}}}'
+        else:  # Django 5.2 uses psycopg 3 when it is installed
+            fields = {
+                "ENGINE": "django.db.backends.postgresql",
+                "NAME": db.name,
+                **{key.upper(): db.part(key) for key in ("host", "port", "user")},
+            }
+            database = repr(fields)
+        write_text(root / "benchsettings.py", SETTINGS.format(database=database))
         write_text(root / "benchapp" / "__init__.py", "")
         write_text(root / "benchapp" / "migrations" / "__init__.py", "")
         previous: list[tuple[str, str]] = []
@@ -95,7 +108,7 @@ class Django(Tool):
 
         return Project(
             root,
-            root / "db.sqlite3",
+            self.database(workload, root),
             call("migrate"),
             call("showmigrations", "benchapp"),
             call("migrate", "benchapp", "zero"),

@@ -66,10 +66,11 @@ def supports(command: str, flag: str) -> bool:
 class Metamigrate(Tool):
     group = "ours"
 
-    def __init__(self, mode: str) -> None:
+    def __init__(self, mode: str, server: str | None = None) -> None:
         if mode not in ("no-backup", "backup", "atomic"):
             raise ValueError(mode)
         self.mode = mode
+        self.server = server
         self.key = {"no-backup": "metamigrate", "backup": "metamigrate-backup"}.get(
             mode, "metamigrate-atomic"
         )
@@ -102,8 +103,9 @@ class Metamigrate(Tool):
         return flags
 
     def project(self, workload: Workload, root: Path) -> Project:
-        db = root / "db.sqlite3"
-        base = [str(CLI), "--db", str(db), "--migrations", str(root / "migrations")]
+        db = self.database(workload, root)
+        where = str(db) if isinstance(db, Path) else db.url
+        base = [str(CLI), "--db", where, "--migrations", str(root / "migrations")]
         return Project(
             root,
             db,

@@ -1,4 +1,8 @@
-"""Raw ``sqlite3`` baselines: one transaction per migration (the floor) and one for everything."""
+"""Raw baselines: one transaction per migration (the floor) and one for everything.
+
+``raw_sqlite.py`` with ``sqlite3`` on a file; ``raw_postgres.py`` with psycopg on a scratch
+database of the server. Both read the same ``.sql`` files.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +13,22 @@ from pathlib import Path
 from bench.tools.base import PYTHON, Invocation, Project, Tool, write_text
 from bench.workload import Workload
 
-SCRIPT = Path(__file__).resolve().parent.parent / "raw_sqlite.py"
+HERE = Path(__file__).resolve().parent.parent
 
 
 class RawSqlite(Tool):
     group = "floor"
+    script = HERE / "raw_sqlite.py"
+    driver = "sqlite3"
 
     def __init__(self, one_tx: bool) -> None:
         self.one_tx = one_tx
         self.key = "raw-1tx" if one_tx else "raw"
         self.baseline = self.key
         self.label = (
-            "raw sqlite3, one tx for everything"
+            f"raw {self.driver}, one tx for everything"
             if one_tx
-            else "raw sqlite3, one tx per migration (the floor)"
+            else f"raw {self.driver}, one tx per migration (the floor)"
         )
 
     def version(self) -> str:
@@ -34,20 +40,13 @@ class RawSqlite(Tool):
             write_text(root / "migrations" / f"{step.slug}.sql", body)
 
     def project(self, workload: Workload, root: Path) -> Project:
-        db = root / "db.sqlite3"
+        db = self.database(workload, root)
         extra = ["--one-tx"] if self.one_tx else []
+        where = db.url if not isinstance(db, Path) else str(db)
 
         def call(command: str) -> Invocation:
-            argv = [
-                PYTHON,
-                str(SCRIPT),
-                command,
-                "--db",
-                str(db),
-                "--dir",
-                str(root / "migrations"),
-            ]
-            return Invocation([*argv, *extra], root)
+            argv = [PYTHON, str(self.script), command, "--db", where]
+            return Invocation([*argv, "--dir", str(root / "migrations"), *extra], root)
 
         return Project(root, db, call("apply"), call("status"), call("rollback"))
 
@@ -59,3 +58,19 @@ class RawSqlite(Tool):
     def status_ok(self, output: str, workload: Workload) -> bool:
         rows = json.loads(output)
         return len(rows) == workload.n and all(row["applied"] for row in rows)
+
+
+class RawPostgres(RawSqlite):
+    """The same baseline with psycopg on the server (``BEGIN`` / ``COMMIT`` in autocommit)."""
+
+    script = HERE / "raw_postgres.py"
+    driver = "psycopg"
+
+    def __init__(self, one_tx: bool, server: str) -> None:
+        super().__init__(one_tx)
+        self.server = server
+
+    def version(self) -> str:
+        import importlib.metadata
+
+        return f"psycopg {importlib.metadata.version('psycopg')}"

@@ -29,6 +29,9 @@ class Yoyo(Tool):
     label = "yoyo"
     group = "peer"
 
+    def __init__(self, server: str | None = None) -> None:
+        self.server = server
+
     def unavailable(self) -> str | None:
         return None if importlib.util.find_spec("yoyo") else "yoyo-migrations is not installed"
 
@@ -48,12 +51,12 @@ class Yoyo(Tool):
             write_text(root / "migrations" / f"{step.slug}.py", text)
 
     def project(self, workload: Workload, root: Path) -> Project:
-        db = root / "db.sqlite3"
+        db = self.database(workload, root)
+        # yoyo 9 reaches psycopg 3 through the postgresql+psycopg scheme.
+        url = f"sqlite:///{db}" if isinstance(db, Path) else db.sqlalchemy_url
 
         def call(*args: str) -> Invocation:
             argv = [str(BIN / "yoyo"), *args, "--batch", "--no-config-file"]
-            return Invocation(
-                [*argv, "--database", f"sqlite:///{db}", str(root / "migrations")], root
-            )
+            return Invocation([*argv, "--database", url, str(root / "migrations")], root)
 
         return Project(root, db, call("apply"), call("list"), call("rollback", "--all"))
