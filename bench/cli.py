@@ -301,18 +301,16 @@ def main(argv: list[str] | None = None) -> int:
     previous = report.load_previous(args.out_dir / "results.json")
     work = args.workdir or Path(tempfile.mkdtemp(prefix="metamigrate-bench-"))
     work.mkdir(parents=True, exist_ok=True)
+    sqlite_results = postgres_results = None
     try:
         if target in ("sqlite", "all"):
-            results = measure(args, plan, work)
-        else:  # keep the SQLite figures of the existing results.json
-            results = {k: v for k, v in previous.items() if k != "postgres"} or {"schema": 1}
+            sqlite_results = measure(args, plan, work)
         if target != "sqlite" and postgres_reason is None:
-            results["postgres"] = measure_postgres(args, work)
-        elif previous.get("postgres"):
-            results["postgres"] = previous["postgres"]
+            postgres_results = measure_postgres(args, work)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+    results = report.merge(previous, sqlite_results, postgres_results)
     json_path, md_path = report.write(results, args.out_dir)
     print(report.render_markdown(results))
     print(f"wrote {md_path} and {json_path}", file=sys.stderr)

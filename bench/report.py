@@ -281,7 +281,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         "(its date and engine revision are under its environment).",
         "",
     ]
-    if "cycles" in results:
+    if results.get("cycles"):
         lines += [
             "## SQLite",
             "",
@@ -312,6 +312,24 @@ def write(results: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
 def load(path: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(path.read_text())
     return data
+
+
+def merge(
+    previous: dict[str, Any],
+    sqlite: dict[str, Any] | None = None,
+    postgres: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The results.json to write: each target's new figures where it ran, its figures from
+    ``previous`` where it did not (the SQLite figures are the top level, PostgreSQL's are under
+    ``"postgres"``), so a run of one target never loses the other's."""
+    if sqlite is not None:
+        merged = {k: v for k, v in sqlite.items() if k != "postgres"}
+    else:
+        merged = {k: v for k, v in previous.items() if k != "postgres"} or {"schema": 1}
+    kept = postgres if postgres is not None else previous.get("postgres")
+    if kept:
+        merged["postgres"] = kept
+    return merged
 
 
 def load_previous(path: Path) -> dict[str, Any]:
