@@ -9,7 +9,9 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
+from engine.backends.base import ConnectOptions
 from engine.options import add_options, flags_of
 from engine.settings import DEFAULT_BUSY_TIMEOUT, DEFAULT_DB, ENV_DB
 
@@ -21,22 +23,25 @@ def run_console(
     read_only: bool = False,
     busy_timeout: float | None = None,
     base_path: str | os.PathLike[str] | None = None,
+    connect_options: ConnectOptions | None = None,
+    backup_dir: str | os.PathLike[str] | None = None,
 ) -> int:
     """Open the console on ``db_path`` until the operator quits; the exit code (0 on a quit).
 
     A missing database is created empty (version 0) unless ``read_only``; it is never migrated
     unless the operator asks. ``base_path`` (the metadata service's folder) adds the Iceberg
-    catalog's consistency check to the readiness panel.
+    catalog's consistency check to the readiness panel. ``connect_options`` say how a server is
+    reached (its schema, timeouts); ``backup_dir`` where the backups are.
     """
     from engine import MetamigrateError, Registry
     from engine.backends import open_backend, validate_location
-    from engine.backends.base import ConnectOptions
 
     try:
         registry = Registry.from_spec(migrations)
         if read_only:
             # Fail now, with the engine's sentence, rather than inside a full-screen app.
-            open_backend(db_path, ConnectOptions(read_only=True)).close()
+            options = replace(connect_options or ConnectOptions(), read_only=True)
+            open_backend(db_path, options).close()
         else:
             validate_location(db_path)
         if base_path is not None:
@@ -57,6 +62,8 @@ def run_console(
         read_only=read_only,
         busy_timeout=busy_timeout,
         base_path=base_path,
+        connect_options=connect_options,
+        backup_dir=backup_dir,
     )
     guard = HangupGuard(app, sys.__stdin__.fileno() if sys.__stdin__ else 0)
     guard.start()
@@ -82,7 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m console",
         description="The metamigrate operations console (keyboard only, works over SSH).",
     )
-    add_options(parser, ("connection", "catalog"), suppress=False, help_overrides=_HELP)
+    add_options(
+        parser, ("connection", "catalog", "backup-folder"), suppress=False, help_overrides=_HELP
+    )
     return parser
 
 
@@ -101,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         read_only=settings.read_only,
         busy_timeout=settings.busy_timeout,
         base_path=settings.base_path,
+        connect_options=settings.connect_options(),
+        backup_dir=settings.backup_dir,
     )
 
 

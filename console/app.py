@@ -79,6 +79,7 @@ from engine import (
     RunFinished,
     RunStarted,
 )
+from engine.backends.base import ConnectOptions
 
 #: From this width on the table has room for the Description column (and the panel is wider).
 WIDE = 120
@@ -141,10 +142,15 @@ class MigrationConsole(App[int]):
         clock: Clock | None = None,
         busy_timeout: float | None = None,
         base_path: str | os.PathLike[str] | None = None,
+        connect_options: ConnectOptions | None = None,
+        backup_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         """``busy_timeout``: seconds a migrate or rollback waits for another writer's lock.
         ``base_path``: the metadata service's folder; when given, every check includes the
-        Iceberg catalog's consistency with the store (``engine.metadata``)."""
+        Iceberg catalog's consistency with the store (``engine.metadata``).
+        ``connect_options``: how a server is reached (schema, timeouts; see ``Settings``);
+        ``backup_dir``: the backups folder (default ``backups/`` beside a SQLite file, or in
+        the working directory for a server)."""
         super().__init__()
         self.service = EngineService(
             db_path,
@@ -152,13 +158,21 @@ class MigrationConsole(App[int]):
             read_only=read_only,
             busy_timeout=busy_timeout,
             base_path=base_path,
+            connect_options=connect_options,
+            backup_dir=backup_dir,
         )
         self.db_path = self.service.db_path
-        self.db_label = display_path(db_path)
+        schema = connect_options.schema if connect_options is not None else None
+        self.db_label = display_path(db_path, schema=schema)
         self.read_only = read_only
         self.clock: Clock = clock or utc_now
         self.loads = LoadRequests()
-        self.watcher = DatabaseWatcher(self.db_path, self._on_file_change, interval=POLL_INTERVAL)
+        self.watcher = DatabaseWatcher(
+            self.service.location,
+            self._on_file_change,
+            interval=POLL_INTERVAL,
+            options=connect_options,
+        )
         self._loaded_once = False
         self._quit_armed = False
         self._run_text = ""

@@ -33,11 +33,13 @@ from engine import (
     RollbackImpact,
     RunResult,
 )
-from engine.backends import is_url
+from engine.backends import is_file_location, is_url
+from engine.settings import default_backup_folder
 
 if TYPE_CHECKING:
     from console.watcher import DatabaseWatcher
     from engine import HistoryEntry
+    from engine.backends.base import ConnectOptions
 
 T = TypeVar("T")
 
@@ -158,9 +160,21 @@ class EngineService:
         read_only: bool = False,
         busy_timeout: float | None = None,
         base_path: str | os.PathLike[str] | None = None,
+        connect_options: ConnectOptions | None = None,
+        backup_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        #: A file path, or a server URL kept as text (a Path would make it a relative file).
-        self.db_path: str | Path = os.fspath(db_path) if is_url(db_path) else Path(db_path)
+        """``connect_options``: how a server is reached (its schema, timeouts); ``backup_dir``:
+        the backups folder (default: the engine's, beside a SQLite file; for a server, in
+        ``base_path`` when given, as the CLI does)."""
+        #: The database as given: a path, or a server URL (kept as text: a Path of
+        #: ``postgresql://...`` reads ``postgresql:/...``, a relative file path).
+        self.location = os.fspath(db_path)
+        #: A file path, or a server URL kept as text.
+        self.db_path: str | Path = self.location if is_url(db_path) else Path(db_path)
+        self.connect_options = connect_options
+        if backup_dir is None and base_path is not None and not is_file_location(db_path):
+            backup_dir = default_backup_folder(db_path, base_path)
+        self.backup_dir = backup_dir
         self.migrations = migrations
         self.read_only = read_only
         self.busy_timeout = RUN_BUSY_TIMEOUT if busy_timeout is None else busy_timeout
@@ -191,11 +205,13 @@ class EngineService:
         self, *, busy_timeout: float, on_event: Callable[[Event], None] | None = None
     ) -> MigrationManager:
         manager = MigrationManager(
-            self.db_path,
+            self.location,
             self.registry(),
             busy_timeout=busy_timeout,
             on_event=on_event,
             read_only=self.read_only,
+            backup_dir=self.backup_dir,
+            connect_options=self.connect_options,
         )
         if self.base_path is not None:
             from engine.metadata import attach_catalog_check

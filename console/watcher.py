@@ -18,11 +18,12 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from engine import MetamigrateError
-from engine.backends import is_file_location, open_backend
+from engine.backends import is_file_location, open_backend, sqlite_path
 from engine.backends.base import Backend, ConnectOptions
 
 FileKey = tuple[int, int, int, int]
@@ -54,13 +55,25 @@ class DatabaseWatcher:
         *,
         interval: float = 0.5,
         busy_timeout: float = 0.1,
+        options: ConnectOptions | None = None,
     ) -> None:
+        """``options``: how to reach a server (its schema above all: the watcher listens for
+        that schema's changes); the watcher always connects read-only and never creates."""
         self.location = os.fspath(path)
         #: The database file (None for a server database).
-        self.path: Path | None = Path(path) if is_file_location(self.location) else None
+        self.path: Path | None = (
+            Path(sqlite_path(self.location)) if is_file_location(self.location) else None
+        )
         self.on_change = on_change
         self.interval = interval
         self.busy_timeout = busy_timeout
+        self.options = replace(
+            options or ConnectOptions(),
+            read_only=True,
+            busy_timeout=busy_timeout,
+            create=False,
+            application_name="metamigrate console watcher",
+        )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="metamigrate-watcher", daemon=True)
         self._conn: Backend | None = None
@@ -119,6 +132,11 @@ class DatabaseWatcher:
         """Whether the watcher holds a connection to the database now."""
         return self._conn is not None
 
+    @property
+    def listening(self) -> bool:
+        """Whether the watcher is subscribed to the engine's announcements (a server only)."""
+        return self._listener is not None
+
     def _run(self) -> None:
         try:
             if not self._polled:
@@ -140,9 +158,7 @@ class DatabaseWatcher:
             try:
                 from engine.backends.pg_listen import ChangeListener
 
-                listener = self._listener = ChangeListener(
-                    self.location, ConnectOptions(application_name="metamigrate console watcher")
-                )
+                listener = self._listener = ChangeListener(self.location, self.options)
             except Exception:  # no server for now, or no LISTEN there: poll, try again later
                 return self._stop.wait(self.interval)
         try:
@@ -178,10 +194,7 @@ class DatabaseWatcher:
             self._close()
         if self._conn is None:
             try:
-                self._conn = open_backend(
-                    self.location,
-                    ConnectOptions(read_only=True, busy_timeout=self.busy_timeout, create=False),
-                )
+                self._conn = open_backend(self.location, self.options)
             except MetamigrateError:
                 self._file = previous  # Not seen yet: look again next time.
                 return None

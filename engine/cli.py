@@ -231,7 +231,7 @@ def register(commands: CommandRegistry) -> None:
         "console",
         "Open the operations console (needs the 'console' extra).",
         cmd_console,
-        ("catalog",),
+        ("catalog", "backup-folder"),
     )
 
 
@@ -747,6 +747,8 @@ def cmd_console(args: argparse.Namespace, out: Output) -> int:
         read_only=args.read_only,
         busy_timeout=args.busy_timeout,
         base_path=base_path_of(args),
+        connect_options=args.settings.connect_options(),
+        backup_dir=args.settings.backup_dir,
     )
 
 

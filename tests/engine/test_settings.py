@@ -80,6 +80,7 @@ def test_the_console_takes_the_same_option_definitions() -> None:
         "lock_retries",
         "connect_timeout",
         "base_path",
+        "backup_dir",
     }
     for action in actions:
         assert tuple(action.option_strings) == table[action.dest].flags

@@ -1,0 +1,278 @@
+"""The console on PostgreSQL, against the real server (tests/pg.py): the same screens and guards.
+
+Behaviour both backends share runs on both (the ``backend`` fixture: a SQLite file, then a fresh
+PostgreSQL database); what only a server has (its header, LISTEN) runs on PostgreSQL only. The
+migrations are the console tests' four (``STORE_LIKE``), with the two ``WITHOUT ROWID`` tables
+written for either dialect, as the store's own migrations do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Button, Input
+
+from console import MigrationConsole
+from console.screens import ConfirmMigrateScreen, RollbackScreen
+from console.widgets import MigrationTable, ReadinessPanel
+from engine import MigrationManager
+from engine.backends.base import ConnectOptions
+from tests.console.conftest import MIGRATIONS, fixed_clock, run_to_end, settle, wait_until
+from tests.pg import PgDatabase, Target
+
+#: Versions 2 and 4 of STORE_LIKE, for either dialect (``WITHOUT ROWID`` is SQLite's only).
+PORTABLE: dict[str, str] = {
+    "0002_add_user_preferences.py": '''
+        """Add user preferences table."""
+
+        CREATE = (
+            "CREATE TABLE user_preferences (user_name TEXT, key TEXT, value TEXT, "
+            "PRIMARY KEY (user_name, key))"
+        )
+
+
+        def up(tx):
+            tx.execute(CREATE if tx.dialect == "postgresql" else CREATE + " WITHOUT ROWID")
+
+
+        def down(tx):
+            tx.execute("DROP TABLE user_preferences")
+    ''',
+    "0004_move_table_properties.py": '''
+        """Move table properties from a JSON column into a key/value table."""
+
+        TABLE = """
+            CREATE TABLE table_properties (
+                table_id INTEGER NOT NULL REFERENCES tables (id),
+                key TEXT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (table_id, key)
+            ){suffix};
+            ALTER TABLE tables DROP COLUMN properties;
+        """
+
+
+        def up(tx):
+            tx.script(TABLE.format(suffix="" if tx.dialect == "postgresql" else " WITHOUT ROWID"))
+
+
+        def down(tx):
+            tx.script("""
+                ALTER TABLE tables ADD COLUMN properties TEXT NOT NULL DEFAULT '{}';
+                DROP TABLE table_properties;
+            """)
+    ''',
+}
+
+
+@pytest.fixture(autouse=True)
+def portable_migrations(console_environment: Path) -> None:
+    for name, source in PORTABLE.items():
+        path = console_environment / MIGRATIONS / name
+        path.write_text(textwrap.dedent(source).lstrip(), encoding="utf-8")
+
+
+def open_console(target: Target, **kwargs: Any) -> MigrationConsole:
+    """The app on ``target`` with the fixed clock and ``./migrations``."""
+    kwargs.setdefault("clock", fixed_clock)
+    kwargs.setdefault("migrations", MIGRATIONS)
+    app = MigrationConsole(target.spec, **kwargs)
+    app.animation_level = "none"
+    return app
+
+
+def migrate_outside(target: Target, version: int = 4) -> None:
+    """Another client of the same database (its own connections) brings it to ``version``."""
+    MigrationManager(target.spec, MIGRATIONS).migrate_to(version)
+
+
+def database_version(target: Target) -> int:
+    return int(target.query("SELECT coalesce(max(version), 0) FROM schema_migrations")[0][0])
+
+
+def label_of(database: PgDatabase, schema: str = "public") -> str:
+    """What the header says for a server database: host:port/database · schema."""
+    parts = urlsplit(database.url)
+    return f"{parts.hostname}:{parts.port}/{database.name} · {schema}"
+
+
+async def open_rollback(pilot: Pilot[Any], cursor_version: int) -> RollbackScreen:
+    table = pilot.app.query_one(MigrationTable)
+    table.move_cursor(row=table.versions.index(cursor_version))
+    await pilot.pause()
+    await pilot.press("r")
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, RollbackScreen)
+    return screen
+
+
+# -- item by item, on both backends -----------------------------------------------------------
+
+
+async def test_first_open_shows_every_migration_pending_and_readiness_pending(
+    backend: Target,
+) -> None:
+    app = open_console(backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.query_one(MigrationTable)
+        assert table.versions == [1, 2, 3, 4]
+        assert {table.state_of(v) for v in table.versions} == {"pending"}
+        assert app.query_one(ReadinessPanel).status == "pending"
+        assert app.sub_title.endswith(" · version 0 of 4")
+        assert any("Version 0 of 4: PENDING." in line for line in app.log_widget.lines_plain)
+    assert backend.tables() == set()
+    assert not list(Path.cwd().glob("postgresql*")), "a server URL was opened as a SQLite file"
+
+
+async def test_migrate_confirmed_applies_everything_records_history_and_reads_ready(
+    backend: Target,
+) -> None:
+    app = open_console(backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmMigrateScreen)
+        await pilot.press("tab")
+        assert isinstance(app.focused, Button) and app.focused.id == "confirm"
+        await pilot.press("enter")
+        await run_to_end(pilot)
+        table = app.query_one(MigrationTable)
+        assert {table.state_of(v) for v in table.versions} == {"applied"}
+        assert app.query_one(ReadinessPanel).status == "ready"
+        assert app.sub_title.endswith(" · version 4 of 4")
+        assert any(
+            "Migrate done: the database is at version 4." in line
+            for line in app.log_widget.lines_plain
+        )
+    assert database_version(backend) == 4
+    history = backend.query(
+        "SELECT version, direction, success FROM schema_migration_history ORDER BY id"
+    )
+    assert history == [(1, "up", 1), (2, "up", 1), (3, "up", 1), (4, "up", 1)]
+    assert backend.tables() == {"databases", "tables", "user_preferences", "table_properties"}
+
+
+async def test_rollback_refuses_a_wrongly_typed_version_then_runs_to_the_typed_one(
+    backend: Target,
+) -> None:
+    migrate_outside(backend)
+    app = open_console(backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = await open_rollback(pilot, 1)
+        assert screen.target == 1
+        await pilot.press("2")  # not the target: the red button stays off
+        await pilot.pause()
+        assert screen.query_one("#confirm", Button).disabled
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is screen and not app.running
+        assert database_version(backend) == 4
+        await pilot.press("backspace", "1")
+        await pilot.pause()
+        assert screen.query_one("#typed", Input).value == "1"
+        assert not screen.query_one("#confirm", Button).disabled
+        await pilot.press("enter")  # from the input: to the red button, not a confirmation
+        await pilot.pause()
+        assert isinstance(app.focused, Button) and app.focused.id == "confirm"
+        await pilot.press("enter")
+        await run_to_end(pilot)
+        assert not isinstance(app.screen, RollbackScreen)
+        table = app.query_one(MigrationTable)
+        assert [table.state_of(v) for v in table.versions] == [
+            "applied",
+            "pending",
+            "pending",
+            "pending",
+        ]
+        assert app.query_one(ReadinessPanel).status == "pending"
+        assert app.sub_title.endswith(" · version 1 of 4")
+    assert database_version(backend) == 1
+    assert backend.tables() == {"databases", "tables"}
+    downs = backend.query(
+        "SELECT version FROM schema_migration_history WHERE direction = 'down' ORDER BY id"
+    )
+    assert downs == [(4,), (3,), (2,)]
+
+
+async def test_a_migrate_by_another_process_appears_without_any_key_press(
+    backend: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Only a notification can wake the server watcher within the test: its periodic check
+    # waits longer than the test does (a SQLite file is polled, as always).
+    monkeypatch.setattr("console.watcher.SERVER_CHECK_INTERVAL", 600.0)
+    app = open_console(backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.query_one(MigrationTable)
+        assert table.state_of(1) == "pending"
+        if backend.kind == "postgresql":
+            assert await wait_until(pilot, lambda: app.watcher.listening)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "engine",
+            "migrate",
+            "--db",
+            backend.spec,
+            "--migrations",
+            MIGRATIONS,
+            "--to",
+            "2",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, stderr = await process.communicate()
+        assert process.returncode == 0, stderr.decode()
+        assert await wait_until(pilot, lambda: table.state_of(2) == "applied", timeout=20)
+        await settle(pilot)
+        assert table.state_of(3) == "pending"
+        assert app.sub_title.endswith(" · version 2 of 4")
+        deployment = app.query_one(ReadinessPanel).deployment
+        assert deployment is not None and deployment.current_version == 2
+        # Each migration commits (and, on a server, announces itself) on its own: the log may
+        # follow step by step (0 → 1, 1 → 2) or in one (0 → 2).
+        changes = [x for x in app.log_widget.lines_plain if "changed outside the console" in x]
+        assert changes and changes[-1].endswith("→ 2."), app.log_widget.lines_plain
+
+
+# -- a server database: the header ------------------------------------------------------------
+
+
+async def test_the_header_names_host_database_and_schema_and_never_the_password(
+    pg_database: PgDatabase,
+) -> None:
+    parts = urlsplit(pg_database.url)
+    with_password = urlunsplit(
+        parts._replace(netloc=f"{parts.username}:s3cret-pw@{parts.hostname}:{parts.port}")
+    )
+    target = Target("postgresql", with_password, pg=pg_database)
+    app = open_console(target, connect_options=ConnectOptions(schema="catalog"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.sub_title == f"{label_of(pg_database, 'catalog')} · version 0 of 4"
+        assert "s3cret-pw" not in app.export_screenshot()
+        assert all("s3cret-pw" not in line for line in app.log_widget.lines_plain)
+        await pilot.press("m")
+        await settle(pilot)
+        await pilot.press("tab", "enter")
+        await run_to_end(pilot)
+        assert all("s3cret-pw" not in line for line in app.log_widget.lines_plain)
+    # The console worked in the schema it names.
+    assert pg_database.tables("catalog") == {
+        "databases",
+        "tables",
+        "user_preferences",
+        "table_properties",
+    }
+    assert pg_database.tables("public") == set()
