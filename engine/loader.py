@@ -105,8 +105,10 @@ def load_migration_file(entry: MigrationFile) -> Migration:
     """Import one file and build its Migration; any failure names the file."""
     source = entry.read_source()
     # One read serves both the code and its checksum (importlib would read and parse it again).
+    # The folder's absolute path names the module: the same relative path from another working
+    # directory is another file, and must not get the module loaded from the first.
     module_name = entry.module_name or (
-        f"_metamigrate_{abs(hash(os.path.dirname(entry.path))):x}_{entry.name}"
+        f"_metamigrate_{abs(hash(os.path.dirname(os.path.abspath(entry.path)))):x}_{entry.name}"
     )
     module = sys.modules.get(module_name)
     try:

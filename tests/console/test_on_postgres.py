@@ -147,7 +147,9 @@ async def test_migrate_confirmed_applies_everything_records_history_and_reads_re
         await pilot.press("enter")
         await run_to_end(pilot)
         table = app.query_one(MigrationTable)
-        assert {table.state_of(v) for v in table.versions} == {"applied"}
+        assert {table.state_of(v) for v in table.versions} == {"applied"}, "\n".join(
+            app.log_widget.lines_plain
+        )
         assert app.query_one(ReadinessPanel).status == "ready"
         assert app.sub_title.endswith(" · version 4 of 4")
         assert any(

@@ -6,6 +6,8 @@ import os
 import py_compile
 from pathlib import Path
 
+import pytest
+
 from engine import Registry
 from engine.checksum import source_checksum
 from tests.conftest import MigrationFiles
@@ -46,3 +48,13 @@ def test_the_checksum_of_a_loaded_file_is_its_source_checksum(
 ) -> None:
     folder = write_migrations({"0001_first.py": FIRST})
     assert Registry.from_directory(folder).get(1).checksum == source_checksum(FIRST)
+
+
+def test_the_same_relative_folder_in_another_working_directory_loads_its_own_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, source, table in (("one", FIRST, "first"), ("two", EDITED, "edited_table")):
+        (tmp_path / name / "migrations").mkdir(parents=True)
+        (tmp_path / name / "migrations" / "0001_first.py").write_text(source, encoding="utf-8")
+        monkeypatch.chdir(tmp_path / name)
+        assert _up_sql(Path("migrations")) == f"CREATE TABLE {table} (a)"
