@@ -410,19 +410,29 @@ class MigrationManager:
                     expect_current=expect_current,
                 )
             except BaseException:
-                if taken is not None and not executor.may_have_changed:
-                    # The run failed before its first change: its backup is a copy of nothing
-                    # new, and retries must not pile such copies up (retention is not run).
-                    self.backups.discard(taken)
-                    self.last_backup = None
+                self._discard_unused(taken, executor.may_have_changed)
                 raise
             finally:
                 from engine.checksum_cache import save_all
 
                 save_all()  # the checksums computed for this run, for the next one
-            if taken is not None:
+            changed = executor.may_have_changed or bool(result.done)
+            if taken is not None and not self._discard_unused(taken, changed):
                 self.backups.prune(protect=[taken.path])
             return result
+
+    def _discard_unused(self, taken: BackupInfo | None, changed: bool) -> bool:
+        """Delete the run's backup when the run changed nothing: it failed before its first
+        change, or the check under the lock found everything done by another runner. Such a copy
+        holds nothing new, and retries must not pile them up (retention is not run). True when
+        there is no backup left to keep."""
+        if taken is None:
+            return True
+        if changed:
+            return False
+        self.backups.discard(taken)
+        self.last_backup = None
+        return True
 
     @staticmethod
     def _refuse_irreversible(steps: list[PlanStep]) -> None:
