@@ -70,8 +70,6 @@ class Executor:
         self.expect_current: int | None = None
         #: Retries of a step that hit its lock_timeout (``--lock-retries``), with backoff.
         self.lock_retries = max(0, self.backend.options.lock_retries)
-        #: A migration's LOCK_TIMEOUT/STATEMENT_TIMEOUT is in force in the open transaction.
-        self._own_timeouts = False
         self._unfinished_checked = False
         #: Set once a step has committed, or when migration code ended the engine's transaction
         #: (then part of it may be committed): from then on the run cannot be said to have
@@ -184,16 +182,6 @@ class Executor:
                 direction=outside[0].direction,
             )
 
-    def _apply_step_timeouts(self, migration: Migration) -> None:
-        """A migration's LOCK_TIMEOUT / STATEMENT_TIMEOUT (servers), and back to the run's
-        defaults for the next migration of the same transaction."""
-        wanted = migration.lock_timeout is not None or migration.statement_timeout is not None
-        setter = getattr(self.backend, "set_step_timeouts", None)
-        if setter is None or not (wanted or self._own_timeouts):
-            return
-        setter(migration.lock_timeout, migration.statement_timeout)
-        self._own_timeouts = wanted
-
     def _refuse_unfinished(self) -> None:
         """Under the migration lock: an attempt that died outside a transaction blocks the run
         until an operator has looked (repair clears it)."""
@@ -237,8 +225,7 @@ class Executor:
                 raise
             started = time.perf_counter()
             try:
-                self._own_timeouts = False
-                self._apply_step_timeouts(migration)
+                self.runner.transaction_started()
                 # Outside a transaction each statement takes effect at once: from here on the
                 # run has changed the database, whatever happens next.
                 self.may_have_changed = True
@@ -259,7 +246,7 @@ class Executor:
         dialect = self.backend.capabilities.name
         with self.backend.foreign_keys_disabled(migration.disables_foreign_keys(dialect)):
             self.backend.begin_write()
-            self._own_timeouts = False
+            self.runner.transaction_started()
             try:
                 self.recorder.ensure_tables()
                 if not self._unfinished_checked:
@@ -273,7 +260,6 @@ class Executor:
                     return _StepOutcome(skipped=True, duration_ms=0.0)
                 # Inside the try: a handler that raises must not leave the transaction open.
                 self._emit(MigrationStarted(step.version, step.name, step.direction))
-                self._apply_step_timeouts(migration)
             except BaseException:
                 self._rollback()
                 raise
@@ -305,14 +291,13 @@ class Executor:
                 self.recorder.ensure_tables()
                 self._refuse_unfinished()
                 self._check_expected()
-                self._own_timeouts = False
+                self.runner.transaction_started()
                 for index, step in enumerate(steps):
                     if self._already_done(step):
                         skipped.append(step)
                         continue
                     migration = self.registry.get(step.version)
                     self._emit(MigrationStarted(step.version, step.name, step.direction))
-                    self._apply_step_timeouts(migration)
                     started_at, started = utc_now(), time.perf_counter()
                     last = index == len(steps) - 1
                     durations.append(

@@ -40,6 +40,24 @@ class StepRunner:
         self.registry = registry
         self.recorder = recorder
         self.tx = Tx(backend)
+        #: A migration's own LOCK_TIMEOUT/STATEMENT_TIMEOUT is in force (in the open transaction,
+        #: or the session's outside one); a new transaction starts with the run's defaults.
+        self._own_timeouts = False
+
+    def transaction_started(self) -> None:
+        """The caller opened a new transaction: the run's default timeouts are in force."""
+        self._own_timeouts = False
+
+    def apply_timeouts(self, migration: Migration) -> None:
+        """A migration's ``LOCK_TIMEOUT`` / ``STATEMENT_TIMEOUT`` (servers), and back to the run's
+        defaults for the next migration of the same transaction. ``run`` calls it, so a real run,
+        a rehearsal and the rollback impact wait for locks alike."""
+        wanted = migration.lock_timeout is not None or migration.statement_timeout is not None
+        setter = getattr(self.backend, "set_step_timeouts", None)
+        if setter is None or not (wanted or self._own_timeouts):
+            return
+        setter(migration.lock_timeout, migration.statement_timeout)
+        self._own_timeouts = wanted
 
     def run(
         self,
@@ -64,6 +82,7 @@ class StepRunner:
                 version=step.version,
                 direction=step.direction,
             )
+        self.apply_timeouts(migration)
         rows_before = backend.rows_changed()
         tracing = backend.trace(trace) if trace is not None else contextlib.nullcontext()
         # The guard outside the trace: its own statements are not the migration's SQL.
@@ -96,6 +115,7 @@ class StepRunner:
                 version=step.version,
                 direction=step.direction,
             )
+        self.apply_timeouts(migration)
         with self.backend.transaction_control_forbidden():
             func(self.tx)
 
