@@ -26,7 +26,7 @@ from textual.geometry import Size
 from textual.markup import escape
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Footer
 
 from console.formatting import (
     Clock,
@@ -64,7 +64,7 @@ from console.screens import (
 from console.screens.too_small import too_small
 from console.service import EngineService, LoadRequests, RunRequest, relative
 from console.watcher import DatabaseWatcher
-from console.widgets import ActionBar, ActivityLog, MigrationTable, ReadinessPanel
+from console.widgets import ActionBar, ActivityLog, ConsoleHeader, MigrationTable, ReadinessPanel
 from engine import (
     BackupInfo,
     BackupTaken,
@@ -181,7 +181,7 @@ class MigrationConsole(App[int]):
     # -- structure ----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Header(icon="≡")
+        yield ConsoleHeader(icon="≡")
         yield ActionBar(read_only=self.read_only, id="actions")
         with Vertical(id="main"):
             yield MigrationTable(id="migrations")

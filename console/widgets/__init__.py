@@ -2,7 +2,8 @@
 
 from console.widgets.action_bar import ActionBar
 from console.widgets.activity_log import ActivityLog
+from console.widgets.header import ConsoleHeader
 from console.widgets.migration_table import MigrationTable
 from console.widgets.readiness_panel import ReadinessPanel
 
-__all__ = ["ActionBar", "ActivityLog", "MigrationTable", "ReadinessPanel"]
+__all__ = ["ActionBar", "ActivityLog", "ConsoleHeader", "MigrationTable", "ReadinessPanel"]

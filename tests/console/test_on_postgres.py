@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -25,7 +26,8 @@ from console.widgets import MigrationTable, ReadinessPanel
 from engine import MigrationManager
 from engine.backends.base import ConnectOptions
 from tests.console.conftest import MIGRATIONS, fixed_clock, run_to_end, settle, wait_until
-from tests.pg import PgDatabase, Target
+from tests.console.test_snapshots import SnapCompare, _then
+from tests.pg import PgDatabase, Target, admin_connection, require_server, server_url, url_for
 
 #: Versions 2 and 4 of STORE_LIKE, for either dialect (``WITHOUT ROWID`` is SQLite's only).
 PORTABLE: dict[str, str] = {
@@ -278,3 +280,53 @@ async def test_the_header_names_host_database_and_schema_and_never_the_password(
         "table_properties",
     }
     assert pg_database.tables("public") == set()
+
+
+# -- a server database: the main screen, pixel for pixel ---------------------------------------
+
+#: The snapshot's database: its name is in the header, so it is fixed (not tests/pg.py's random
+#: one); runs that want it at the same time take turns (a session advisory lock on the server).
+SNAPSHOT_DATABASE = "mm_console_snapshot"
+
+
+@pytest.fixture
+def snapshot_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[PgDatabase]:
+    """``SNAPSHOT_DATABASE``, fresh, dropped afterwards; libpq's PGHOST/PGPORT/PGUSER name the
+    server, so the console's URL (and header) carry only the database, whatever the server."""
+    require_server()
+    server = urlsplit(server_url())
+    for variable, value in (
+        ("PGHOST", server.hostname),
+        ("PGPORT", server.port),
+        ("PGUSER", server.username),
+    ):
+        if value is not None:
+            monkeypatch.setenv(variable, str(value))
+    name = SNAPSHOT_DATABASE
+    with admin_connection() as turn:
+        turn.execute("SELECT pg_advisory_lock(hashtext(%s))", (name,))
+        with admin_connection() as conn:
+            # Left behind only by a run that was killed: it is this test's own database.
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield PgDatabase(name, url_for(name))
+        finally:
+            with admin_connection() as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    # The advisory lock ends with its session.
+
+
+def test_main_screen_on_postgresql_at_80x24(
+    snap_compare: SnapCompare, snapshot_database: PgDatabase
+) -> None:
+    """Versions 1-2 of 4 applied on a server database: the header names host, database and
+    schema; the readiness panel reads PENDING."""
+    spec = f"postgresql:///{SNAPSHOT_DATABASE}"
+    MigrationManager(spec, MIGRATIONS).migrate_to(2)
+    snapshot_database.execute(
+        "UPDATE schema_migrations SET applied_at = "
+        "'2026-11-26T03:0' || version || ':00.000Z', duration_ms = 10.0 + version"
+    )
+    app = open_console(Target("postgresql", spec, pg=snapshot_database))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_then())
