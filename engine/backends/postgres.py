@@ -703,6 +703,9 @@ class PostgresBackend:
         self._location = location or _location_of(conn)
         self._key = lock_key(self.schema)
         self._session = _Session()
+        #: Announcements of the open transaction, sent with its COMMIT (one round trip).
+        self._notes: list[str] = []
+        self._notes_at: dict[str, int] = {}
         self._saved_factory: Any = conn.cursor_factory
         self._saved_autocommit = conn.autocommit
         if not conn.autocommit and conn.info.transaction_status == TransactionStatus.IDLE:
@@ -860,13 +863,18 @@ class PostgresBackend:
             raise pg_errors.InFailedSqlTransaction(
                 "the transaction was aborted by an earlier error and has been rolled back"
             )
+        notes, self._notes = self._notes, []
+        self._notes_at.clear()
+        sends = [f"SELECT pg_notify({_literal(CHANGE_CHANNEL)}, {_literal(n)})" for n in notes]
         try:
-            self._conn.execute("COMMIT")
+            self._conn.execute("; ".join([*sends, "COMMIT"]))
         except psycopg.Error:
             self.rollback()
             raise
 
     def rollback(self) -> None:
+        self._notes.clear()
+        self._notes_at.clear()
         if self._conn.closed:
             return
         if self._conn.info.transaction_status in (
@@ -884,8 +892,10 @@ class PostgresBackend:
 
     def savepoint(self, name: str) -> None:
         self._conn.execute(f"SAVEPOINT {name}")
+        self._notes_at[name] = len(self._notes)
 
     def rollback_to_savepoint(self, name: str) -> None:
+        del self._notes[self._notes_at.get(name, len(self._notes)) :]
         if self._conn.closed:
             return
         with contextlib.suppress(psycopg.Error):
@@ -980,8 +990,14 @@ class PostgresBackend:
 
     def notify_change(self, payload: str) -> None:
         """``NOTIFY metamigrate, '<schema> <payload>'``: delivered to every ``LISTEN metamigrate``
-        session when this transaction commits, never when it rolls back."""
-        self._conn.execute("SELECT pg_notify(%s, %s)", (CHANGE_CHANNEL, f"{self.schema} {payload}"))
+        session when this transaction commits, never when it rolls back (nor when a savepoint
+        it follows is rolled back). Inside a transaction it is sent with the COMMIT, in the
+        same round trip; outside one, at once."""
+        note = f"{self.schema} {payload}"
+        if self.in_transaction:
+            self._notes.append(note)
+            return
+        self._conn.execute("SELECT pg_notify(%s, %s)", (CHANGE_CHANNEL, note))
 
     def error_kind(self, exc: BaseException) -> str:
         """The engine's words for what ``exc`` means ("locked" for any lock wait that expired)."""
@@ -1102,26 +1118,57 @@ class PostgresBackend:
             ).fetchall()
         }
         shapes: dict[str, TableShape] = {}
+        exact: dict[str, tuple[str, ...]] = {}
         for name in names:
             columns = described.get(name) or tuple(self.columns(name))
             size, reltuples = sizes.get(name, (0, -1.0))
             if size > EXACT_COUNT_MAX_BYTES and reltuples >= 0:
                 shapes[name] = self._estimated_shape(name, columns, reltuples)
-                continue
-            counts = ", ".join(["count(*)", *(f"count({quote_identifier(c)})" for c in columns)])
+            else:
+                exact[name] = columns
+        # Exact counts of the small tables, many tables per statement (one round trip each
+        # chunk instead of one per table); a chunk that fails is counted table by table.
+        pending = list(exact.items())
+        for start in range(0, len(pending), _COUNTS_PER_STATEMENT):
+            chunk = pending[start : start + _COUNTS_PER_STATEMENT]
             try:
-                row = self._conn.execute(
-                    f"SELECT {counts} FROM {quote_identifier(self.schema)}.{quote_identifier(name)}"
-                ).fetchone()
+                counted = self._count_rows(chunk)
             except psycopg.Error:
                 if self._conn.info.transaction_status == TransactionStatus.INERROR:
                     raise
-                row = (0, *([0] * len(columns)))
-            assert row is not None
-            shapes[name] = TableShape(
-                int(row[0]), dict(zip(columns, map(int, row[1:]), strict=True))
-            )
-        return shapes
+                counted = {name: self._count_rows_of(name, columns) for name, columns in chunk}
+            for name, columns in chunk:
+                row = counted[name]
+                shapes[name] = TableShape(
+                    int(row[0]), dict(zip(columns, map(int, row[1:]), strict=True))
+                )
+        return {name: shapes[name] for name in names}
+
+    def _count_sql(self, name: str, columns: tuple[str, ...]) -> tuple[str, str]:
+        """The qualified table and its count expressions."""
+        counts = ", ".join(["count(*)", *(f"count({quote_identifier(c)})" for c in columns)])
+        return f"{quote_identifier(self.schema)}.{quote_identifier(name)}", counts
+
+    def _count_rows(self, chunk: list[tuple[str, tuple[str, ...]]]) -> dict[str, list[int]]:
+        """Row and non-null counts of every table of ``chunk`` in one statement."""
+        parts = []
+        for name, columns in chunk:
+            table, counts = self._count_sql(name, columns)
+            parts.append(f"SELECT {_literal(name)}::text, ARRAY[{counts}]::bigint[] FROM {table}")
+        rows = self._conn.execute(" UNION ALL ".join(parts)).fetchall()
+        return {name: list(values) for name, values in rows}
+
+    def _count_rows_of(self, name: str, columns: tuple[str, ...]) -> list[int]:
+        """The same for one table; zeros when it cannot be read outside a transaction."""
+        table, counts = self._count_sql(name, columns)
+        try:
+            row = self._conn.execute(f"SELECT {counts} FROM {table}").fetchone()
+        except psycopg.Error:
+            if self._conn.info.transaction_status == TransactionStatus.INERROR:
+                raise
+            return [0] * (len(columns) + 1)
+        assert row is not None
+        return list(row)
 
     def _estimated_shape(self, name: str, columns: tuple[str, ...], reltuples: float) -> TableShape:
         null_fractions = dict(
@@ -1262,6 +1309,10 @@ class PostgresBackend:
         from engine.backends.pg_backup import restore_schema
 
         restore_schema(self._conn, self.schema, path, keep_current)
+
+
+#: Tables whose rows are counted by one statement (``table_shapes``).
+_COUNTS_PER_STATEMENT = 250
 
 
 def _last_row(cursor: psycopg.Cursor[Any]) -> Any:

@@ -57,3 +57,27 @@ def test_a_listener_hears_only_its_own_schema(pg_database: PgDatabase, migration
     with ChangeListener(pg_database.url, ConnectOptions(schema="other")) as listener:
         MigrationManager(pg_database.url, migrations, backup=False).migrate_to(1)
         assert listener.wait(0.3) == []
+
+
+def test_an_announcement_rolled_back_to_its_savepoint_is_never_sent(
+    pg_database: PgDatabase,
+) -> None:
+    from engine.backends import open_backend
+
+    backend = open_backend(pg_database.url, ConnectOptions())
+    try:
+        with ChangeListener(pg_database.url) as listener:
+            backend.begin_write()
+            backend.notify_change("applied 1")
+            backend.savepoint("sp")
+            backend.notify_change("applied 2")
+            backend.rollback_to_savepoint("sp")
+            assert listener.wait(0.1) == []  # nothing before the commit
+            backend.commit()
+            assert listener.wait(5) == ["applied 1"]
+            backend.begin_write()
+            backend.notify_change("applied 3")
+            backend.rollback()
+            assert listener.wait(0.3) == []
+    finally:
+        backend.close()

@@ -154,6 +154,23 @@ def test_small_tables_are_counted_exactly(backend: pgb.PostgresBackend) -> None:
     assert (shape.rows, dict(shape.columns), shape.exact) == (2, {"id": 2, "name": 2}, True)
 
 
+def test_many_tables_are_counted_exactly_a_chunk_of_tables_per_statement(
+    backend: pgb.PostgresBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pgb, "_COUNTS_PER_STATEMENT", 3)
+    for i in range(7):
+        backend.execute(f'CREATE TABLE "t {i}" (id int, "odd ""name" text)')
+    backend.execute("INSERT INTO \"t 5\" VALUES (1, NULL), (2, 'x'), (3, 'y')")
+    names = [f"t {i}" for i in range(7)]
+    statements: list[str] = []
+    with backend.trace(statements.append):
+        shapes = backend.table_shapes(names)
+    assert list(shapes) == names
+    assert (shapes["t 5"].rows, dict(shapes["t 5"].columns)) == (3, {"id": 3, 'odd "name': 2})
+    assert all(shapes[n].rows == 0 for n in names if n != "t 5")
+    assert sum("ARRAY[count(*)" in s for s in statements) == 3  # 3 + 3 + 1 tables
+
+
 def test_large_tables_are_estimated_from_the_statistics(
     backend: pgb.PostgresBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
