@@ -80,8 +80,9 @@ class DeploymentManager:
                 None,
             )
         try:
-            migrations = self.manager.status()
-            report = self.manager.verify(full_checksums=full_checksums)
+            migrations, report = self.manager.statuses_and_verification(
+                full_checksums=full_checksums
+            )
         except MetamigrateError as exc:
             latest = self.manager.latest_version
             return DeploymentStatus("error", 0, latest, 0, 0, False, [], [exc.message], None)

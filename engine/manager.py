@@ -632,15 +632,23 @@ class MigrationManager:
     def verify(self, *, full_checksums: bool = True) -> VerificationReport:
         """Every check; ``full_checksums=False`` re-parses only the migration files whose size
         or mtime changed since they were applied (quick enough for a UI refresh)."""
+        return self.statuses_and_verification(full_checksums=full_checksums)[1]
+
+    def statuses_and_verification(
+        self, *, full_checksums: bool = True
+    ) -> tuple[list[MigrationStatus], VerificationReport]:
+        """``status()`` and ``verify()`` read on one connection (the deployment gate: one
+        session per replica, the applied rows read once)."""
         from engine.verify import verify
 
         self.require_database()  # a database that does not exist must not pass verification
         with self.backend() as backend:
             statuses = self._statuses(self._applied(backend))
-            return verify(
+            report = verify(
                 backend,
                 self.registry,
                 statuses,
                 self.extra_checks,
                 full_checksums=full_checksums,
             )
+            return statuses, report
