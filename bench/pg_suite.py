@@ -18,6 +18,7 @@ from bench.stats import summarize
 from bench.tools import Tool, postgres_tools
 from bench.tools.base import Invocation
 from bench.tools.metamigrate_tool import Metamigrate
+from bench.tools.raw import RawPostgres
 from bench.workload import Workload
 
 
@@ -30,45 +31,61 @@ def replica_start(
     server: str, n: int, replicas: int, reps: int, work: Path, warm_up: bool = True
 ) -> dict[str, Any]:
     """Seconds until ``replicas`` processes started at once have all exited from
-    ``metamigrate ensure-ready`` on a database migrated to N, against one process alone.
+    ``metamigrate ensure-ready`` on a database migrated to N, against one process alone; and
+    the same for raw psycopg's status script (the floor: on a machine with fewer cores than
+    processes, CPU time alone makes N processes slower than one).
 
-    The database is migrated once by ``metamigrate migrate`` (untimed); each repetition times
-    one process alone, then all of them together (spawn of the first to reap of the last), and
-    every process must report READY (exit 0).
+    Each database is migrated once by the tool's apply (untimed); each repetition times one
+    process alone, then all of them together (spawn of the first to reap of the last), and
+    every process must succeed (exit 0: READY for ensure-ready).
     """
-    tool = Metamigrate("no-backup", server)
-    tool.key = "metamigrate-replicas"  # its own scratch database
     workload = Workload(n)
-    project = tool.prepare(workload, work / f"replicas-n{n}")
-    suite.byte_compile(project.root)
-    project.reset()
     scratch = work / "scratch"
-    run_checked(project.apply, scratch)
-    dbcheck.assert_applied(project.db, workload, "metamigrate")
-    argv = [*project.status.argv[:-2], "ensure-ready"]  # the same --db/--migrations
-    ready = Invocation(argv, project.root)
-    alone: list[Any] = []
-    together: list[float] = []
-    cpu: list[float] = []
+    commands: dict[str, Invocation] = {}
+    for tool, make in (
+        (Metamigrate("no-backup", server), lambda p: [*p.status.argv[:-2], "ensure-ready"]),
+        (RawPostgres(False, server), lambda p: p.status.argv),
+    ):
+        tool.key += "-replicas"  # its own scratch database
+        project = tool.prepare(workload, work / f"replicas-n{n}-{tool.key}")
+        suite.byte_compile(project.root)
+        project.reset()
+        run_checked(project.apply, scratch)
+        dbcheck.assert_applied(project.db, workload, tool.key)
+        commands[tool.key.removesuffix("-replicas")] = Invocation(make(project), project.root)
+    samples: dict[str, tuple[list[Any], list[float], list[float]]] = {
+        key: ([], [], []) for key in commands
+    }
     for rep in range(0 if warm_up else 1, reps + 1):
-        single = run_checked(ready, scratch)
-        seconds, cpu_seconds = _all_at_once(ready, replicas, scratch)
-        if rep:
-            alone.append(single)
-            together.append(seconds)
-            cpu.append(cpu_seconds)
-        suite.log(
-            f"N={n} replica start {'rep ' + str(rep) if rep else 'warm-up'}: 1 alone "
-            f"{single.seconds:.3f}s, {replicas} at once {seconds:.3f}s"
-        )
-    one = summarize(alone)
-    many = {"min": min(together), "median": _median(together), "samples": together}
-    many["cpu_seconds_all_processes_median"] = _median(cpu)
+        for key, command in commands.items():
+            single = run_checked(command, scratch)
+            seconds, cpu_seconds = _all_at_once(command, replicas, scratch)
+            if rep:
+                alone, together, cpu = samples[key]
+                alone.append(single)
+                together.append(seconds)
+                cpu.append(cpu_seconds)
+            suite.log(
+                f"N={n} replica start {'rep ' + str(rep) if rep else 'warm-up'}: {key}: 1 alone "
+                f"{single.seconds:.3f}s, {replicas} at once {seconds:.3f}s"
+            )
+    figures = {key: _figure(*samples[key]) for key in commands}
     return {
         "n": n,
         "replicas": replicas,
         "reps": reps,
         "command": "metamigrate ensure-ready",
+        **figures["metamigrate"],
+        # The same measurement of the raw status script: what this machine's cores allow.
+        "floor": {"command": "raw psycopg status", **figures["raw"]},
+    }
+
+
+def _figure(alone: list[Any], together: list[float], cpu: list[float]) -> dict[str, Any]:
+    one = summarize(alone)
+    many = {"min": min(together), "median": _median(together), "samples": together}
+    many["cpu_seconds_all_processes_median"] = _median(cpu)
+    return {
         "one": one,
         "all": many,
         "ratio": many["median"] / one["median"],

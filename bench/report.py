@@ -217,20 +217,28 @@ def environment_section(results: dict[str, Any]) -> list[str]:
 
 
 def replica_line(start: dict[str, Any] | None) -> list[str]:
-    """The replica-start figure in one sentence (or why it is missing)."""
+    """The replica-start figure in one sentence (or why it is missing), and its floor."""
     if not start:
         return []
     if "ratio" not in start:
         return [f"Replica start: {start.get('skipped', 'not measured')}.", ""]
-    return [
+    line = (
         f"Replica start, N = {start['n']}: {start['replicas']} processes calling "
         f"`{start['command']}` at once on a migrated database, all ready after "
         f"{seconds(start['all']['median'])} (median of {start['reps']}; min "
         f"{seconds(start['all']['min'])}) against {seconds(start['one']['median'])} for one alone "
         f"(min {seconds(start['one']['min'])}): {start['ratio']:.2f}x "
-        f"({start['ratio_min']:.2f}x on the minimums).",
-        "",
-    ]
+        f"({start['ratio_min']:.2f}x on the minimums)."
+    )
+    floor = start.get("floor")
+    if floor:
+        line += (
+            f" The same for raw psycopg's status script ({start['replicas']} at once "
+            f"{seconds(floor['all']['median'])} against {seconds(floor['one']['median'])}): "
+            f"{floor['ratio']:.2f}x, what {start['replicas']} processes cost on this machine's "
+            "cores whatever they run."
+        )
+    return [line, ""]
 
 
 def postgres_environment(section: dict[str, Any]) -> list[str]:

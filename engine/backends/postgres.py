@@ -621,7 +621,8 @@ WHERE t.typnamespace = (SELECT oid FROM ns) AND t.typtype IN ('e', 'd')
 """
 
 _TABLE_SIZES_SQL = f"""
-SELECT c.relname, pg_relation_size(c.oid), c.reltuples::float8
+SELECT c.relname, CASE c.relkind WHEN 'p' THEN -1 ELSE pg_relation_size(c.oid) END,
+       c.reltuples::float8
 FROM pg_class AS c
 WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = %(schema)s)
   AND c.relkind IN ('r', 'p') AND c.oid NOT IN {_BOOKKEEPING_OIDS}
@@ -789,28 +790,28 @@ class PostgresBackend:
                 f"Database {self.location} was opened read-only; nothing was changed. Open it "
                 "without --read-only to migrate."
             )
+        # SET LOCAL, as set_config(..., true): for this transaction only.
         settings = [
-            f"SET LOCAL search_path = {quote_identifier(self.schema)}",
-            f"SET LOCAL lock_timeout = {_literal(self.ddl_lock_timeout)}",
+            ("search_path", quote_identifier(self.schema)),
+            ("lock_timeout", self.ddl_lock_timeout),
         ]
         if self.options.statement_timeout:
-            settings.append(
-                f"SET LOCAL statement_timeout = {_literal(self.options.statement_timeout)}"
-            )
+            settings.append(("statement_timeout", self.options.statement_timeout))
+        local = "".join(
+            f"set_config({_literal(name)}, {_literal(value)}, true), " for name, value in settings
+        )
         try:
-            # One round trip: BEGIN, the migrations' settings, the lock if it is free, and
-            # whether this server can be written.
+            # One round trip and one statement after BEGIN: the migrations' settings, the lock
+            # if it is free, and whether this server can be written.
             row = _last_row(
                 self._conn.execute(
-                    "BEGIN; "
-                    + "; ".join(settings)
-                    + f"; SELECT pg_try_advisory_xact_lock({self._key}), "
+                    f"BEGIN; SELECT {local}pg_try_advisory_xact_lock({self._key}), "
                     "current_setting('transaction_read_only') = 'on', pg_is_in_recovery(), "
                     f"EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = {_literal(self.schema)})"
                 )
             )
             assert row is not None
-            got_it, read_only, standby, schema_exists = row
+            got_it, read_only, standby, schema_exists = row[-4:]
             if read_only or standby:
                 self.rollback()
                 what = (
@@ -1124,6 +1125,10 @@ class PostgresBackend:
             size, reltuples = sizes.get(name, (0, -1.0))
             if size > EXACT_COUNT_MAX_BYTES and reltuples >= 0:
                 shapes[name] = self._estimated_shape(name, columns, reltuples)
+            elif name in sizes and size == 0:
+                # No page at all: no row, exactly (nothing to scan; a partitioned table, whose
+                # rows are in its partitions, reads -1).
+                shapes[name] = TableShape(0, dict.fromkeys(columns, 0))
             else:
                 exact[name] = columns
         # Exact counts of the small tables, many tables per statement (one round trip each

@@ -158,17 +158,29 @@ def test_many_tables_are_counted_exactly_a_chunk_of_tables_per_statement(
     backend: pgb.PostgresBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(pgb, "_COUNTS_PER_STATEMENT", 3)
-    for i in range(7):
+    for i in range(9):
         backend.execute(f'CREATE TABLE "t {i}" (id int, "odd ""name" text)')
-    backend.execute("INSERT INTO \"t 5\" VALUES (1, NULL), (2, 'x'), (3, 'y')")
-    names = [f"t {i}" for i in range(7)]
+    for i in range(5):  # t 5 holds three rows; t 0-3 one row each, deleted: pages, no rows
+        backend.execute(f"INSERT INTO \"t {i}\" VALUES (1, NULL), (2, 'x'), (3, 'y')")
+    backend.execute('DELETE FROM "t 0"; DELETE FROM "t 1"; DELETE FROM "t 2"; DELETE FROM "t 3"')
+    names = [f"t {i}" for i in range(9)]
     statements: list[str] = []
     with backend.trace(statements.append):
         shapes = backend.table_shapes(names)
     assert list(shapes) == names
-    assert (shapes["t 5"].rows, dict(shapes["t 5"].columns)) == (3, {"id": 3, 'odd "name': 2})
-    assert all(shapes[n].rows == 0 for n in names if n != "t 5")
-    assert sum("ARRAY[count(*)" in s for s in statements) == 3  # 3 + 3 + 1 tables
+    assert (shapes["t 4"].rows, dict(shapes["t 4"].columns)) == (3, {"id": 3, 'odd "name': 2})
+    assert all(shapes[n].rows == 0 and shapes[n].exact for n in names if n != "t 4")
+    # Only the five tables with pages are scanned, three per statement; the empty ones are not.
+    assert sum("ARRAY[count(*)" in s for s in statements) == 2
+
+
+def test_a_partitioned_table_is_counted_through_its_partitions(
+    backend: pgb.PostgresBackend,
+) -> None:
+    backend.execute("CREATE TABLE parted (id int) PARTITION BY RANGE (id)")
+    backend.execute("CREATE TABLE parted_low PARTITION OF parted FOR VALUES FROM (0) TO (10)")
+    backend.execute("INSERT INTO parted VALUES (1), (2)")
+    assert backend.table_shapes(["parted"])["parted"].rows == 2
 
 
 def test_large_tables_are_estimated_from_the_statistics(
