@@ -163,6 +163,19 @@ class Recorder:
             text = self._sql[sql] = self.backend.sql(sql)
         return self.backend.execute(text, params)
 
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """A bookkeeping write whose result nobody reads: a backend that can sends it with the
+        transaction's COMMIT (one round trip less), and before any other statement of the
+        connection, so everything later in the transaction sees it."""
+        text = self._sql.get(sql)
+        if text is None:
+            text = self._sql[sql] = self.backend.sql(sql)
+        later = getattr(self.backend, "execute_at_commit", None)
+        if later is None:
+            self.backend.execute(text, params)
+        else:
+            later(text, params)
+
     def has_tables(self) -> bool:
         if not self._tables_present:
             self._tables_present = self.backend.table_exists(
@@ -305,7 +318,7 @@ class Recorder:
     ) -> None:
         """Insert the row of an applied version; ``schema_facts`` (``engine.drift.encode``) is
         the structural description behind ``fingerprint`` (call ``ensure_tables`` first)."""
-        self._run(
+        self._write(
             "INSERT INTO schema_migrations (version, name, description, checksum, source_key, "
             "reversible, fingerprint, schema_facts, applied_at, duration_ms, applied_by) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -326,7 +339,7 @@ class Recorder:
         self._announce(f"applied {version}")
 
     def record_unapplied(self, version: int) -> None:
-        self._run("DELETE FROM schema_migrations WHERE version = ?", (version,))
+        self._write("DELETE FROM schema_migrations WHERE version = ?", (version,))
         self._announce(f"unapplied {version}")
 
     def _announce(self, payload: str) -> None:
@@ -465,7 +478,7 @@ class Recorder:
         """One attempt; ``reason`` (the operator's why) and ``note`` (what the engine did) are
         for the lifecycle directions and need ``ensure_tables`` first."""
         if reason is None and note is None:
-            self._run(
+            self._write(
                 "INSERT INTO schema_migration_history (version, name, direction, started_at, "
                 'finished_at, duration_ms, success, error, "user", host, pid) '
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

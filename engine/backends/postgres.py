@@ -239,6 +239,15 @@ class _Session:
         self.trace: TraceCallback | None = None
         self.rows_changed = 0
         self.last_statement = ""
+        #: Engine writes waiting for the next statement or the COMMIT (``execute_at_commit``).
+        self.deferred: list[str] = []
+
+    def flush(self, cursor: psycopg.Cursor[Any]) -> None:
+        """Send the deferred writes now (before the statement about to run)."""
+        if self.deferred:
+            batch, self.deferred = "; ".join(self.deferred), []
+            self.last_statement = batch
+            psycopg.Cursor.execute(cursor, batch)
 
 
 _SESSION_ATTRIBUTE = "_metamigrate_session"
@@ -260,6 +269,8 @@ class _Cursor(psycopg.Cursor[Any]):
             raise TransactionControlDenied(
                 "migration code may not control the engine's transaction"
             )
+        session.flush(self)
+        session.last_statement = text
         if session.trace is not None:
             session.trace(text)
         result = super().execute(query, params, **kwargs)
@@ -277,6 +288,8 @@ class _Cursor(psycopg.Cursor[Any]):
             raise TransactionControlDenied(
                 "migration code may not control the engine's transaction"
             )
+        session.flush(self)
+        session.last_statement = text
         if session.trace is not None:
             session.trace(text)
         super().executemany(query, params_seq, **kwargs)
@@ -773,6 +786,15 @@ class PostgresBackend:
     def execute(self, sql: str, params: Params = ()) -> Any:
         return self._conn.execute(sql, params or None)
 
+    def execute_at_commit(self, sql: str, params: Params = ()) -> None:
+        """Run ``sql``, whose result nobody reads, with the next statement's round trip or the
+        COMMIT's (bound here, client-side); at once outside a transaction."""
+        if not self.in_transaction:
+            self.execute(sql, params)
+            return
+        bound = psycopg.ClientCursor(self._conn).mogrify(sql, params or None)
+        self._session.deferred.append(bound)
+
     def executemany(self, sql: str, rows: Iterable[Params]) -> Any:
         cursor = self._conn.cursor()
         cursor.executemany(sql, rows)
@@ -866,9 +888,11 @@ class PostgresBackend:
             )
         notes, self._notes = self._notes, []
         self._notes_at.clear()
+        writes, self._session.deferred = self._session.deferred, []
         sends = [f"SELECT pg_notify({_literal(CHANGE_CHANNEL)}, {_literal(n)})" for n in notes]
         try:
-            self._conn.execute("; ".join([*sends, "COMMIT"]))
+            # One round trip: the deferred bookkeeping writes, the announcements, COMMIT.
+            self._conn.execute("; ".join([*writes, *sends, "COMMIT"]))
         except psycopg.Error:
             self.rollback()
             raise
@@ -876,6 +900,7 @@ class PostgresBackend:
     def rollback(self) -> None:
         self._notes.clear()
         self._notes_at.clear()
+        self._session.deferred.clear()
         if self._conn.closed:
             return
         if self._conn.info.transaction_status in (
