@@ -385,6 +385,10 @@ class MigrationManager:
             )
         if direction == "down":
             self.require_database()  # only migrate creates a database
+        elif not self.exists():
+            # A new database: import every planned migration before the file is created, so
+            # one that fails at import (or calls sys.exit) leaves no empty database behind.
+            self._load_plan(target)
         with self.backend() as backend:
             applied = self._applied(backend)
             current = max(applied, default=0)
@@ -433,6 +437,11 @@ class MigrationManager:
         self.backups.discard(taken)
         self.last_backup = None
         return True
+
+    def _load_plan(self, target: int) -> None:
+        """Import the migrations that an up run from version 0 to ``target`` would apply."""
+        for step in self.planner.plan({}, target).steps:
+            self.registry.get(step.version)
 
     @staticmethod
     def _refuse_irreversible(steps: list[PlanStep]) -> None:
