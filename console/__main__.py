@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from engine.backends.base import ConnectOptions
 from engine.options import add_options, flags_of
@@ -28,18 +29,30 @@ def run_console(
 ) -> int:
     """Open the console on ``db_path`` until the operator quits; the exit code (0 on a quit).
 
-    A missing database is created empty (version 0) unless ``read_only``; it is never migrated
-    unless the operator asks. ``base_path`` (the metadata service's folder) adds the Iceberg
-    catalog's consistency check to the readiness panel. ``connect_options`` say how a server is
-    reached (its schema, timeouts); ``backup_dir`` where the backups are.
+    A missing database is not created on open: the console shows that there is no database
+    yet, and only a migrate the operator confirms creates it (``read_only`` refuses to open a
+    missing one: there is nothing to read). ``base_path`` (the metadata service's folder) adds
+    the Iceberg catalog's consistency check to the readiness panel. ``connect_options`` say how
+    a server is reached (its schema, timeouts); ``backup_dir`` where the backups are.
     """
+    from console.service import no_database_text
     from engine import MetamigrateError, Registry
-    from engine.backends import open_backend, validate_location
+    from engine.backends import (
+        display_location,
+        is_file_location,
+        open_backend,
+        sqlite_path,
+        validate_location,
+    )
+    from engine.errors import DatabaseNotFoundError
 
     try:
         registry = Registry.from_spec(migrations)
         if read_only:
             # Fail now, with the engine's sentence, rather than inside a full-screen app.
+            if is_file_location(db_path) and not Path(sqlite_path(db_path)).exists():
+                missing = no_database_text(display_location(db_path), read_only=True)
+                raise DatabaseNotFoundError(missing)
             options = replace(connect_options or ConnectOptions(), read_only=True)
             open_backend(db_path, options).close()
         else:
@@ -76,7 +89,8 @@ def run_console(
 
 #: The console's wording of the table's options where it differs from the CLI's.
 _HELP = {
-    "db": "the database: a SQLite file path (created if missing) or a postgresql:// URL "
+    "db": "the database: a SQLite file path (a confirmed migrate creates a missing one) or a "
+    "postgresql:// URL "
     f"(env {ENV_DB}, default ./{DEFAULT_DB})",
     "busy_timeout": "how long a migrate or rollback waits for another writer's lock "
     f"(default {DEFAULT_BUSY_TIMEOUT:g})",

@@ -62,7 +62,7 @@ from console.screens import (
     TooSmallScreen,
 )
 from console.screens.too_small import too_small
-from console.service import EngineService, LoadRequests, RunRequest, relative
+from console.service import EngineService, LoadRequests, RunRequest, no_database_text, relative
 from console.watcher import DatabaseWatcher
 from console.widgets import ActionBar, ActivityLog, ConsoleHeader, MigrationTable, ReadinessPanel
 from engine import (
@@ -132,6 +132,8 @@ class MigrationConsole(App[int]):
     deployment: reactive[DeploymentStatus | None] = reactive(None, always_update=True, init=False)
     #: Counts the changes other connections made; open dialogs watch it and plan again.
     external_changes = reactive(0)
+    #: False while the database file does not exist (only a confirmed migrate creates it).
+    database_exists = reactive(True, init=False)
 
     def __init__(
         self,
@@ -257,6 +259,9 @@ class MigrationConsole(App[int]):
 
     def _update_subtitle(self) -> None:
         mode = " · READ-ONLY" if self.read_only else ""
+        if not self.database_exists:
+            self.sub_title = f"{self.db_label} · no database yet · 0 of {self.latest_version}{mode}"
+            return
         self.sub_title = (
             f"{self.db_label} · version {self.current_version} of {self.latest_version}{mode}"
         )
@@ -267,6 +272,14 @@ class MigrationConsole(App[int]):
     def watch_latest_version(self) -> None:
         self._update_subtitle()
 
+    def watch_database_exists(self) -> None:
+        self._update_subtitle()
+
+    def no_database_text(self) -> str:
+        """What the console says while the database file does not exist (nothing created it)."""
+        pending = self.deployment.pending_count if self.deployment else self.latest_version
+        return no_database_text(self.db_label, read_only=self.read_only, pending=pending)
+
     def watch_running(self, running: bool) -> None:
         self._quit_armed = False
         self.query_one(ActionBar).set_busy(running, self._run_text)
@@ -275,6 +288,9 @@ class MigrationConsole(App[int]):
         self, before: DeploymentStatus | None, deployment: DeploymentStatus | None
     ) -> None:
         if deployment is None:
+            return
+        if not self.database_exists:
+            self.panel.show_missing(deployment, self.no_database_text())
             return
         self.panel.show(deployment)
         if before is not None and before.status != deployment.status:
@@ -315,19 +331,19 @@ class MigrationConsole(App[int]):
         service = self.service
         while (reason := self.loads.take()) is not None:
             if reason == "open":
-                # Create a missing file, take the watcher's baseline, then poll.
-                created = service.attempt(service.ensure_database)
+                # Take the watcher's baseline, then poll (neither creates a missing file).
                 self.watcher.prime()
                 self.watcher.start()
-                if created.error is not None:
-                    post(self, LoadFailed(created.error))
-                    continue
+            exists = service.attempt(service.exists)
+            if exists.value is None:
+                post(self, LoadFailed(exists.error or "The database could not be found."))
+                continue
             read = service.attempt(service.statuses)
             if read.value is None:
                 post(self, LoadFailed(read.error or "The database could not be read."))
                 continue
             statuses, latest = read.value
-            post(self, StatusLoaded(statuses, latest, reason))
+            post(self, StatusLoaded(statuses, latest, reason, exists.value))
             gate = service.attempt(partial(service.readiness, full_checksums=reason == "verify"))
             if gate.value is None:
                 post(self, LoadFailed(gate.error or "The checks could not run."))
@@ -336,6 +352,7 @@ class MigrationConsole(App[int]):
 
     def on_status_loaded(self, message: StatusLoaded) -> None:
         before = self.current_version
+        self.database_exists = message.exists
         current = current_of(message.statuses)
         self.table.show(message.statuses)
         self._show_detail()
@@ -350,6 +367,10 @@ class MigrationConsole(App[int]):
     def on_readiness_loaded(self, message: ReadinessLoaded) -> None:
         deployment = message.deployment
         self.deployment = deployment
+        if not self.database_exists:
+            if message.reason in ("open", "verify", "refresh"):
+                self.log_widget.warning(self.no_database_text())
+            return
         if message.reason == "open":
             self.log_widget.info(
                 f"Version {deployment.current_version} of {deployment.latest_version}: "

@@ -43,6 +43,8 @@ class StatusLoaded(Message):
     statuses: list[MigrationStatus]
     latest_version: int
     reason: str
+    #: False: there is no database yet (every migration pending; migrate creates it).
+    exists: bool = True
 
 
 @dataclass

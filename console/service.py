@@ -67,6 +67,8 @@ class MigratePlan:
     steps: list[PlanStep]
     current_version: int
     latest_version: int
+    #: There is no database yet: confirming this migrate creates it.
+    creates_database: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,19 @@ def relative(path: str) -> str:
         return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
     except (ValueError, OSError):
         return path
+
+
+def no_database_text(database: str, *, read_only: bool, pending: int = 0) -> str:
+    """What the console says while there is no database at ``database`` (nothing created it)."""
+    if read_only:
+        return (
+            f"No database at {database}: there is nothing to read, and migrate is not available "
+            "read-only. Open the console without --read-only to create it."
+        )
+    return (
+        f"No database at {database} yet; press m to create it and apply {pending} "
+        f"migration{'s' if pending != 1 else ''}."
+    )
 
 
 #: Which reload wins when several wait for the one in flight (see ``LoadRequests``).
@@ -228,11 +243,10 @@ class EngineService:
 
     # -- reading --------------------------------------------------------------------------------
 
-    def ensure_database(self) -> None:
-        """Create a missing database file (empty, version 0); writes nothing else."""
-        if not self.read_only:
-            with self.reader().connection():
-                pass
+    def exists(self) -> bool:
+        """Whether the database is there; asking never creates it (only a confirmed migrate
+        does, ``run``)."""
+        return self.reader().exists()
 
     def statuses(self) -> tuple[list[MigrationStatus], int]:
         manager = self.reader()
@@ -246,7 +260,12 @@ class EngineService:
     def migrate_plan(self) -> MigratePlan:
         manager = self.reader()
         steps = manager.plan(manager.latest_version)
-        return MigratePlan(steps, manager.current_version, manager.latest_version)
+        return MigratePlan(
+            steps,
+            manager.current_version,
+            manager.latest_version,
+            creates_database=not manager.exists(),
+        )
 
     def rollback_plan(self) -> RollbackPlan:
         manager = self.reader()

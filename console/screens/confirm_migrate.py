@@ -1,5 +1,6 @@
 """ConfirmMigrateScreen: the exact plan and the target database, confirmed or cancelled.
 
+When there is no database yet, it says that confirming creates it (nothing else does).
 Focus starts on Cancel, so a stray Enter cancels; Escape cancels; nothing is written until the
 operator presses Migrate. The screen returns a ``RunRequest`` carrying the version the plan on
 screen was made for, so the engine refuses the run if the database moved after the last look.
@@ -74,6 +75,9 @@ class ConfirmMigrateScreen(Rehearsable[RunRequest | None]):
         summary = Text()
         summary.append("Database  ", style="dim")
         summary.append(self.database, style="bold")
+        if self.plan.creates_database:
+            summary.append("\nNew       ", style="dim")
+            summary.append("there is no database yet: this migrate creates it", style="yellow")
         summary.append("\nVersion   ", style="dim")
         summary.append(f"{self.current_version} → {self.target_version}", style="bold")
         if count:
@@ -112,7 +116,7 @@ class ConfirmMigrateScreen(Rehearsable[RunRequest | None]):
             return  # still checking: Migrate stays refused
         old, self.plan = self.plan, plan
         self.checking = False
-        if (old.steps, old.current_version) == (plan.steps, plan.current_version):
+        if old == plan:
             return
         self.query_one("#cancel", Button).focus()
         self._show_plan()

@@ -19,6 +19,7 @@ BADGES: dict[str, str] = {
     "ready": "✓ READY",
     "pending": "○ PENDING",
     "error": "✗ ERROR",
+    "missing": "○ NO DATABASE",
     "loading": "… CHECKING",
     "running": "▶ RUNNING",
 }
@@ -41,6 +42,7 @@ class ReadinessPanel(Vertical):
     }
     ReadinessPanel #badge.-ready { background: $success; color: $text; }
     ReadinessPanel #badge.-pending { background: $warning; color: $background; }
+    ReadinessPanel #badge.-missing { background: $warning; color: $background; }
     ReadinessPanel #badge.-error { background: $error; color: $text; }
     ReadinessPanel #badge.-running { background: $accent; color: $text; }
     ReadinessPanel VerticalScroll {
@@ -67,6 +69,17 @@ class ReadinessPanel(Vertical):
         self.deployment = deployment
         self._set_badge(deployment.status)
         self._set_details(render_summary(deployment))
+
+    def show_missing(self, deployment: DeploymentStatus, sentence: str) -> None:
+        """No database file yet: what that means and what to do (nothing was created)."""
+        self.deployment = deployment
+        self._set_badge("missing")
+        text = Text()
+        text.append(sentence, style="yellow")
+        text.append("\n")
+        text.append_text(render_counts(deployment))
+        text.append("\nChecks: not checked (no database)", style="dim")
+        self._set_details(text)
 
     def show_run(self, current: int, latest: int, applied: int, pending: int) -> None:
         """During a run: where it is now, after each committed step (checks follow at the end)."""

@@ -86,7 +86,7 @@ def terminal(tmp_path: Path):  # type: ignore[no-untyped-def]
 @pytest.mark.slow
 def test_sighup_ends_the_console_at_once(terminal) -> None:  # type: ignore[no-untyped-def]
     term = terminal()
-    assert term.wait_for(b"PENDING")
+    assert term.wait_for(b"NO DATABASE")
     term.process.send_signal(signal.SIGHUP)
     assert term.exit_code(timeout=5) is not None
 
@@ -94,17 +94,20 @@ def test_sighup_ends_the_console_at_once(terminal) -> None:  # type: ignore[no-u
 @pytest.mark.slow
 def test_a_closed_terminal_without_sighup_ends_the_console(terminal) -> None:  # type: ignore[no-untyped-def]
     term = terminal()
-    assert term.wait_for(b"PENDING")
+    assert term.wait_for(b"NO DATABASE")
     os.close(term.master)
     assert term.exit_code(timeout=10) == 129
 
 
 @pytest.mark.slow
-def test_q_quits_with_status_0(terminal) -> None:  # type: ignore[no-untyped-def]
+def test_q_quits_with_status_0_and_a_missing_database_is_not_created(  # type: ignore[no-untyped-def]
+    terminal, tmp_path: Path
+) -> None:
     term = terminal()
-    assert term.wait_for(b"PENDING")
+    assert term.wait_for(b"NO DATABASE")
     os.write(term.master, b"q")
     assert term.exit_code(timeout=10) == 0
+    assert not (tmp_path / "metadata.db").exists()
 
 
 def test_read_only_on_a_missing_database_is_refused_with_one_sentence(
@@ -113,7 +116,7 @@ def test_read_only_on_a_missing_database_is_refused_with_one_sentence(
     missing = tmp_path / "missing.db"
     assert run_console(missing, read_only=True) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: Database ") and "does not exist" in err
+    assert err.startswith(f"error: No database at {missing}: there is nothing to read")
     assert not missing.exists()
 
 

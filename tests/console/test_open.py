@@ -13,7 +13,7 @@ from engine import DeploymentManager, DeploymentStatus
 from tests.console.conftest import app_tables, make_console, migrate, settle, user_version
 
 
-async def test_first_open_of_an_empty_database_creates_it_at_version_0_with_all_pending(
+async def test_first_open_of_a_missing_database_shows_all_pending_and_creates_nothing(
     db: Path,
 ) -> None:
     assert not db.exists()
@@ -23,10 +23,21 @@ async def test_first_open_of_an_empty_database_creates_it_at_version_0_with_all_
         table = app.query_one(MigrationTable)
         assert table.versions == [1, 2, 3, 4]
         assert {table.state_of(v) for v in table.versions} == {"pending"}
+        assert app.query_one(ReadinessPanel).status == "missing"
+        assert app.sub_title == "metadata.db · no database yet · 0 of 4"
+        assert "Opened metadata.db." in app.log_widget.lines_plain[0]
+    assert not db.exists()
+
+
+async def test_first_open_of_an_empty_database_file_is_at_version_0_with_all_pending(
+    db: Path,
+) -> None:
+    db.touch()
+    app = make_console()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
         assert app.query_one(ReadinessPanel).status == "pending"
         assert app.sub_title == "metadata.db · version 0 of 4"
-        assert "Opened metadata.db." in app.log_widget.lines_plain[0]
-    assert db.exists()
     assert user_version(db) == 0
     assert app_tables(db) == set()
 
@@ -96,6 +107,7 @@ async def test_without_migrations_the_console_uses_the_built_in_store_migrations
 
 
 async def test_verify_logs_every_check_and_the_verdict() -> None:
+    migrate(1)
     app = make_console()
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -108,12 +120,13 @@ async def test_verify_logs_every_check_and_the_verdict() -> None:
 
 
 async def test_refresh_rereads_the_database_and_says_so() -> None:
+    migrate(1)
     app = make_console()
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("f5")
         await settle(pilot)
-        assert "Refreshed: version 0 of 4, PENDING." in app.log_widget.lines_plain[-1]
+        assert "Refreshed: version 1 of 4, PENDING." in app.log_widget.lines_plain[-1]
 
 
 async def test_opening_and_following_trust_the_checksum_cache_and_verify_reads_every_file(

@@ -57,7 +57,7 @@ def _then(*keys: str, cursor: int | None = None) -> Callable[[Pilot[Any]], Await
 
 
 def test_empty_database_at_80x24(snap_compare: SnapCompare) -> None:
-    """First open of a missing database: created at version 0, every migration pending."""
+    """First open of a missing database: "no database yet" (nothing created), all pending."""
     assert snap_compare(make_console(), terminal_size=(80, 24), run_before=_then())
 
 
