@@ -195,7 +195,7 @@ def test_a_server_url_never_becomes_a_folder_in_the_working_directory(
 
     monkeypatch.chdir(tmp_path)
     service = EngineService(pg_database.url)
-    assert service.attempt(service.ensure_database).error is None
+    assert service.attempt(service.exists).value is True
     assert service.attempt(service.statuses).error is None
     assert default_backup_folder(pg_database.url) == tmp_path / "backups"
     with pytest.raises(DatabasePathError, match="was turned into a file path"):
