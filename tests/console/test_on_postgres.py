@@ -128,9 +128,14 @@ async def test_first_open_shows_every_migration_pending_and_readiness_pending(
         table = app.query_one(MigrationTable)
         assert table.versions == [1, 2, 3, 4]
         assert {table.state_of(v) for v in table.versions} == {"pending"}
-        assert app.query_one(ReadinessPanel).status == "pending"
-        assert app.sub_title.endswith(" · version 0 of 4")
-        assert any("Version 0 of 4: PENDING." in line for line in app.log_widget.lines_plain)
+        if backend.kind == "sqlite":  # no file yet: nothing creates it before a migrate
+            assert app.query_one(ReadinessPanel).status == "missing"
+            assert app.sub_title.endswith(" · no database yet · 0 of 4")
+            assert backend.path is not None and not backend.path.exists()
+        else:
+            assert app.query_one(ReadinessPanel).status == "pending"
+            assert app.sub_title.endswith(" · version 0 of 4")
+            assert any("Version 0 of 4: PENDING." in line for line in app.log_widget.lines_plain)
     assert backend.tables() == set()
     assert not list(Path.cwd().glob("postgresql*")), "a server URL was opened as a SQLite file"
 
