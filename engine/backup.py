@@ -17,29 +17,28 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from engine.backends import as_backend, backend_module, open_backend, validate_location
-from engine.backends.base import Backend, ConnectOptions
+from engine.backends.base import Backend, BackupFacts, ConnectOptions
 from engine.backup_folder import (
     DEFAULT_FOLDER,
     DEFAULT_KEEP,
     BackupFolder,
     BackupInfo,
+    FolderBackups,
     RestoreResult,
     check_keep,
-    iso,
 )
 from engine.errors import BackupError, BackupTargetError, NotADatabaseError
-from engine.files import remove_dead_temps, unlink_quietly
+from engine.files import remove_dead_temps
 from engine.settings import DEFAULT_BUSY_TIMEOUT, default_backup_folder
 
 __all__ = ["DEFAULT_FOLDER", "DEFAULT_KEEP", "BackupInfo", "BackupManager", "RestoreResult"]
 
 
-class BackupManager:
+class BackupManager(FolderBackups):
     """Takes, lists, prunes and restores the backups of one database file."""
 
     def __init__(
@@ -108,34 +107,23 @@ class BackupManager:
         self._files.prepare(str(self.db_path))
         # Copies left beside the database by restores that were killed (their writer is gone).
         remove_dead_temps(self.db_path.parent, f".{self.db_path.name}.restore.", ".tmp")
-        created, stamp, temp = self._files.new_temp()
-        try:
+
+        def copy(temp: Path) -> BackupFacts:
             with self._source(conn) as source:
-                version, fingerprint, database_id = self._copy_and_check(source, temp)
-            final = self._files.publish(temp, stamp, version)
-        except BaseException:
-            unlink_quietly(temp)
-            raise
-        info = BackupInfo(
-            path=final,
-            created_at=iso(created),
-            version=version,
-            size=final.stat().st_size,
+                return self._copy_and_check(source, temp)
+
+        final, created, facts = self._write(copy)
+        if facts.database_id:
+            self._identity, self._identity_read = facts.database_id, True
+        return self._kept(
+            final,
+            created,
+            facts,
             reason=reason,
             source=str(self.db_path.absolute()),
-            fingerprint=fingerprint,
-            database_id=database_id,
+            prune=prune,
+            protect=protect,
         )
-        if database_id:
-            self._identity, self._identity_read = database_id, True
-        self._files.write_sidecar(info)
-        if prune:
-            self.prune(protect=[final, *protect])
-        return info
-
-    def discard(self, info: BackupInfo) -> None:
-        """Delete a backup this process just took for a run that then changed nothing."""
-        self._files.discard(info)
 
     @contextlib.contextmanager
     def _source(self, conn: Backend | Any | None) -> Iterator[Backend]:
@@ -151,8 +139,8 @@ class BackupManager:
     def _options(self, *, create: bool = True) -> ConnectOptions:
         return ConnectOptions(busy_timeout=self.busy_timeout, create=create)
 
-    def _copy_and_check(self, source: Backend, temp: Path) -> tuple[int, str, str]:
-        """Write the copy to ``temp``, check it, flush it; return (version, fingerprint, id)."""
+    def _copy_and_check(self, source: Backend, temp: Path) -> BackupFacts:
+        """Write the copy to ``temp``, check it, flush it; say what it holds."""
         try:
             facts = source.backup_to(temp)
         except BackupTargetError as exc:
@@ -166,21 +154,7 @@ class BackupManager:
                 "the database itself is damaged, so nothing was run. Restore an earlier backup "
                 "(metamigrate backups) or repair the file first."
             )
-        return facts.version, facts.fingerprint, facts.database_id
-
-    # -- listing and retention ------------------------------------------------------------------
-
-    def list_backups(self) -> list[BackupInfo]:
-        """This database's backups, newest first (other databases' backups are skipped)."""
-        return self._files.backups()
-
-    def prune(self, keep: int | None = None, *, protect: Iterable[Path] = ()) -> list[Path]:
-        """Delete all but the newest ``keep`` backups (never those in ``protect``); return them."""
-        return self._files.prune(self.keep if keep is None else keep, protect=protect)
-
-    def resolve(self, backup: str | os.PathLike[str] | BackupInfo) -> Path:
-        """A backup given as a BackupInfo, a path, or a file name in the backup folder."""
-        return self._files.resolve(backup)
+        return facts
 
     def describe(self, path: Path) -> BackupInfo:
         """Read a backup file (any SQLite file) and check it: it must pass quick_check."""
@@ -196,28 +170,7 @@ class BackupManager:
                 f"Backup {path} fails its integrity check ({facts.problems[0]}); nothing was "
                 "changed. Choose another backup."
             )
-        version, fingerprint = facts.version, facts.fingerprint
-        listed = self._files.listed(path)
-        if listed is not None:
-            return BackupInfo(
-                listed.path,
-                listed.created_at,
-                version,
-                listed.size,
-                listed.reason,
-                listed.source,
-                fingerprint,
-                facts.database_id,
-            )
-        created = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-        return BackupInfo(
-            path=path,
-            created_at=iso(created),
-            version=version,
-            size=path.stat().st_size,
-            fingerprint=fingerprint,
-            database_id=facts.database_id,
-        )
+        return self._described(path, facts, sidecar_fingerprint=False)
 
     # -- restoring ------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from engine.backends.base import BackupFacts
 from engine.errors import BackupError
 from engine.files import fsync_dir, remove_dead_temps, unlink_quietly
 from engine.settings import DEFAULT_BACKUP_FOLDER, DEFAULT_KEEP_BACKUPS
@@ -308,6 +309,100 @@ class BackupFolder:
             f"Backup {backup} does not exist (looked in {self.folder} too); list them with "
             "metamigrate backups."
         )
+
+
+class FolderBackups:
+    """What every backend's backup manager does the same way through its ``BackupFolder``:
+    write a checked copy under a temporary name and publish it, keep its sidecar, list, prune,
+    resolve and discard. Subclasses make and check the copies (``engine.backup`` for SQLite
+    files, ``engine.backends.pg_backup`` for PostgreSQL schemas) and set ``folder``, ``keep`` and
+    ``_files``."""
+
+    folder: Path
+    keep: int
+    _files: BackupFolder
+
+    def _write(self, make: Callable[[Path], BackupFacts]) -> tuple[Path, datetime, BackupFacts]:
+        """``make(temp)`` writes and checks the copy; it is published under its final name.
+        Nothing is left behind when either raises."""
+        created, stamp, temp = self._files.new_temp()
+        try:
+            facts = make(temp)
+            final = self._files.publish(temp, stamp, facts.version)
+        except BaseException:
+            unlink_quietly(temp)
+            raise
+        return final, created, facts
+
+    def _kept(
+        self,
+        final: Path,
+        created: datetime,
+        facts: BackupFacts,
+        *,
+        reason: str,
+        source: str,
+        prune: bool,
+        protect: Iterable[Path],
+    ) -> BackupInfo:
+        """The listing entry of a published backup, its sidecar written, retention run."""
+        info = BackupInfo(
+            path=final,
+            created_at=iso(created),
+            version=facts.version,
+            size=final.stat().st_size,
+            reason=reason,
+            source=source,
+            fingerprint=facts.fingerprint,
+            database_id=facts.database_id,
+        )
+        self._files.write_sidecar(info)
+        if prune:
+            self.prune(protect=[final, *protect])
+        return info
+
+    def _described(
+        self, path: Path, facts: BackupFacts, *, sidecar_fingerprint: bool
+    ) -> BackupInfo:
+        """The entry of a checked backup file: its listing (name, sidecar) when it has a
+        backup's name here, else what the file says. ``sidecar_fingerprint``: the fingerprint
+        comes from the sidecar (the file holds none)."""
+        listed = self._files.listed(path)
+        if listed is not None:
+            return BackupInfo(
+                listed.path,
+                listed.created_at,
+                facts.version,
+                listed.size,
+                listed.reason,
+                listed.source,
+                listed.fingerprint if sidecar_fingerprint else facts.fingerprint,
+                facts.database_id,
+            )
+        return BackupInfo(
+            path=path,
+            created_at=iso(datetime.fromtimestamp(path.stat().st_mtime, UTC)),
+            version=facts.version,
+            size=path.stat().st_size,
+            fingerprint=facts.fingerprint,
+            database_id=facts.database_id,
+        )
+
+    def discard(self, info: BackupInfo) -> None:
+        """Delete a backup this process just took for a run that then changed nothing."""
+        self._files.discard(info)
+
+    def list_backups(self) -> list[BackupInfo]:
+        """This database's backups, newest first (other databases' backups are skipped)."""
+        return self._files.backups()
+
+    def prune(self, keep: int | None = None, *, protect: Iterable[Path] = ()) -> list[Path]:
+        """Delete all but the newest ``keep`` backups (never those in ``protect``); return them."""
+        return self._files.prune(self.keep if keep is None else keep, protect=protect)
+
+    def resolve(self, backup: str | os.PathLike[str] | BackupInfo) -> Path:
+        """A backup given as a BackupInfo, a path, or a file name in the backup folder."""
+        return self._files.resolve(backup)
 
 
 def sidecar_path(path: Path) -> Path:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.settings import DEFAULT_BUSY_TIMEOUT, DEFAULT_SCHEMA
+
 if TYPE_CHECKING:
     from engine.manager import MigrationManager
     from engine.migration import Registry
@@ -31,7 +33,9 @@ def scratch_path(prefix: str = "metamigrate-scratch-") -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def scratch_manager(registry: Registry, *, busy_timeout: float = 5.0) -> Iterator[MigrationManager]:
+def scratch_manager(
+    registry: Registry, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+) -> Iterator[MigrationManager]:
     """A manager of ``registry`` on a new, empty scratch database (no backups, no events)."""
     from engine.manager import MigrationManager
 
@@ -63,7 +67,7 @@ def scratch_like(manager: MigrationManager) -> Iterator[Scratch]:
         connect_options=replace(options, schema=name, read_only=False),
     )
     try:
-        yield Scratch(scratch, name, options.schema or "public")
+        yield Scratch(scratch, name, options.schema or DEFAULT_SCHEMA)
     finally:
         _drop_schema(manager, name)
 

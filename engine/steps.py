@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from engine.backends.base import Backend, TraceCallback, TransactionEnded, fingerprint_of
 from engine.errors import MetamigrateError, MigrationError
-from engine.migration import Migration, Registry
+from engine.migration import Migration, MigrationFunc, Registry
 from engine.models import PlanStep
 from engine.recorder import Recorder, utc_now
 from engine.tx import Tx
@@ -75,13 +75,7 @@ class StepRunner:
         backend = self.backend
         started_at = started_at or utc_now()
         started = time.perf_counter() if started is None else started
-        func = migration.up if step.direction == "up" else migration.down
-        if func is None:
-            raise MigrationError(
-                f"Migration {migration.label} is irreversible (no down); nothing was undone.",
-                version=step.version,
-                direction=step.direction,
-            )
+        func = _function_of(step, migration)
         self.apply_timeouts(migration)
         rows_before = backend.rows_changed()
         tracing = backend.trace(trace) if trace is not None else contextlib.nullcontext()
@@ -108,13 +102,7 @@ class StepRunner:
         """Run a ``TRANSACTION = False`` step's up or down in autocommit (the caller holds the
         session-level migration lock and has committed the attempt's history row); the caller
         records the result with ``record(..., attempt=...)`` in a transaction afterwards."""
-        func = migration.up if step.direction == "up" else migration.down
-        if func is None:
-            raise MigrationError(
-                f"Migration {migration.label} is irreversible (no down); nothing was undone.",
-                version=step.version,
-                direction=step.direction,
-            )
+        func = _function_of(step, migration)
         self.apply_timeouts(migration)
         with self.backend.transaction_control_forbidden():
             func(self.tx)
@@ -169,6 +157,18 @@ class StepRunner:
             success=True,
             error=None,
         )
+
+
+def _function_of(step: PlanStep, migration: Migration) -> MigrationFunc:
+    """The up or down the step runs (an irreversible migration has no down: refused)."""
+    func = migration.up if step.direction == "up" else migration.down
+    if func is None:
+        raise MigrationError(
+            f"Migration {migration.label} is irreversible (no down); nothing was undone.",
+            version=step.version,
+            direction=step.direction,
+        )
+    return func
 
 
 def describe(backend: Backend) -> tuple[str, str]:

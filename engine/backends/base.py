@@ -464,3 +464,42 @@ def qmark_to_format(sql: str) -> str:
     """``?`` placeholders to ``%s`` (and literal ``%`` to ``%%``), for engine SQL on drivers with
     the "format" paramstyle. Engine SQL never has ``?`` inside string literals."""
     return sql.replace("%", "%%").replace("?", "%s")
+
+
+def bookkeeping_ddl(*, real: str, identity: str, user: str) -> tuple[str, str]:
+    """The bookkeeping tables (``schema_migrations``, ``schema_migration_history``) in one
+    dialect: ``real`` the floating-point type, ``identity`` the history's generated key,
+    ``user`` the (quoted where needed) name of its user column. Every backend's tables have the
+    same columns, so the recorder's SQL is the same on all of them."""
+    return (
+        f"""CREATE TABLE IF NOT EXISTS schema_migrations (
+    version      INTEGER PRIMARY KEY,
+    name         TEXT NOT NULL,
+    description  TEXT NOT NULL DEFAULT '',
+    checksum     TEXT NOT NULL,
+    source_key   TEXT,
+    reversible   INTEGER NOT NULL DEFAULT 1,
+    fingerprint  TEXT,
+    schema_facts TEXT,
+    applied_at   TEXT NOT NULL,
+    duration_ms  {real} NOT NULL,
+    applied_by   TEXT NOT NULL
+)""",
+        f"""CREATE TABLE IF NOT EXISTS schema_migration_history (
+    id           {identity},
+    version      INTEGER NOT NULL,
+    name         TEXT NOT NULL DEFAULT '',
+    direction    TEXT NOT NULL
+                 CHECK (direction IN ('up', 'down', 'stamp', 'unmark', 'repair', 'baseline')),
+    started_at   TEXT NOT NULL,
+    finished_at  TEXT NOT NULL,
+    duration_ms  {real} NOT NULL,
+    success      INTEGER NOT NULL,
+    error        TEXT,
+    {user:<12} TEXT NOT NULL,
+    host         TEXT NOT NULL,
+    pid          INTEGER NOT NULL,
+    reason       TEXT,
+    note         TEXT
+)""",
+    )

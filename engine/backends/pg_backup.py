@@ -29,7 +29,6 @@ import shutil
 import subprocess
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -41,12 +40,13 @@ from engine.backup_folder import (
     TEMP_SUFFIX,
     BackupFolder,
     BackupInfo,
+    FolderBackups,
     RestoreResult,
     check_keep,
-    iso,
 )
 from engine.errors import BackupError, DatabaseLockedError
 from engine.files import fsync_file, remove_dead_temps, unlink_quietly
+from engine.settings import DEFAULT_CONNECT_TIMEOUT, DEFAULT_SCHEMA
 
 if TYPE_CHECKING:
     import psycopg
@@ -336,7 +336,7 @@ def check_tools(conn: psycopg.Connection[Any], bin_dir: Path | None, action: str
 # -- the backups folder -------------------------------------------------------------------------
 
 
-class PgBackupManager:
+class PgBackupManager(FolderBackups):
     """Takes, lists, prunes and restores the backups of one schema of one PostgreSQL database.
 
     Files are named ``<database>.<schema>-<UTC time>-v<version>.dump`` (with a ``.json``
@@ -348,10 +348,10 @@ class PgBackupManager:
         url: str,
         backup_dir: str | os.PathLike[str],
         *,
-        schema: str = "public",
+        schema: str = DEFAULT_SCHEMA,
         keep: int = DEFAULT_KEEP,
         bin_dir: str | os.PathLike[str] | None = None,
-        connect_timeout: float = 10.0,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         dump_lock_wait: float = DEFAULT_DUMP_LOCK_WAIT,
     ) -> None:
@@ -423,65 +423,25 @@ class PgBackupManager:
                     "was run. Check --schema."
                 )
             self._files.prepare(self.where)
-            created, stamp, temp = self._files.new_temp()
-            try:
-                facts = dump_schema(
+            final, created, facts = self._write(
+                lambda temp: dump_schema(
                     conn, self.schema, temp, bin_dir=self.bin_dir, lock_wait=self.dump_lock_wait
                 )
-                final = self._files.publish(temp, stamp, facts.version)
-            except BaseException:
-                unlink_quietly(temp)
-                raise
-        info = BackupInfo(
-            path=final,
-            created_at=iso(created),
-            version=facts.version,
-            size=final.stat().st_size,
+            )
+        return self._kept(
+            final,
+            created,
+            facts,
             reason=reason,
             source=f"{self.display} schema {self.schema}",
-            fingerprint=facts.fingerprint,
+            prune=prune,
+            protect=protect,
         )
-        self._files.write_sidecar(info)
-        if prune:
-            self.prune(protect=[final, *protect])
-        return info
-
-    def discard(self, info: BackupInfo) -> None:
-        """Delete a backup this process just took for a run that then changed nothing."""
-        self._files.discard(info)
-
-    def list_backups(self) -> list[BackupInfo]:
-        """This schema's backups, newest first (other databases' and schemas' are skipped)."""
-        return self._files.backups()
-
-    def prune(self, keep: int | None = None, *, protect: Iterable[Path] = ()) -> list[Path]:
-        """Delete all but the newest ``keep`` backups (never those in ``protect``); return them."""
-        return self._files.prune(self.keep if keep is None else keep, protect=protect)
-
-    def resolve(self, backup: str | os.PathLike[str] | BackupInfo) -> Path:
-        """A backup given as a BackupInfo, a path, or a file name in the backup folder."""
-        return self._files.resolve(backup)
 
     def describe(self, path: Path) -> BackupInfo:
         """Read a backup (a custom-format archive of this schema); check pg_restore reads it."""
         facts = read_archive(path, self.schema, bin_dir=self.bin_dir)
-        listed = self._files.listed(path)
-        if listed is not None:
-            return BackupInfo(
-                listed.path,
-                listed.created_at,
-                facts.version,
-                listed.size,
-                listed.reason,
-                listed.source,
-                listed.fingerprint,
-            )
-        return BackupInfo(
-            path=path,
-            created_at=iso(datetime.fromtimestamp(path.stat().st_mtime, UTC)),
-            version=facts.version,
-            size=path.stat().st_size,
-        )
+        return self._described(path, facts, sidecar_fingerprint=True)
 
     def other_sessions(self) -> list[Session]:
         """Client sessions connected to this database, other than this manager's own."""
@@ -570,7 +530,7 @@ def backup_manager(
     return PgBackupManager(
         os.fspath(location),
         folder,
-        schema=options.schema or "public",
+        schema=options.schema or DEFAULT_SCHEMA,
         keep=keep,
         connect_timeout=options.connect_timeout,
     )

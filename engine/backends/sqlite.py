@@ -27,6 +27,7 @@ from engine.backends.base import (
     TableShape,
     TraceCallback,
     TransactionEnded,
+    bookkeeping_ddl,
     fingerprint_of,
 )
 from engine.errors import (
@@ -647,54 +648,18 @@ def applied_head(conn: sqlite3.Connection) -> int:
     )
 
 
-BOOKKEEPING_DDL = (
-    """CREATE TABLE IF NOT EXISTS schema_migrations (
-    version      INTEGER PRIMARY KEY,
-    name         TEXT NOT NULL,
-    description  TEXT NOT NULL DEFAULT '',
-    checksum     TEXT NOT NULL,
-    source_key   TEXT,
-    reversible   INTEGER NOT NULL DEFAULT 1,
-    fingerprint  TEXT,
-    schema_facts TEXT,
-    applied_at   TEXT NOT NULL,
-    duration_ms  REAL NOT NULL,
-    applied_by   TEXT NOT NULL
-)""",
-    """CREATE TABLE IF NOT EXISTS schema_migration_history (
-    id           INTEGER PRIMARY KEY,
-    version      INTEGER NOT NULL,
-    name         TEXT NOT NULL DEFAULT '',
-    direction    TEXT NOT NULL
-                 CHECK (direction IN ('up', 'down', 'stamp', 'unmark', 'repair', 'baseline')),
-    started_at   TEXT NOT NULL,
-    finished_at  TEXT NOT NULL,
-    duration_ms  REAL NOT NULL,
-    success      INTEGER NOT NULL,
-    error        TEXT,
-    user         TEXT NOT NULL,
-    host         TEXT NOT NULL,
-    pid          INTEGER NOT NULL,
-    reason       TEXT,
-    note         TEXT
-)""",
-)
+BOOKKEEPING_DDL = bookkeeping_ddl(real="REAL", identity="INTEGER PRIMARY KEY", user="user")
 
 
+#: What differs from the defaults of ``Capabilities``.
 CAPABILITIES = Capabilities(
     product="SQLite",
     name="sqlite",
-    paramstyle="qmark",
-    transactional_ddl=True,
     foreign_keys_toggle=True,
-    savepoints=True,
     version_marker=True,
     change_polling=True,
     backup=True,
     rehearse_on_copy=True,
-    non_transactional=False,
-    exact_row_counts=True,
-    shared_server=False,
     integrity_check="PRAGMA quick_check",
     version_marker_name="PRAGMA user_version",
 )
