@@ -589,8 +589,10 @@ class MigrationConsole(App[int]):
             self.log_widget.success(text)
             if result.replaced is not None:
                 where = display_path(relative(str(result.replaced.path)), 60)
+                replaced = self.service.what_is_replaced
                 self.log_widget.info(
-                    f"The replaced file (version {result.replaced.version}) was kept: {where}."
+                    f"The replaced {replaced} (version {result.replaced.version}) was kept: "
+                    f"{where}."
                 )
             self.notify(text, title="Restore")
         self.load("run")

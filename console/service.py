@@ -198,6 +198,11 @@ class EngineService:
         #: Set when the console closes: a run stops after the step that is running.
         self.stop_run = threading.Event()
 
+    @property
+    def what_is_replaced(self) -> str:
+        """What a restore replaces: the database "file" (SQLite), or a server's "schema"."""
+        return "file" if is_file_location(self.location) else "schema"
+
     # -- the one place an exception becomes a result --------------------------------------------
 
     @staticmethod

@@ -176,10 +176,12 @@ class BackupsScreen(TypedConfirmScreen[BackupInfo | None]):
         plan = Text()
         plan.append("Restore ", style="bold")
         plan.append(info.name, style="bold")
+        replaced = service_of(self.app).what_is_replaced
+        checked = "file" if replaced == "file" else "backup"
         plan.append(
             f": the database goes back to version {info.version} (it is at "
-            f"{self.current_version} now). The current file is kept as a backup first; "
-            "the file is checked before anything changes."
+            f"{self.current_version} now). The current {replaced} is kept as a backup first; "
+            f"the {checked} is checked before anything changes."
         )
         set_text(self.query_one("#restore-plan", Static), plan)
         self.query_one("#typed-label", Label).update(

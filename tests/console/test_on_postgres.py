@@ -18,10 +18,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Button, Input
+from textual.widgets import Button, DataTable, Input, Static
 
 from console import MigrationConsole
-from console.screens import ConfirmMigrateScreen, RollbackScreen
+from console.screens import BackupsScreen, ConfirmMigrateScreen, RollbackScreen
 from console.widgets import MigrationTable, ReadinessPanel
 from engine import MigrationManager
 from engine.backends.base import ConnectOptions
@@ -253,6 +253,89 @@ async def test_a_migrate_by_another_process_appears_without_any_key_press(
         # follow step by step (0 → 1, 1 → 2) or in one (0 → 2).
         changes = [x for x in app.log_widget.lines_plain if "changed outside the console" in x]
         assert changes and changes[-1].endswith("→ 2."), app.log_widget.lines_plain
+
+
+# -- the Backups screen, on both backends -----------------------------------------------------
+
+BACKUPS = "kept-backups"
+
+
+async def open_backups(pilot: Pilot[Any]) -> BackupsScreen:
+    await pilot.press("b")
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, BackupsScreen)
+    assert await wait_until(pilot, lambda: screen.loaded)
+    await pilot.pause()
+    return screen
+
+
+def backed_up_at_1(target: Target) -> None:
+    """Version 1, then latest with a backups folder: the migrate backs version 1 up first."""
+    MigrationManager(target.spec, MIGRATIONS).migrate_to(1)
+    MigrationManager(target.spec, MIGRATIONS, backup_dir=BACKUPS).migrate_to(4)
+
+
+async def test_the_backups_screen_lists_the_backup_a_migrate_took(backend: Target) -> None:
+    backed_up_at_1(backend)
+    app = open_console(backend, backup_dir=BACKUPS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = await open_backups(pilot)
+        assert [(b.version, b.reason) for b in screen.backups] == [(1, "before migrate to 4")]
+        assert screen.query_one("#backups", DataTable).row_count == 1
+        assert screen.folder == BACKUPS
+        assert screen.query_one("#confirm", Button).disabled
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, BackupsScreen)
+
+
+async def test_a_restore_typed_on_the_backups_screen_puts_version_1_back(backend: Target) -> None:
+    backed_up_at_1(backend)
+    app = open_console(backend, backup_dir=BACKUPS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = await open_backups(pilot)
+        [backup] = screen.backups
+        await pilot.press("enter", "4")  # not the backup's version: refused
+        await pilot.pause()
+        assert screen.query_one("#confirm", Button).disabled
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is screen and not app.running
+        assert database_version(backend) == 4
+        await pilot.press("backspace", "1")
+        await pilot.pause()
+        assert not screen.query_one("#confirm", Button).disabled
+        plan = str(screen.query_one("#restore-plan", Static).render())
+        if backend.kind == "postgresql":
+            assert "The current schema is kept as a backup first" in plan, plan
+        await pilot.press("enter")  # from the input: to the red button
+        await pilot.pause()
+        assert isinstance(app.focused, Button) and app.focused.id == "confirm"
+        await pilot.press("enter")
+        await run_to_end(pilot)
+        assert not isinstance(app.screen, BackupsScreen)
+        lines = app.log_widget.lines_plain
+        assert any(f"Restored {backup.name}: the database is at version 1." in x for x in lines), (
+            lines
+        )
+        replaced = "file" if backend.kind == "sqlite" else "schema"
+        assert any(f"The replaced {replaced} (version 4) was kept: " in x for x in lines), lines
+        assert app.sub_title.endswith(" · version 1 of 4")
+        table = app.query_one(MigrationTable)
+        assert [table.state_of(v) for v in table.versions] == [
+            "applied",
+            "pending",
+            "pending",
+            "pending",
+        ]
+        assert database_version(backend) == 1
+        assert backend.tables() == {"databases", "tables"}
+        # The watcher follows the restored database: a change from elsewhere shows without input.
+        migrate_outside(backend, 2)
+        assert await wait_until(pilot, lambda: app.sub_title.endswith(" · version 2 of 4"))
 
 
 # -- a server database: the header ------------------------------------------------------------
