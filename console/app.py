@@ -398,15 +398,24 @@ class MigrationConsole(App[int]):
             for problem in deployment.problems:
                 self.log_widget.error(problem)
             return
+        unchecked = 0
         for check in report.checks:
-            if check.passed:
-                detail = f" ({check.detail})" if check.detail else ""
+            detail = f" ({check.detail})" if check.detail else ""
+            if check.status == "not checked":  # could not be made: neither a pass nor a failure
+                unchecked += 1
+                self.log_widget.info(f"- {check.title}{detail or ' (not checked)'}")
+            elif check.passed:
                 self.log_widget.success(f"✓ {check.title}{detail}")
             else:
                 self.log_widget.error(f"✗ {check.title}")
                 for problem in check.problems:
                     self.log_widget.error(f"  {problem}")
-        verdict = "all checks pass" if report.ok else f"{len(report.problems)} problem(s)"
+        if not report.ok:
+            verdict = f"{len(report.problems)} problem(s)"
+        elif unchecked:
+            verdict = f"no problems, {unchecked} check{'s' if unchecked != 1 else ''} not checked"
+        else:
+            verdict = "all checks pass"
         self.log_widget.info(f"Verify: {verdict}; {deployment.status.upper()}.")
 
     def _on_file_change(self, reason: str) -> None:

@@ -13,7 +13,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
 from console.widgets.text import set_text
-from engine import DeploymentStatus
+from engine import CheckResult, DeploymentStatus
 
 BADGES: dict[str, str] = {
     "ready": "✓ READY",
@@ -23,6 +23,19 @@ BADGES: dict[str, str] = {
     "loading": "… CHECKING",
     "running": "▶ RUNNING",
 }
+
+
+#: How a check's engine status (``CheckResult.status``) is marked: a check that could not be
+#: made is "not checked", in a neutral style, never a pass or a failure.
+CHECK_MARKS: dict[str, tuple[str, str]] = {
+    "pass": ("✓", "green"),
+    "FAIL": ("✗", "bold red"),
+    "not checked": ("-", "dim"),
+}
+
+
+def not_checked(checks: list[CheckResult]) -> list[CheckResult]:
+    return [check for check in checks if check.status == "not checked"]
 
 
 class ReadinessPanel(Vertical):
@@ -127,7 +140,8 @@ def render_summary(deployment: DeploymentStatus) -> Text:
     """The panel's few lines: in ERROR the first problem first; the counts; the checks in one
     line (the failed ones by name); what to do; where the details are."""
     checks = deployment.verification.checks if deployment.verification else []
-    failed = [check for check in checks if not check.passed]
+    failed = [check for check in checks if check.status == "FAIL"]
+    unchecked = not_checked(checks)
     text = Text()
     if deployment.status == "error" and deployment.problems:
         text.append(deployment.problems[0], style="bold red")
@@ -135,14 +149,19 @@ def render_summary(deployment: DeploymentStatus) -> Text:
     text.append_text(render_counts(deployment))
     text.append("\n")
     if deployment.verification is None:
-        text.append("Checks did not run", style="red")
+        text.append("Checks: not checked", style="dim")
     elif not failed:
         text.append("✓ ", style="green")
-        text.append(f"all {len(checks)} checks pass")
+        passed = len(checks) - len(unchecked)
+        text.append(
+            f"{passed} of {len(checks)} checks pass" if unchecked else f"all {passed} checks pass"
+        )
     else:
         text.append(f"✗ {len(failed)} of {len(checks)} checks fail:", style="bold red")
         for check in failed:
             text.append(f"\n  {check.title}", style="red")
+    for check in unchecked:
+        text.append(f"\n- not checked: {check.title}", style="dim")
     if deployment.status == "pending":
         count = deployment.pending_count
         text.append(
@@ -165,7 +184,7 @@ def render_details(deployment: DeploymentStatus) -> Text:
     text.append(f"{deployment.applied_count} applied\n")
     text.append("Schema  ", style="dim")
     if deployment.verification is None:
-        text.append("not checked\n", style="red")
+        text.append("not checked\n", style="dim")
     elif deployment.schema_valid:
         text.append("✓ valid\n", style="green")
     else:
@@ -177,11 +196,12 @@ def render_details(deployment: DeploymentStatus) -> Text:
             text.append(f"{problem}\n", style=style)
     checks = deployment.verification.checks if deployment.verification else []
     for check in checks:
-        if check.passed:
-            text.append("✓ ", style="green")
-        else:
-            text.append("✗ ", style="bold red")
-        text.append(f"{check.title}\n")
+        mark, style = CHECK_MARKS[check.status]
+        text.append(f"{mark} ", style=style)
+        text.append(check.title)
+        if check.status == "not checked":
+            text.append(f" ({check.detail or 'not checked'})", style="dim")
+        text.append("\n")
         for problem in check.problems:
             text.append(f"  {problem}\n", style="red")
     text.rstrip()
