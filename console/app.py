@@ -147,7 +147,8 @@ class MigrationConsole(App[int]):
         connect_options: ConnectOptions | None = None,
         backup_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        """``busy_timeout``: seconds a migrate or rollback waits for another writer's lock.
+        """``busy_timeout``: seconds a migrate or rollback waits for another writer's lock
+        (None: the engine's default, ``Settings.busy_timeout``).
         ``base_path``: the metadata service's folder; when given, every check includes the
         Iceberg catalog's consistency with the store (``engine.metadata``).
         ``connect_options``: how a server is reached (schema, timeouts; see ``Settings``);

@@ -34,7 +34,7 @@ from engine import (
     RunResult,
 )
 from engine.backends import is_file_location, is_url
-from engine.settings import default_backup_folder
+from engine.settings import DEFAULT_BUSY_TIMEOUT, default_backup_folder
 
 if TYPE_CHECKING:
     from console.watcher import DatabaseWatcher
@@ -43,9 +43,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-#: How long a read waits for another writer's lock; runs wait longer, like the CLI.
+#: How long a read waits for another writer's lock; runs wait the engine's busy timeout
+#: (``Settings.busy_timeout``, ``--busy-timeout``), like the CLI.
 READ_BUSY_TIMEOUT = 1.0
-RUN_BUSY_TIMEOUT = 5.0
 
 Direction = Literal["up", "down"]
 
@@ -192,7 +192,7 @@ class EngineService:
         self.backup_dir = backup_dir
         self.migrations = migrations
         self.read_only = read_only
-        self.busy_timeout = RUN_BUSY_TIMEOUT if busy_timeout is None else busy_timeout
+        self.busy_timeout = DEFAULT_BUSY_TIMEOUT if busy_timeout is None else busy_timeout
         self.base_path = Path(base_path) if base_path is not None else None
         self._registry: Registry | None = migrations if isinstance(migrations, Registry) else None
         #: Set when the console closes: a run stops after the step that is running.
