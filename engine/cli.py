@@ -761,15 +761,18 @@ def _usage(message: str) -> _UsageError:
 
 
 def _tolerant_streams() -> None:
-    """Output that cannot be encoded (a file name that is not valid UTF-8, a tick mark under a
-    non-UTF-8 locale) is escaped instead of raising UnicodeEncodeError halfway through a line."""
+    """Output that cannot be encoded never raises UnicodeEncodeError halfway through a line: under
+    a non-UTF-8 locale a check mark is printed as its ASCII fallback ("+ pass", "x FAIL"), and
+    anything else (a file name that is not valid UTF-8) is escaped."""
+    from engine.formatting import ascii_fallback_errors
+
     for stream in (sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)
         encoding = str(getattr(stream, "encoding", "") or "").lower().replace("_", "-")
         utf8 = encoding in ("utf-8", "utf8")
         if reconfigure is not None and (getattr(stream, "errors", "") == "strict" or not utf8):
             with contextlib.suppress(ValueError, OSError):
-                reconfigure(errors="backslashreplace")
+                reconfigure(errors=ascii_fallback_errors())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

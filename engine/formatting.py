@@ -2,12 +2,61 @@
 
 Standard library only (``import engine`` stays light, and ``--json`` never formats). Sizes are
 binary (1 KiB = 1024 bytes) with IEC units; times are UTC, as the engine records them, and the
-screens that show them say so.
+screens that show them say so. Output whose encoding cannot carry a check mark (``LC_ALL=C``,
+``PYTHONIOENCODING=ascii``) gets the ASCII fallbacks of ``ASCII_FALLBACKS`` instead
+(``ascii_fallback_errors``), never an escape like ``\\u2713``.
 """
 
 from __future__ import annotations
 
+import codecs
 from datetime import UTC, datetime
+
+#: What a character becomes on an output that cannot encode it: "✓ pass" reads "+ pass",
+#: "✗ FAIL" "x FAIL", "○ pending" "o pending". Any other character is escaped (``\\xe9``).
+ASCII_FALLBACKS: dict[str, str] = {
+    "✓": "+",
+    "✗": "x",
+    "○": "o",
+    "…": "...",
+    "→": "->",
+    "←": "<-",
+    "·": "-",
+    "—": "-",
+    "\u2013": "-",  # en dash
+    "▶": ">",
+    "“": '"',
+    "”": '"',
+    "\u2018": "'",  # quotation marks
+    "\u2019": "'",
+}
+
+#: The name of the codec error handler that writes ``ASCII_FALLBACKS`` (see
+#: ``ascii_fallback_errors``).
+ASCII_FALLBACK_ERRORS = "metamigrate-ascii-fallback"
+
+
+def _ascii_fallback(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    text = error.object[error.start : error.end]
+    fallback = "".join(
+        ASCII_FALLBACKS.get(char) or char.encode("ascii", "backslashreplace").decode("ascii")
+        for char in text
+    )
+    return fallback, error.end
+
+
+def ascii_fallback_errors() -> str:
+    """The ``errors=`` name for a stream whose encoding may not carry every character: the marks
+    become their ASCII fallbacks, anything else unencodable is escaped (never an exception).
+    Chosen by the encoding itself, once per stream: on UTF-8 only lone surrogates (file names
+    that are not UTF-8) are escaped."""
+    try:
+        codecs.lookup_error(ASCII_FALLBACK_ERRORS)
+    except LookupError:
+        codecs.register_error(ASCII_FALLBACK_ERRORS, _ascii_fallback)
+    return ASCII_FALLBACK_ERRORS
 
 
 def format_size(size: int) -> str:
