@@ -28,6 +28,9 @@ from console.service import service_of
 from console.widgets.text import set_text
 from engine import BackupInfo
 
+#: The dialog's keys: digits typed on the list go to the input; then Tab visits the buttons.
+KEYS = "↑ ↓ pick · type its version · tab: input → Close → Restore · esc closes"
+
 
 class BackupsScreen(TypedConfirmScreen[BackupInfo | None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Close")]
@@ -57,16 +60,10 @@ class BackupsScreen(TypedConfirmScreen[BackupInfo | None]):
                 yield Static(id="restore-plan")
                 with Horizontal(classes="row", id="typed-row"):
                     yield Label("", id="typed-label")
-                    yield Input(
-                        placeholder="version",
-                        restrict=r"[0-9]*",
-                        max_length=9,
-                        compact=True,
-                        id="typed",
-                    )
-            with Horizontal(id="buttons"):
-                hint = "esc closes · ↑ ↓ pick · type version"
-                yield Label(hint if not self.read_only else "esc closes", classes="hint")
+                    yield Input(restrict=r"[0-9]*", max_length=9, compact=True, id="typed")
+                yield Label(KEYS, classes="keys")
+            with Horizontal(id="buttons", classes="" if self.read_only else "-after-keys"):
+                yield Label("↑ ↓ pick · esc closes" if self.read_only else "", classes="hint")
                 yield Button("Close", id="cancel", compact=True)
                 if not self.read_only:
                     yield Button(
@@ -185,7 +182,9 @@ class BackupsScreen(TypedConfirmScreen[BackupInfo | None]):
         )
         set_text(self.query_one("#restore-plan", Static), plan)
         self.query_one("#typed-label", Label).update(
-            Text.assemble("Type ", (str(info.version), "bold"), " to confirm")
+            Text.assemble(
+                "Type the backup's version (", (str(info.version), "bold"), ") to confirm:"
+            )
         )
         confirm = self.query_one("#confirm", Button)
         confirm.label = f"Restore version {info.version}"

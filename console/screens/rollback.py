@@ -37,6 +37,9 @@ from console.service import RollbackPlan, RunRequest, service_of
 from console.widgets.text import set_text
 from engine import PlanStep, RollbackImpact
 
+#: The dialog's keys, in the order Tab visits them from the typed version.
+KEYS = "tab: input → Rehearse → Cancel → Roll back · esc cancels"
+
 
 class RollbackScreen(Rehearsable[RunRequest | None], TypedConfirmScreen[RunRequest | None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
@@ -97,15 +100,9 @@ class RollbackScreen(Rehearsable[RunRequest | None], TypedConfirmScreen[RunReque
             yield Static(backup_line(self.backup_folder, self.current_version), id="backup-line")
             with Horizontal(classes="row"):
                 yield Label("", id="typed-label")
-                yield Input(
-                    placeholder="version",
-                    restrict=r"[0-9]*",
-                    max_length=9,
-                    compact=True,
-                    id="typed",
-                )
-            with Horizontal(id="buttons"):
-                yield Label("esc cancels", classes="hint")
+                yield Input(restrict=r"[0-9]*", max_length=9, compact=True, id="typed")
+            yield Label(KEYS, classes="keys")
+            with Horizontal(id="buttons", classes="-after-keys"):
                 # Tab from Cancel reaches the confirm button, as before; Rehearse is one back.
                 yield Button("Rehearse", id="rehearse", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
@@ -320,7 +317,7 @@ class RollbackScreen(Rehearsable[RunRequest | None], TypedConfirmScreen[RunReque
             refusal.display = False
             typed.disabled = False
         self.query_one("#typed-label", Label).update(
-            Text.assemble("Type ", (str(self.target), "bold"), " to confirm")
+            Text.assemble("Type the target version (", (str(self.target), "bold"), ") to confirm:")
         )
         confirm = self.query_one("#confirm", Button)
         confirm.label = f"Roll back to {self.target}"
