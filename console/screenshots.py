@@ -50,7 +50,7 @@ class Scene:
 
 
 SCENES: list[Scene] = [
-    Scene("01-first-open-80x24", "First open of an empty database", (80, 24), None),
+    Scene("01-first-open-80x24", "First open: no database yet", (80, 24), None),
     Scene(
         "02-migrate-confirm-80x24", "Migrate: the plan, focus on Cancel", (80, 24), 1, keys=("m",)
     ),
