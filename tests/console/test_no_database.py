@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 
 from console import MigrationConsole
 from console.__main__ import run_console
@@ -23,6 +25,7 @@ from tests.console.conftest import (
     user_version,
     wait_until,
 )
+from tests.lifecycle.helpers import run_cli
 
 NESTED = "new/folder/metadata.db"
 SENTENCE = f"No database at {NESTED} yet; press m to create it and apply 4 migrations."
@@ -33,6 +36,14 @@ def nested_console(*, read_only: bool = False) -> MigrationConsole:
     app = MigrationConsole(NESTED, migrations=MIGRATIONS, read_only=read_only, clock=fixed_clock)
     app.animation_level = "none"
     return app
+
+
+async def confirm_migrate(pilot: Pilot[Any]) -> None:
+    """Open the migrate dialog, confirm it (Cancel, Tab, Migrate) and wait for the run."""
+    await pilot.press("m")
+    await settle(pilot)
+    await pilot.press("tab", "enter")
+    await run_to_end(pilot)
 
 
 async def test_opening_a_missing_database_creates_neither_the_file_nor_its_folders(
@@ -46,6 +57,11 @@ async def test_opening_a_missing_database_creates_neither_the_file_nor_its_folde
         await settle(pilot)
         await pilot.press("v")
         await settle(pilot)
+        for key in ("b", "h", "r"):  # backups, history, rollback: each only reads
+            await pilot.press(key)
+            await settle(pilot)
+            await pilot.press("escape")
+            await settle(pilot)
     assert not (tmp_path / NESTED).exists()
     assert not (tmp_path / "new").exists()
 
@@ -100,10 +116,7 @@ async def test_a_confirmed_migrate_creates_the_database_and_leaves_the_no_databa
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert not (tmp_path / NESTED).exists()
-        await pilot.press("m")
-        await settle(pilot)
-        await pilot.press("tab", "enter")  # Cancel → Migrate
-        await run_to_end(pilot)
+        await confirm_migrate(pilot)
         assert app.query_one(ReadinessPanel).status == "ready"
         assert "no database yet" not in app.sub_title
     assert user_version(tmp_path / NESTED) == 4
@@ -117,11 +130,7 @@ async def test_a_confirmed_migrate_whose_migration_fails_at_import_creates_nothi
     )
     app = nested_console()
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("m")
-        await settle(pilot)
-        await pilot.press("tab", "enter")
-        await run_to_end(pilot)
+        await confirm_migrate(pilot)
         assert any("failed to import" in line for line in app.log_widget.lines_plain)
         assert app.query_one(ReadinessPanel).status == "missing"
     assert not (tmp_path / "new").exists()
@@ -161,6 +170,15 @@ def test_run_console_read_only_on_a_missing_database_refuses_with_the_reason(
     assert run_console(tmp_path / NESTED, read_only=True) == 2
     err = capsys.readouterr().err
     assert "there is nothing to read, and migrate is not available read-only" in err
+    assert not (tmp_path / "new").exists()
+
+
+def test_metamigrate_console_read_only_on_a_missing_database_exits_2_and_creates_nothing(
+    tmp_path: Path,
+) -> None:
+    result = run_cli("console", "--read-only", "--db", str(tmp_path / NESTED))
+    assert result.returncode == 2
+    assert "there is nothing to read, and migrate is not available read-only" in result.stderr
     assert not (tmp_path / "new").exists()
 
 
