@@ -631,6 +631,7 @@ class MigrationConsole(App[int]):
         log = self.log_widget
         table = self.table
         if isinstance(event, RunStarted):
+            self.database_exists = True  # a run starts on the database it opened (or created)
             table.clear_marks()
             self.panel.show_run(event.from_version, self.latest_version, *table.counts)
             verb = "Migrating" if event.direction == "up" else "Rolling back"

@@ -22,6 +22,7 @@ from tests.console.conftest import (
     migrate,
     run_to_end,
     settle,
+    table_migration,
     user_version,
     wait_until,
 )
@@ -120,6 +121,23 @@ async def test_a_confirmed_migrate_creates_the_database_and_leaves_the_no_databa
         assert app.query_one(ReadinessPanel).status == "ready"
         assert "no database yet" not in app.sub_title
     assert user_version(tmp_path / NESTED) == 4
+
+
+async def test_during_the_first_migrate_the_header_no_longer_says_no_database(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "migrations" / "0005_create_slow.py").write_text(table_migration("slow", sleep=1.0))
+    app = nested_console()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "no database yet" in app.sub_title
+        await pilot.press("m")
+        await settle(pilot)
+        await pilot.press("tab", "enter")
+        table = app.query_one(MigrationTable)
+        assert await wait_until(pilot, lambda: table.state_of(5) == "running")
+        assert "no database yet" not in app.sub_title
+        await run_to_end(pilot)
 
 
 async def test_a_confirmed_migrate_whose_migration_fails_at_import_creates_nothing(
