@@ -295,6 +295,12 @@ class Recorder:
         """(highest applied, is ``version`` applied): two primary-key lookups, no scan."""
         if not self.has_tables():
             return 0, False
+        take = getattr(self.backend, "take_prefetched_head", None)
+        top = take() if take is not None else None
+        if top is not None and version >= top:
+            # The head was read under the migration lock with the transaction's first round
+            # trip; no version above it is applied, and the head itself is.
+            return top, version == top and top > 0
         top, present = self._run(
             "SELECT (SELECT coalesce(max(version), 0) FROM schema_migrations), "
             "EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)",

@@ -689,6 +689,11 @@ class PostgresBackend:
         #: Announcements of the open transaction, sent with its COMMIT (one round trip).
         self._notes: list[str] = []
         self._notes_at: dict[str, int] = {}
+        #: The highest applied version, read by begin_write under the migration lock in the
+        #: same round trip (once a committed transaction has shown the bookkeeping exists).
+        self._prefetched_head: int | None = None
+        self._head_table = False
+        self._head_table_seen = False
         self._saved_factory: Any = conn.cursor_factory
         self._saved_autocommit = conn.autocommit
         if not conn.autocommit and conn.info.transaction_status == TransactionStatus.IDLE:
@@ -755,6 +760,16 @@ class PostgresBackend:
     def execute(self, sql: str, params: Params = ()) -> Any:
         return self._conn.execute(sql, params or None)
 
+    def take_prefetched_head(self) -> int | None:
+        """The highest applied version read by ``begin_write`` with the lock held, once (None:
+        not read, already taken, or the lock had to be waited for). Asked by the recorder only
+        when the bookkeeping tables exist: from the next committed transaction on, begin_write
+        reads it."""
+        value, self._prefetched_head = self._prefetched_head, None
+        if self.in_transaction:
+            self._head_table_seen = True
+        return value
+
     def execute_at_commit(self, sql: str, params: Params = ()) -> None:
         """Run ``sql``, whose result nobody reads, with the next statement's round trip or the
         COMMIT's (bound here, client-side); at once outside a transaction."""
@@ -791,18 +806,29 @@ class PostgresBackend:
         local = "".join(
             f"set_config({_literal(name)}, {_literal(value)}, true), " for name, value in settings
         )
+        # After the lock, in a statement of its own (READ COMMITTED: a snapshot taken once the
+        # lock is held), the highest applied version: what the step's precondition reads.
+        head = (
+            f"; SELECT coalesce(max(version), 0) FROM {quote_identifier(self.schema)}."
+            "schema_migrations"
+            if self._head_table
+            else ""
+        )
+        self._prefetched_head = None
         try:
             # One round trip and one statement after BEGIN: the migrations' settings, the lock
-            # if it is free, and whether this server can be written.
-            row = _last_row(
+            # if it is free, and whether this server can be written (and the head, above).
+            rows = _result_rows(
                 self._conn.execute(
                     f"BEGIN; SELECT {local}pg_try_advisory_xact_lock({self._key}), "
                     "current_setting('transaction_read_only') = 'on', pg_is_in_recovery(), "
                     f"EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = {_literal(self.schema)})"
+                    + head
                 )
             )
-            assert row is not None
-            got_it, read_only, standby, schema_exists = row[-4:]
+            got_it, read_only, standby, schema_exists = rows[0][-4:]
+            if head and got_it:
+                self._prefetched_head = int(rows[1][0])
             if read_only or standby:
                 self.rollback()
                 what = (
@@ -859,17 +885,22 @@ class PostgresBackend:
         self._notes_at.clear()
         writes, self._session.deferred = self._session.deferred, []
         sends = [f"SELECT pg_notify({_literal(CHANGE_CHANNEL)}, {_literal(n)})" for n in notes]
+        self._prefetched_head = None
         try:
             # One round trip: the deferred bookkeeping writes, the announcements, COMMIT.
             self._conn.execute("; ".join([*writes, *sends, "COMMIT"]))
         except psycopg.Error:
             self.rollback()
             raise
+        if self._head_table_seen:
+            self._head_table = True  # committed: the bookkeeping is there for the next BEGIN
 
     def rollback(self) -> None:
         self._notes.clear()
         self._notes_at.clear()
         self._session.deferred.clear()
+        self._prefetched_head = None
+        self._head_table_seen = False
         if self._conn.closed:
             return
         if self._conn.info.transaction_status in (
@@ -1312,6 +1343,16 @@ class PostgresBackend:
 
 #: Tables whose rows are counted by one statement (``table_shapes``).
 _COUNTS_PER_STATEMENT = 250
+
+
+def _result_rows(cursor: psycopg.Cursor[Any]) -> list[Any]:
+    """The first row of each result that has rows, of a multi-statement execute."""
+    rows = []
+    while True:
+        if cursor.description is not None:
+            rows.append(cursor.fetchone())
+        if not cursor.nextset():
+            return rows
 
 
 def _last_row(cursor: psycopg.Cursor[Any]) -> Any:

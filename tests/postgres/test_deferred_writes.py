@@ -1,13 +1,16 @@
-"""Bookkeeping writes nobody reads go with the COMMIT's round trip, and before any later
-statement of the transaction, so nothing ever reads around them."""
+"""A migration costs the round trips raw psycopg pays: the bookkeeping writes nobody reads go
+with the COMMIT (and before any later statement of the transaction, so nothing reads around
+them), and the step's precondition is read with the BEGIN, under the lock."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from engine.backends.base import ConnectOptions
+from tests.conftest import MigrationFiles, table_migration
 from tests.pg import PgDatabase
 
 pytest.importorskip("psycopg")
@@ -81,3 +84,27 @@ def test_outside_a_transaction_a_deferred_write_runs_at_once(
 ) -> None:
     backend.execute_at_commit("INSERT INTO notes VALUES (%s, %s)", (1, "now"))
     assert _bodies(pg_database) == ["now"]
+
+
+def test_each_step_sends_begin_its_own_sql_and_commit_only(
+    backend: pgb.PostgresBackend, pg_database: PgDatabase, write_migrations: MigrationFiles
+) -> None:
+    from engine import MigrationManager
+
+    folder: Path = write_migrations(
+        {f"000{i}_t{i}.py": table_migration(f"t{i}") for i in range(1, 5)}
+    )
+    manager = MigrationManager(backend, folder, backup=False)
+    manager.migrate_to(1)  # creates the bookkeeping
+    statements: list[str] = []
+    with backend.trace(statements.append):
+        manager.migrate_to(3)
+    steps = [s for s in statements if s.startswith(("BEGIN", "CREATE TABLE", "INSERT"))]
+    # BEGIN with the lock and the head; the migration's SQL; the bookkeeping with the COMMIT.
+    assert [s.split()[0].rstrip(";") for s in steps] == ["BEGIN", "CREATE", "INSERT"] * 2
+    assert all(s.endswith("COMMIT") for s in steps if s.startswith("INSERT"))
+    assert all("max(version)" in s for s in steps if s.startswith("BEGIN"))
+    assert not [s for s in statements if s.startswith("SELECT (SELECT coalesce(max(version)")]
+    assert [r[0] for r in pg_database.query("SELECT version FROM schema_migrations")] == [1, 2, 3]
+    manager.rollback(1)
+    assert [r[0] for r in pg_database.query("SELECT version FROM schema_migrations")] == [1]
