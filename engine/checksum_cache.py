@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import hashlib
 import os
 import sys
@@ -37,14 +38,18 @@ def _tag() -> str:
 
 def cache_path(migration_path: str) -> str | None:
     """Where the cache of the folder holding ``migration_path`` lives (None: nowhere)."""
+    return _cache_of_folder(os.path.dirname(migration_path))
+
+
+@functools.lru_cache(maxsize=64)
+def _cache_of_folder(folder: str) -> str | None:
     import importlib.util
 
     try:
-        return os.path.join(
-            os.path.dirname(importlib.util.cache_from_source(migration_path)), CACHE_NAME
-        )
+        pycache = os.path.dirname(importlib.util.cache_from_source(os.path.join(folder, "_.py")))
     except (NotImplementedError, ValueError):
         return None  # no cache tag on this interpreter
+    return os.path.join(pycache, CACHE_NAME)
 
 
 def text_key(text: str) -> str:

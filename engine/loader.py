@@ -6,6 +6,7 @@ code is needed, so asking for the status of a thousand applied migrations import
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import os
@@ -162,7 +163,7 @@ def _cached_code(entry: MigrationFile) -> types.CodeType | None:
     import marshal
 
     try:
-        cached = importlib.util.cache_from_source(entry.path)
+        cached = _bytecode_path(entry.path)
         if special_kind(cached) is not None:
             return None  # never opened: a FIFO there would block the read
         with open(cached, "rb") as handle:
@@ -183,6 +184,20 @@ def _cached_code(entry: MigrationFile) -> types.CodeType | None:
     except (EOFError, ValueError, TypeError):
         return None
     return code if isinstance(code, types.CodeType) else None
+
+
+def _bytecode_path(source: str) -> str:
+    """``importlib.util.cache_from_source(source)``, its folder part worked out once per folder."""
+    folder, name = os.path.split(source)
+    prefix, suffix = _bytecode_parts(folder)
+    return prefix + name[:-3] + suffix
+
+
+@functools.lru_cache(maxsize=64)
+def _bytecode_parts(folder: str) -> tuple[str, str]:
+    model = importlib.util.cache_from_source(os.path.join(folder, "_.py"))
+    head, tail = os.path.split(model)
+    return os.path.join(head, ""), tail[1:]  # "_.cpython-311.pyc" -> ".cpython-311.pyc"
 
 
 def _transaction_flag(module: object, path: str) -> bool:
@@ -214,9 +229,11 @@ def _duration(module: object, name: str, path: str) -> str | None:
 
 
 def _previous_checksums(module: types.ModuleType, path: str) -> tuple[str, ...]:
+    if not hasattr(module, "PREVIOUS_CHECKSUMS"):
+        return ()  # the usual case: no need to import engine.checksum (and ast) to say so
     from engine.checksum import checked_previous_checksums
 
-    value = getattr(module, "PREVIOUS_CHECKSUMS", ())
+    value = module.PREVIOUS_CHECKSUMS
     try:
         return checked_previous_checksums(value)
     except ValueError as exc:

@@ -299,8 +299,11 @@ Handler = Callable[..., int]
 class CommandRegistry:
     """Adds subcommands to a parser: each with the common options, its groups and its handler."""
 
-    def __init__(self, subparsers: Any) -> None:
+    def __init__(self, subparsers: Any, *, only: str | None = None) -> None:
+        """``only``: build that command's parser alone (the others get a detached parser that
+        nothing parses with, so their registration code runs unchanged)."""
         self._subparsers = subparsers
+        self.only = only
         # One parent parser per group, shared by every command that takes it (argparse copies
         # the actions by reference): building the parser is part of every command's start-up.
         self._parents: dict[str, argparse.ArgumentParser] = {}
@@ -319,6 +322,8 @@ class CommandRegistry:
         func: Handler,
         groups: Sequence[str] = (),
     ) -> argparse.ArgumentParser:
+        if self.only is not None and name != self.only:
+            return argparse.ArgumentParser(add_help=False)
         sub: argparse.ArgumentParser = self._subparsers.add_parser(
             name,
             help=help_text,

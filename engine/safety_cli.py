@@ -79,11 +79,11 @@ def warn(out: Output, message: str) -> None:
     if out.as_json:
         sys.stderr.write(f"warning: {message}\n")
         return
-    from rich.markup import escape
+    from engine.cli import _escape
 
-    from engine.cli import make_console
-
-    make_console(stderr=True).print(f"[bold yellow]warning:[/] {escape(message)}")
+    out.say(
+        lambda: f"[bold yellow]warning:[/] {_escape(message)}", f"warning: {message}", stderr=True
+    )
 
 
 def warn_if_no_backup(args: argparse.Namespace, out: Output) -> None:
