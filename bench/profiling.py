@@ -62,6 +62,7 @@ def breakdown(n: int, work: Path) -> dict[str, Any]:
     workload = Workload(n)
     write_migrations(workload, root / "migrations")
     RawSqlite(one_tx=False).write_sources(workload, root / "raw")
+    byte_compile(root)
     argv = [
         PYTHON,
         str(HERE / "breakdown_probe.py"),

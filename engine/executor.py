@@ -292,8 +292,13 @@ class Executor:
                 self._refuse_unfinished()
                 self._check_expected()
                 self.runner.transaction_started()
+                # One transaction holds the lock for the whole plan: the applied set is read once
+                # and kept up to date here, and the bookkeeping is written after the last step.
+                applied = self.recorder.applied_set()
+                top = max(applied, default=0)
+                self.runner.defer_bookkeeping()
                 for index, step in enumerate(steps):
-                    if self._already_done(step):
+                    if self._already_done(step, (top, step.version in applied)):
                         skipped.append(step)
                         continue
                     migration = self.registry.get(step.version)
@@ -304,12 +309,22 @@ class Executor:
                         self._execute(step, migration, started_at, started, fingerprint=last)
                     )
                     done.append(step)
+                    if step.direction == "up":
+                        applied.add(step.version)
+                        top = step.version
+                    else:
+                        applied.discard(step.version)
+                        below = step.version - 1
+                        top = below if below in applied or below == 0 else max(applied, default=0)
+                self.runner.flush_bookkeeping()
                 self._commit()
                 self.may_have_changed = bool(done)
             except ConcurrentChangeError:
+                self.runner.discard_bookkeeping()
                 self._rollback()
                 raise
             except BaseException as exc:
+                self.runner.discard_bookkeeping()
                 if step is None:
                     self._rollback()
                     raise
@@ -329,9 +344,11 @@ class Executor:
         check_expected_version(self.recorder.head()[0], self.expect_current)
         self.expect_current = None  # checked once, at the start; later steps re-check their own
 
-    def _already_done(self, step: PlanStep) -> bool:
-        """Re-read the applied set under the lock: skip what another runner did, refuse the rest."""
-        top, applied = self.recorder.head_and_applied(step.version)
+    def _already_done(self, step: PlanStep, known: tuple[int, bool] | None = None) -> bool:
+        """Re-read the applied set under the lock: skip what another runner did, refuse the rest.
+        ``known``: (highest applied, is this step's version applied) as this run's own
+        transaction has them, instead of a read."""
+        top, applied = known if known is not None else self.recorder.head_and_applied(step.version)
         if step.direction == "up":
             if applied:
                 return True

@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from engine.backends import as_backend
 from engine.backends.base import Backend, ChangeNotifier
@@ -34,13 +34,44 @@ IN_PROGRESS = ""
 def identity() -> tuple[str, str]:
     """(user, host) of this process, for the bookkeeping and history rows."""
     import getpass
-    import socket
 
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    if hasattr(os, "uname"):
+        return user, os.uname().nodename  # what gethostname() returns, without importing socket
+    import socket
+
     return user, socket.gethostname()
+
+
+class AppliedValues(NamedTuple):
+    """What ``record_applied`` writes for one version (``record_applied_many``: for several)."""
+
+    version: int
+    name: str
+    description: str
+    checksum: str
+    source_key: str | None
+    reversible: bool
+    fingerprint: str | None
+    applied_at: str
+    duration_ms: float
+    schema_facts: str | None = None
+
+
+class HistoryValues(NamedTuple):
+    """What ``append_history`` writes for one attempt of an up or down (no reason or note)."""
+
+    version: int
+    name: str
+    direction: str
+    started_at: str
+    finished_at: str
+    duration_ms: float
+    success: bool
+    error: str | None
 
 
 @dataclass(frozen=True)
@@ -176,6 +207,22 @@ class Recorder:
         else:
             later(text, params)
 
+    def _write_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """``_write`` for several rows: one statement prepared once (``executemany``), or each
+        row with the COMMIT on a backend that sends bookkeeping writes with it."""
+        if len(rows) == 1:
+            self._write(sql, rows[0])
+            return
+        text = self._sql.get(sql)
+        if text is None:
+            text = self._sql[sql] = self.backend.sql(sql)
+        later = getattr(self.backend, "execute_at_commit", None)
+        if later is None:
+            self.backend.executemany(text, rows)
+        else:
+            for params in rows:
+                later(text, params)
+
     def has_tables(self) -> bool:
         if not self._tables_present:
             self._tables_present = self.backend.table_exists(
@@ -291,6 +338,15 @@ class Recorder:
         ).fetchone()
         return int(top), int(count)
 
+    def applied_set(self) -> set[int]:
+        """Every applied version (one read, for a run that then keeps track itself)."""
+        if not self.has_tables():
+            return set()
+        return {
+            _whole(row[0], "schema_migrations", "version", row[0])
+            for row in self._run("SELECT version FROM schema_migrations").fetchall()
+        }
+
     def head_and_applied(self, version: int) -> tuple[int, bool]:
         """(highest applied, is ``version`` applied): two primary-key lookups, no scan."""
         if not self.has_tables():
@@ -324,29 +380,64 @@ class Recorder:
     ) -> None:
         """Insert the row of an applied version; ``schema_facts`` (``engine.drift.encode``) is
         the structural description behind ``fingerprint`` (call ``ensure_tables`` first)."""
-        self._write(
+        self.record_applied_many(
+            [
+                AppliedValues(
+                    version,
+                    name,
+                    description,
+                    checksum,
+                    source_key,
+                    reversible,
+                    fingerprint,
+                    applied_at,
+                    duration_ms,
+                    schema_facts,
+                )
+            ]
+        )
+
+    def record_applied_many(self, rows: Sequence[AppliedValues]) -> None:
+        """``record_applied`` for several versions, in one statement prepared once."""
+        if not rows:
+            return
+        by = "{}@{}".format(*identity())
+        values = [
+            (
+                r.version,
+                r.name,
+                r.description,
+                r.checksum,
+                r.source_key,
+                int(r.reversible),
+                r.fingerprint,
+                r.schema_facts,
+                r.applied_at,
+                r.duration_ms,
+                by,
+            )
+            for r in rows
+        ]
+        sql = (
             "INSERT INTO schema_migrations (version, name, description, checksum, source_key, "
             "reversible, fingerprint, schema_facts, applied_at, duration_ms, applied_by) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                version,
-                name,
-                description,
-                checksum,
-                source_key,
-                int(reversible),
-                fingerprint,
-                schema_facts,
-                applied_at,
-                duration_ms,
-                "{}@{}".format(*identity()),
-            ),
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
-        self._announce(f"applied {version}")
+        self._write_many(sql, values)
+        for row in rows:
+            self._announce(f"applied {row.version}")
 
     def record_unapplied(self, version: int) -> None:
-        self._write("DELETE FROM schema_migrations WHERE version = ?", (version,))
-        self._announce(f"unapplied {version}")
+        self.record_unapplied_many([version])
+
+    def record_unapplied_many(self, versions: Sequence[int]) -> None:
+        """``record_unapplied`` for several versions, in one statement prepared once."""
+        if not versions:
+            return
+        sql = "DELETE FROM schema_migrations WHERE version = ?"
+        self._write_many(sql, [(version,) for version in versions])
+        for version in versions:
+            self._announce(f"unapplied {version}")
 
     def _announce(self, payload: str) -> None:
         """Migrations, rollbacks and stamps all change the applied set here: tell watchers (on
@@ -484,22 +575,19 @@ class Recorder:
         """One attempt; ``reason`` (the operator's why) and ``note`` (what the engine did) are
         for the lifecycle directions and need ``ensure_tables`` first."""
         if reason is None and note is None:
-            self._write(
-                "INSERT INTO schema_migration_history (version, name, direction, started_at, "
-                'finished_at, duration_ms, success, error, "user", host, pid) '
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    version,
-                    name,
-                    direction,
-                    started_at,
-                    finished_at,
-                    duration_ms,
-                    int(success),
-                    error,
-                    *identity(),
-                    os.getpid(),
-                ),
+            self.append_history_many(
+                [
+                    HistoryValues(
+                        version,
+                        name,
+                        direction,
+                        started_at,
+                        finished_at,
+                        duration_ms,
+                        success,
+                        error,
+                    )
+                ]
             )
             return
         self._run(
@@ -521,6 +609,35 @@ class Recorder:
                 note,
             ),
         )
+
+    def append_history_many(self, rows: Sequence[HistoryValues]) -> None:
+        """``append_history`` for several attempts (in order), in one statement prepared once."""
+        if not rows:
+            return
+        user, host = identity()
+        pid = os.getpid()
+        values = [
+            (
+                r.version,
+                r.name,
+                r.direction,
+                r.started_at,
+                r.finished_at,
+                r.duration_ms,
+                int(r.success),
+                r.error,
+                user,
+                host,
+                pid,
+            )
+            for r in rows
+        ]
+        sql = (
+            "INSERT INTO schema_migration_history (version, name, direction, started_at, "
+            'finished_at, duration_ms, success, error, "user", host, pid) '
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        self._write_many(sql, values)
 
     def history(self, limit: int | None = None) -> list[HistoryEntry]:
         if not self.backend.table_exists("schema_migration_history"):

@@ -20,7 +20,7 @@ from engine.backends.base import Backend, TraceCallback, TransactionEnded, finge
 from engine.errors import MetamigrateError, MigrationError
 from engine.migration import Migration, MigrationFunc, Registry
 from engine.models import PlanStep
-from engine.recorder import Recorder, utc_now
+from engine.recorder import AppliedValues, HistoryValues, Recorder, utc_now
 from engine.tx import Tx
 
 
@@ -43,6 +43,8 @@ class StepRunner:
         #: A migration's own LOCK_TIMEOUT/STATEMENT_TIMEOUT is in force (in the open transaction,
         #: or the session's outside one); a new transaction starts with the run's defaults.
         self._own_timeouts = False
+        #: Between ``defer_bookkeeping`` and ``flush_bookkeeping``: the rows of the steps run.
+        self._pending: _Bookkeeping | None = None
 
     def transaction_started(self) -> None:
         """The caller opened a new transaction: the run's default timeouts are in force."""
@@ -58,6 +60,26 @@ class StepRunner:
             return
         setter(migration.lock_timeout, migration.statement_timeout)
         self._own_timeouts = wanted
+
+    def defer_bookkeeping(self) -> None:
+        """From now on ``record`` keeps the steps' rows, and ``flush_bookkeeping`` writes them all
+        at once, still inside the same transaction (``--atomic``: one transaction for the plan).
+
+        Every statement prepared before a DDL statement is prepared again after it, so three
+        bookkeeping statements per step cost more than the step's own DDL does; written
+        together they are three statements for the whole plan. Nothing outside the transaction
+        can tell: it commits all of them or none."""
+        self._pending = _Bookkeeping()
+
+    def flush_bookkeeping(self) -> None:
+        """Write what ``defer_bookkeeping`` kept (no commit); record each step at once again."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            self._write(pending)
+
+    def discard_bookkeeping(self) -> None:
+        """The transaction was rolled back: forget what was kept."""
+        self._pending = None
 
     def run(
         self,
@@ -119,44 +141,75 @@ class StepRunner:
     ) -> None:
         """Write the bookkeeping of a step that succeeded (inside the caller's transaction);
         ``attempt``: the in-progress history row of a non-transactional step, now finished."""
-        recorder, backend = self.recorder, self.backend
+        kept = self._pending
+        rows = kept if kept is not None else _Bookkeeping()
         # The schema's description costs a scan of the whole schema, so it is taken where a run
         # comes to rest; verify() compares the live schema with it and says what changed.
-        described = describe(backend) if fingerprint else None
+        described = describe(self.backend) if fingerprint else None
         if step.direction == "up":
             entry = self.registry.file_of(step.version)
-            recorder.record_applied(
+            rows.applied.append(
+                AppliedValues(
+                    version=step.version,
+                    name=migration.name,
+                    description=migration.description,
+                    checksum=migration.checksum,
+                    source_key=entry.stat_key if entry else None,
+                    reversible=migration.reversible,
+                    fingerprint=described[0] if described else None,
+                    schema_facts=described[1] if described else None,
+                    applied_at=started_at,
+                    duration_ms=duration_ms,
+                )
+            )
+            rows.marker = step.version
+        else:
+            rows.unapplied.append(step.version)
+            rows.marker = step.version - 1
+            if described and rows.marker > 0:
+                rows.fingerprint = (rows.marker, *described)
+        if attempt is not None:
+            self._write(rows)
+            self.recorder.finish_attempt(attempt, duration_ms=duration_ms, success=True, error=None)
+            return
+        rows.history.append(
+            HistoryValues(
                 version=step.version,
                 name=migration.name,
-                description=migration.description,
-                checksum=migration.checksum,
-                source_key=entry.stat_key if entry else None,
-                reversible=migration.reversible,
-                fingerprint=described[0] if described else None,
-                schema_facts=described[1] if described else None,
-                applied_at=started_at,
+                direction=step.direction,
+                started_at=started_at,
+                finished_at=utc_now(),
                 duration_ms=duration_ms,
+                success=True,
+                error=None,
             )
-            new_version = step.version
-        else:
-            recorder.record_unapplied(step.version)
-            new_version = step.version - 1
-            if described and new_version > 0:
-                recorder.fill_fingerprint(new_version, *described)
-        backend.write_version_marker(new_version)
-        if attempt is not None:
-            recorder.finish_attempt(attempt, duration_ms=duration_ms, success=True, error=None)
-            return
-        recorder.append_history(
-            version=step.version,
-            name=migration.name,
-            direction=step.direction,
-            started_at=started_at,
-            finished_at=utc_now(),
-            duration_ms=duration_ms,
-            success=True,
-            error=None,
         )
+        if kept is None:
+            self._write(rows)
+
+    def _write(self, rows: _Bookkeeping) -> None:
+        """The bookkeeping statements, in the order a single step has always written them."""
+        recorder = self.recorder
+        recorder.record_applied_many(rows.applied)
+        recorder.record_unapplied_many(rows.unapplied)
+        if rows.fingerprint is not None:
+            recorder.fill_fingerprint(*rows.fingerprint)
+        if rows.marker is not None:
+            self.backend.write_version_marker(rows.marker)
+        recorder.append_history_many(rows.history)
+
+
+class _Bookkeeping:
+    """The rows of the steps run since ``StepRunner.defer_bookkeeping``, in run order."""
+
+    def __init__(self) -> None:
+        self.applied: list[AppliedValues] = []
+        self.unapplied: list[int] = []
+        self.history: list[HistoryValues] = []
+        #: The version marker after the last step (None: no step yet).
+        self.marker: int | None = None
+        #: (version, fingerprint, description) to fill in where a rollback came to rest.
+        self.fingerprint: tuple[int, str, str] | None = None
 
 
 def _function_of(step: PlanStep, migration: Migration) -> MigrationFunc:

@@ -264,10 +264,9 @@ class TransactionGuard:
     """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        import secrets
-
         self.conn = conn
-        self.name = f"metamigrate_guard_{secrets.token_hex(8)}"
+        # os.urandom is what secrets.token_hex reads, without importing secrets (hmac, random).
+        self.name = f"metamigrate_guard_{os.urandom(8).hex()}"
         self._calls = 0
 
     def _authorize(self, action: int, *_args: object) -> int:
