@@ -1,7 +1,10 @@
 """Console probe: first full paint with N migrations, and CPU use of an idle, polling console.
 
-Run as a script: ``python bench/console_probe.py MIGRATIONS_DIR DB_PATH IDLE_SECONDS``. Prints one
+Run as a script: ``python bench/console_probe.py MIGRATIONS_DIR DB IDLE_SECONDS``. Prints one
 JSON object; ``{"skipped": reason}`` when ``console.MigrationConsole`` cannot be imported yet.
+DB is a SQLite file path, or a PostgreSQL server's URL (``postgresql://root@127.0.0.1:5432/
+postgres``): the probe then creates a scratch database ``mm_bench_console_<pid>`` on that server,
+runs there (the console LISTENs and checks every 2 s instead of polling a file) and drops it.
 
 The database is migrated to the latest version first (untimed, library, atomic). First paint:
 from constructing ``MigrationConsole`` to the end of the first pause after its workers finished,
@@ -14,15 +17,37 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import resource
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 
 def _cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+@contextmanager
+def _database(db: str) -> Iterator[str]:
+    """``db`` itself for a SQLite file; for a server URL, a scratch database of its own there."""
+    if not db.startswith(("postgresql://", "postgres://")):
+        yield db
+        return
+    import psycopg
+
+    name = f"mm_bench_console_{os.getpid()}"
+    with psycopg.connect(db, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(urlsplit(db)._replace(path="/" + name))
+    finally:
+        with psycopg.connect(db, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _migrate(db: str, migrations: str) -> None:
@@ -72,8 +97,10 @@ def main() -> int:
         return 0
     out["import_console_s"] = time.perf_counter() - start
     del console_cls
-    _migrate(db, migrations)
-    asyncio.run(_probe(db, migrations, idle, out))
+    with _database(db) as location:
+        out["backend"] = "sqlite" if location == db else "postgresql"
+        _migrate(location, migrations)
+        asyncio.run(_probe(location, migrations, idle, out))
     json.dump(out, sys.stdout)
     print()
     return 0
