@@ -31,7 +31,13 @@ from engine.migration import Migration, Registry
 from engine.models import Direction, PlanStep, RunResult
 from engine.recorder import Recorder, utc_now
 from engine.settings import DEFAULT_BUSY_TIMEOUT
-from engine.steps import StepRunner, TransactionEnded, describe, describe_failure
+from engine.steps import (
+    StepRunner,
+    TransactionEnded,
+    attempt_row,
+    describe,
+    describe_failure,
+)
 
 #: Older name of ``engine.steps.TransactionEnded``.
 _TransactionEnded = TransactionEnded
@@ -485,14 +491,7 @@ class Executor:
                 self.backend.commit()
                 return
             self.recorder.append_history(
-                version=step.version,
-                name=step.name,
-                direction=step.direction,
-                started_at=started_at,
-                finished_at=utc_now(),
-                duration_ms=duration_ms,
-                success=False,
-                error=cause,
+                **attempt_row(step, step.name, started_at, duration_ms, error=cause)
             )
             # The run stopped here: the version it reached gets its schema recorded, so verify
             # can still check for drift (it was applied mid-run, without a description).

@@ -42,6 +42,8 @@ def scan_directory(directory: Path, *, package: str | None) -> list[MigrationFil
     except OSError as exc:  # a name over the file system's limit, a symlink loop
         raise RegistryError(path_problem(directory, exc)) from exc
     found: list[MigrationFile] = []
+    # os.path.join(directory, name) for every file, with the folder's part worked out once.
+    prefix = os.path.join(os.fspath(directory), "")
     for entry in entries:
         file_name = entry.name
         if not file_name.endswith(".py") or file_name.startswith(("_", ".")):
@@ -70,7 +72,7 @@ def scan_directory(directory: Path, *, package: str | None) -> list[MigrationFil
             MigrationFile(
                 version=int(match["version"]),
                 name=match["name"],
-                path=os.path.join(directory, file_name),
+                path=prefix + file_name,
                 module_name=f"{package}.{stem}" if package else "",
                 size=stat.st_size,
                 mtime_ns=stat.st_mtime_ns,

@@ -12,9 +12,9 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 from engine.backends import as_backend
 from engine.backends.base import Backend, ChangeNotifier
@@ -44,34 +44,6 @@ def identity() -> tuple[str, str]:
     import socket
 
     return user, socket.gethostname()
-
-
-class AppliedValues(NamedTuple):
-    """What ``record_applied`` writes for one version (``record_applied_many``: for several)."""
-
-    version: int
-    name: str
-    description: str
-    checksum: str
-    source_key: str | None
-    reversible: bool
-    fingerprint: str | None
-    applied_at: str
-    duration_ms: float
-    schema_facts: str | None = None
-
-
-class HistoryValues(NamedTuple):
-    """What ``append_history`` writes for one attempt of an up or down (no reason or note)."""
-
-    version: int
-    name: str
-    direction: str
-    started_at: str
-    finished_at: str
-    duration_ms: float
-    success: bool
-    error: str | None
 
 
 @dataclass(frozen=True)
@@ -187,41 +159,35 @@ class Recorder:
         """The backend's raw connection (kept for callers of the old attribute)."""
         return self.backend.connection
 
-    def _run(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        """Run engine SQL written with ``?`` (converted once per statement for the driver)."""
+    def _driver_sql(self, sql: str) -> str:
+        """Engine SQL written with ``?``, converted once per statement for the driver."""
         text = self._sql.get(sql)
         if text is None:
             text = self._sql[sql] = self.backend.sql(sql)
-        return self.backend.execute(text, params)
+        return text
+
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run engine SQL written with ``?``."""
+        return self.backend.execute(self._driver_sql(sql), params)
 
     def _write(self, sql: str, params: Sequence[Any] = ()) -> None:
         """A bookkeeping write whose result nobody reads: a backend that can sends it with the
         transaction's COMMIT (one round trip less), and before any other statement of the
         connection, so everything later in the transaction sees it."""
-        text = self._sql.get(sql)
-        if text is None:
-            text = self._sql[sql] = self.backend.sql(sql)
-        later = getattr(self.backend, "execute_at_commit", None)
-        if later is None:
-            self.backend.execute(text, params)
-        else:
-            later(text, params)
+        self._write_many(sql, [params])
 
     def _write_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """``_write`` for several rows: one statement prepared once (``executemany``), or each
-        row with the COMMIT on a backend that sends bookkeeping writes with it."""
-        if len(rows) == 1:
-            self._write(sql, rows[0])
-            return
-        text = self._sql.get(sql)
-        if text is None:
-            text = self._sql[sql] = self.backend.sql(sql)
+        """``_write`` for several rows, in order: one statement prepared once
+        (``executemany``), or each row with the COMMIT on a backend that sends them with it."""
+        text = self._driver_sql(sql)
         later = getattr(self.backend, "execute_at_commit", None)
-        if later is None:
-            self.backend.executemany(text, rows)
-        else:
+        if later is not None:
             for params in rows:
                 later(text, params)
+        elif len(rows) == 1:
+            self.backend.execute(text, rows[0])
+        else:
+            self.backend.executemany(text, rows)
 
     def has_tables(self) -> bool:
         if not self._tables_present:
@@ -380,40 +346,26 @@ class Recorder:
     ) -> None:
         """Insert the row of an applied version; ``schema_facts`` (``engine.drift.encode``) is
         the structural description behind ``fingerprint`` (call ``ensure_tables`` first)."""
-        self.record_applied_many(
-            [
-                AppliedValues(
-                    version,
-                    name,
-                    description,
-                    checksum,
-                    source_key,
-                    reversible,
-                    fingerprint,
-                    applied_at,
-                    duration_ms,
-                    schema_facts,
-                )
-            ]
-        )
+        self.record_applied_many([{k: v for k, v in locals().items() if k != "self"}])
 
-    def record_applied_many(self, rows: Sequence[AppliedValues]) -> None:
-        """``record_applied`` for several versions, in one statement prepared once."""
+    def record_applied_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """``record_applied`` for several versions (each row: its keyword arguments), in one
+        statement prepared once."""
         if not rows:
             return
         by = "{}@{}".format(*identity())
         values = [
             (
-                r.version,
-                r.name,
-                r.description,
-                r.checksum,
-                r.source_key,
-                int(r.reversible),
-                r.fingerprint,
-                r.schema_facts,
-                r.applied_at,
-                r.duration_ms,
+                r["version"],
+                r["name"],
+                r["description"],
+                r["checksum"],
+                r["source_key"],
+                int(r["reversible"]),
+                r["fingerprint"],
+                r.get("schema_facts"),
+                r["applied_at"],
+                r["duration_ms"],
                 by,
             )
             for r in rows
@@ -425,7 +377,7 @@ class Recorder:
         )
         self._write_many(sql, values)
         for row in rows:
-            self._announce(f"applied {row.version}")
+            self._announce(f"applied {row['version']}")
 
     def record_unapplied(self, version: int) -> None:
         self.record_unapplied_many([version])
@@ -576,18 +528,7 @@ class Recorder:
         for the lifecycle directions and need ``ensure_tables`` first."""
         if reason is None and note is None:
             self.append_history_many(
-                [
-                    HistoryValues(
-                        version,
-                        name,
-                        direction,
-                        started_at,
-                        finished_at,
-                        duration_ms,
-                        success,
-                        error,
-                    )
-                ]
+                [{k: v for k, v in locals().items() if k not in ("self", "reason", "note")}]
             )
             return
         self._run(
@@ -610,22 +551,23 @@ class Recorder:
             ),
         )
 
-    def append_history_many(self, rows: Sequence[HistoryValues]) -> None:
-        """``append_history`` for several attempts (in order), in one statement prepared once."""
+    def append_history_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """``append_history`` for several attempts, in order (each row: its keyword arguments,
+        without reason and note), in one statement prepared once."""
         if not rows:
             return
         user, host = identity()
         pid = os.getpid()
         values = [
             (
-                r.version,
-                r.name,
-                r.direction,
-                r.started_at,
-                r.finished_at,
-                r.duration_ms,
-                int(r.success),
-                r.error,
+                r["version"],
+                r["name"],
+                r["direction"],
+                r["started_at"],
+                r["finished_at"],
+                r["duration_ms"],
+                int(r["success"]),
+                r["error"],
                 user,
                 host,
                 pid,

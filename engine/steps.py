@@ -15,12 +15,13 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from engine.backends.base import Backend, TraceCallback, TransactionEnded, fingerprint_of
 from engine.errors import MetamigrateError, MigrationError
 from engine.migration import Migration, MigrationFunc, Registry
 from engine.models import PlanStep
-from engine.recorder import AppliedValues, HistoryValues, Recorder, utc_now
+from engine.recorder import Recorder, utc_now
 from engine.tx import Tx
 
 
@@ -149,18 +150,18 @@ class StepRunner:
         if step.direction == "up":
             entry = self.registry.file_of(step.version)
             rows.applied.append(
-                AppliedValues(
-                    version=step.version,
-                    name=migration.name,
-                    description=migration.description,
-                    checksum=migration.checksum,
-                    source_key=entry.stat_key if entry else None,
-                    reversible=migration.reversible,
-                    fingerprint=described[0] if described else None,
-                    schema_facts=described[1] if described else None,
-                    applied_at=started_at,
-                    duration_ms=duration_ms,
-                )
+                {
+                    "version": step.version,
+                    "name": migration.name,
+                    "description": migration.description,
+                    "checksum": migration.checksum,
+                    "source_key": entry.stat_key if entry else None,
+                    "reversible": migration.reversible,
+                    "fingerprint": described[0] if described else None,
+                    "schema_facts": described[1] if described else None,
+                    "applied_at": started_at,
+                    "duration_ms": duration_ms,
+                }
             )
             rows.marker = step.version
         else:
@@ -172,18 +173,7 @@ class StepRunner:
             self._write(rows)
             self.recorder.finish_attempt(attempt, duration_ms=duration_ms, success=True, error=None)
             return
-        rows.history.append(
-            HistoryValues(
-                version=step.version,
-                name=migration.name,
-                direction=step.direction,
-                started_at=started_at,
-                finished_at=utc_now(),
-                duration_ms=duration_ms,
-                success=True,
-                error=None,
-            )
-        )
+        rows.history.append(attempt_row(step, migration.name, started_at, duration_ms, error=None))
         if kept is None:
             self._write(rows)
 
@@ -203,9 +193,10 @@ class _Bookkeeping:
     """The rows of the steps run since ``StepRunner.defer_bookkeeping``, in run order."""
 
     def __init__(self) -> None:
-        self.applied: list[AppliedValues] = []
+        #: ``Recorder.record_applied`` / ``append_history`` keyword arguments, one per step.
+        self.applied: list[dict[str, Any]] = []
         self.unapplied: list[int] = []
-        self.history: list[HistoryValues] = []
+        self.history: list[dict[str, Any]] = []
         #: The version marker after the last step (None: no step yet).
         self.marker: int | None = None
         #: (version, fingerprint, description) to fill in where a rollback came to rest.
@@ -222,6 +213,23 @@ def _function_of(step: PlanStep, migration: Migration) -> MigrationFunc:
             direction=step.direction,
         )
     return func
+
+
+def attempt_row(
+    step: PlanStep, name: str, started_at: str, duration_ms: float, *, error: str | None
+) -> dict[str, Any]:
+    """``Recorder.append_history`` arguments for an attempt of ``step`` that ends now (``error``
+    None: it succeeded)."""
+    return {
+        "version": step.version,
+        "name": name,
+        "direction": step.direction,
+        "started_at": started_at,
+        "finished_at": utc_now(),
+        "duration_ms": duration_ms,
+        "success": error is None,
+        "error": error,
+    }
 
 
 def describe(backend: Backend) -> tuple[str, str]:
