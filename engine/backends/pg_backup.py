@@ -7,7 +7,8 @@ snapshot pg_dump copies, and read again from the archive itself).
 ``restore_schema`` puts the schema back exactly as the archive holds it, in one transaction (psql
 ``--single-transaction``): the schema's own objects are dropped (extension members and the schema
 itself are kept: ``pg_restore --clean`` on a dump of ``public`` would try to drop the schema), then
-the archive's objects and data are created and the version is checked. Any failure rolls all of
+the archive's objects and data are created (with their owners and grants), the kept schema gets
+the archive's owner and privileges back, and the version is checked. Any failure rolls all of
 it back. It is refused while other sessions are connected to the database, unless forced.
 
 Two layers: functions on a psycopg connection (``dump_schema``, ``read_archive``,
@@ -233,10 +234,12 @@ def restore_schema(
     conninfo, env = _child_conninfo(conn, "restore")
     try:
         toc = _toc(tools, path, what)
+        owner = _archive_schema_owner(toc, schema)
         try:
             toc_file.write_text(_without_schema_entry(toc) if exists else toc, encoding="utf-8")
             steps.write_text(
-                _restore_prelude(schema, force=force, lock_timeout=lock_timeout, own_pids=[own]),
+                _restore_prelude(schema, force=force, lock_timeout=lock_timeout, own_pids=[own])
+                + (_reset_schema_privileges(schema, owner) if exists and owner else ""),
                 encoding="utf-8",
             )
             check.write_text(_restore_check(schema, facts.version), encoding="utf-8")
@@ -719,6 +722,43 @@ $metamigrate$;
 """
 
 
+def _reset_schema_privileges(schema: str, owner: str) -> str:
+    """The kept schema back to the archive's owner and to the privileges it starts with (its
+    initial ones, as ``public`` has, else the owner's): the archive's ACL entry, which pg_dump
+    writes as the difference from those, then gives it exactly the privileges it had."""
+    name, role = _literal(schema), _literal(owner)
+    return f"""
+DO $metamigrate$
+DECLARE
+    target oid := (SELECT oid FROM pg_namespace WHERE nspname = {name});
+    entry record;
+    initial boolean := false;
+BEGIN
+    IF (SELECT nspowner::regrole::text FROM pg_namespace WHERE oid = target) <> {role} THEN
+        EXECUTE format('ALTER SCHEMA %I OWNER TO %I', {name}, {role});
+    END IF;
+    FOR entry IN SELECT DISTINCT a.grantee
+                   FROM pg_namespace n, aclexplode(n.nspacl) a WHERE n.oid = target LOOP
+        EXECUTE format('REVOKE ALL ON SCHEMA %I FROM %s', {name},
+                       CASE entry.grantee WHEN 0 THEN 'PUBLIC'
+                                          ELSE entry.grantee::regrole::text END);
+    END LOOP;
+    FOR entry IN SELECT a.grantee, a.privilege_type
+                   FROM pg_init_privs p, aclexplode(p.initprivs) a
+                  WHERE p.objoid = target AND p.classoid = 'pg_namespace'::regclass LOOP
+        initial := true;
+        EXECUTE format('GRANT %s ON SCHEMA %I TO %s', entry.privilege_type, {name},
+                       CASE entry.grantee WHEN 0 THEN 'PUBLIC'
+                                          ELSE entry.grantee::regrole::text END);
+    END LOOP;
+    IF NOT initial THEN
+        EXECUTE format('GRANT ALL ON SCHEMA %I TO %I', {name}, {role});
+    END IF;
+END
+$metamigrate$;
+"""
+
+
 def _restore_check(schema: str, version: int) -> str:
     """Runs last in the restore transaction: the schema holds the backup's version."""
     table = _literal(f"{_ident(schema)}.{_ident(VERSION_TABLE)}")
@@ -747,6 +787,15 @@ _SCHEMA_ENTRY = re.compile(r"^\d+; 2615 \d+ SCHEMA - (?P<name>.+) \S+$")
 def _archive_schemas(toc: str) -> list[str]:
     """The schemas an archive's table of contents creates (2615 is pg_namespace)."""
     return [m["name"] for line in toc.splitlines() if (m := _SCHEMA_ENTRY.match(line))]
+
+
+def _archive_schema_owner(toc: str, schema: str) -> str | None:
+    """The owner of ``schema`` as the archive records it (None: the archive has no entry)."""
+    for line in toc.splitlines():
+        match = _SCHEMA_ENTRY.match(line)
+        if match and match["name"] == schema:
+            return line.rsplit(" ", 1)[1]
+    return None
 
 
 def _without_schema_entry(toc: str) -> str:
