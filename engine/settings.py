@@ -30,6 +30,8 @@ DEFAULT_BACKUP_FOLDER = "backups"
 
 #: PostgreSQL: the schema of the bookkeeping and the application.
 DEFAULT_SCHEMA = "public"
+#: PostgreSQL: the Iceberg catalog's tables of a store in schema S live in schema S + this.
+CATALOG_SCHEMA_SUFFIX = "_iceberg"
 #: PostgreSQL: seconds to wait for the migration lock another migrator holds.
 DEFAULT_LOCK_WAIT = 60.0
 #: PostgreSQL: lock_timeout of the statements inside migrations.
@@ -164,3 +166,9 @@ def default_backup_folder(
         return path.absolute().parent / DEFAULT_BACKUP_FOLDER
     base = Path(base_path) if base_path else Path.cwd()
     return base.absolute() / DEFAULT_BACKUP_FOLDER
+
+
+def catalog_schema_of(store_schema: str) -> str:
+    """The PostgreSQL schema of the Iceberg catalog's tables for a store in ``store_schema``
+    (its backups include it: the store and its catalog are restored together)."""
+    return f"{store_schema}{CATALOG_SCHEMA_SUFFIX}"

@@ -1,6 +1,7 @@
 """PostgreSQL schema backups: ``pg_dump --format=custom``, verified, restored in one transaction.
 
-Invariant: a backup this module wrote is a complete custom-format archive of one schema that
+Invariant: a backup this module wrote is a complete custom-format archive of one schema (and of
+its Iceberg catalog's schema ``<schema>_iceberg`` when there is one) that
 ``pg_restore`` read back, holding the schema version it reports (the version is read in the very
 snapshot pg_dump copies, and read again from the archive itself).
 
@@ -116,6 +117,7 @@ def dump_schema(
             f"Cannot take a backup of {where}: the schema does not exist; nothing was run. "
             "Check --schema."
         )
+    included = [schema, *(c for c in _companions(schema) if _schema_exists(conn, c))]
     conninfo, env = _child_conninfo(conn, "backup")
     with _snapshot(conn, where) as snapshot:
         version = _schema_version(conn, schema)
@@ -124,7 +126,7 @@ def dump_schema(
             [
                 tools["pg_dump"],
                 "--format=custom",
-                f"--schema={_ident(schema)}",
+                *(f"--schema={_ident(name)}" for name in included),
                 "--strict-names",
                 f"--snapshot={snapshot}",
                 f"--lock-wait-timeout={max(1, int(lock_wait * 1000))}",
@@ -161,7 +163,7 @@ def read_archive(
         raise BackupError(f"Backup {path} does not exist or is not a file.")
     tools = tools or find_tools(bin_dir)
     schemas = _archive_schemas(_toc(tools, path, f"Cannot use {path}"))
-    if schemas != [schema]:
+    if schema not in schemas or set(schemas) - {schema, *_companions(schema)}:
         found = ", ".join(f"schema {s}" for s in schemas) or "no schema"
         raise BackupError(
             f"Cannot use {path}: it is a backup of {found}, not of schema {schema}; nothing was "
@@ -222,7 +224,7 @@ def restore_schema(
     own = int(conn.info.backend_pid)
     if not force:
         refuse_if_others(conn, where)
-    exists = _schema_exists(conn, schema)
+    present = {name for name in (schema, *_companions(schema)) if _schema_exists(conn, name)}
     _end_transaction(conn)
     folder = work_dir or path.parent
     stem = f"{TEMP_PREFIX}{path.name}.restore"
@@ -234,14 +236,18 @@ def restore_schema(
     conninfo, env = _child_conninfo(conn, "restore")
     try:
         toc = _toc(tools, path, what)
-        owner = _archive_schema_owner(toc, schema)
+        # The store's schema, and its catalog's when the archive holds it (an archive without it
+        # leaves a catalog schema as it is).
+        archived = [schema, *(c for c in _companions(schema) if c in _archive_schemas(toc))]
+        kept = [name for name in archived if name in present]
+        prelude = _restore_prelude(schema, force=force, lock_timeout=lock_timeout, own_pids=[own])
+        prelude += "".join(_clear_schema(name) for name in archived[1:])
+        for name in kept:
+            owner = _archive_schema_owner(toc, name)
+            prelude += _reset_schema_privileges(name, owner) if owner else ""
         try:
-            toc_file.write_text(_without_schema_entry(toc) if exists else toc, encoding="utf-8")
-            steps.write_text(
-                _restore_prelude(schema, force=force, lock_timeout=lock_timeout, own_pids=[own])
-                + (_reset_schema_privileges(schema, owner) if exists and owner else ""),
-                encoding="utf-8",
-            )
+            toc_file.write_text(_without_schema_entries(toc, kept), encoding="utf-8")
+            steps.write_text(prelude, encoding="utf-8")
             check.write_text(_restore_check(schema, facts.version), encoding="utf-8")
         except OSError as exc:
             raise BackupError(
@@ -620,7 +626,6 @@ def _restore_prelude(
     schema: str, *, force: bool, lock_timeout: float, own_pids: Iterable[int] = ()
 ) -> str:
     """Runs first in the restore transaction: refuse if others connected, clear the schema."""
-    name = _literal(schema)
     mine = ", ".join(str(int(pid)) for pid in (*own_pids, 0))
     refuse = (
         ""
@@ -648,6 +653,14 @@ $metamigrate$;
     )
     return f"""SET lock_timeout = '{int(lock_timeout * 1000)}ms';
 {refuse}
+{_clear_schema(schema)}"""
+
+
+def _clear_schema(schema: str) -> str:
+    """Drop the schema's own objects (not the schema, nor extension members), refusing when
+    objects of another schema depend on them."""
+    name = _literal(schema)
+    return f"""
 DO $metamigrate$
 DECLARE
     target oid := (SELECT oid FROM pg_namespace WHERE nspname = {name});
@@ -660,6 +673,7 @@ BEGIN
         RETURN;
     END IF;
     -- The schema's own objects (every object depends on its schema), minus extension members.
+    DROP TABLE IF EXISTS pg_temp.metamigrate_restore_objects;
     CREATE TEMPORARY TABLE metamigrate_restore_objects ON COMMIT DROP AS
         SELECT d.classid, d.objid, (pg_identify_object(d.classid, d.objid, 0)).*
           FROM pg_depend d
@@ -798,12 +812,22 @@ def _archive_schema_owner(toc: str, schema: str) -> str | None:
     return None
 
 
-def _without_schema_entry(toc: str) -> str:
-    """The TOC with the schema's own CREATE SCHEMA commented out (the schema is kept)."""
-    return (
-        "\n".join(f";{line}" if _SCHEMA_ENTRY.match(line) else line for line in toc.splitlines())
-        + "\n"
-    )
+def _without_schema_entries(toc: str, kept: Iterable[str]) -> str:
+    """The TOC with the CREATE SCHEMA of the schemas in ``kept`` commented out (they stay)."""
+    names = set(kept)
+
+    def keep(line: str) -> bool:
+        match = _SCHEMA_ENTRY.match(line)
+        return match is not None and match["name"] in names
+
+    return "\n".join(f";{line}" if keep(line) else line for line in toc.splitlines()) + "\n"
+
+
+def _companions(schema: str) -> tuple[str, ...]:
+    """The schemas backed up and restored with ``schema``: its Iceberg catalog's."""
+    from engine.settings import catalog_schema_of
+
+    return (catalog_schema_of(schema),)
 
 
 def _copy_max_version(script: str) -> int:

@@ -54,7 +54,7 @@ from engine.metadata.errors import (
     CatalogError,
     CatalogNotFoundError,
 )
-from engine.settings import DEFAULT_BUSY_TIMEOUT
+from engine.settings import DEFAULT_BUSY_TIMEOUT, catalog_schema_of
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -559,11 +559,6 @@ class IcebergCatalog:
             raise CatalogError(f"Could not {action}: {reason} ({self.where}).") from exc
         except OSError as exc:
             raise CatalogError(f"Could not {action}: {exc.strerror or exc}.") from exc
-
-
-def catalog_schema_of(store_schema: str) -> str:
-    """The PostgreSQL schema of the Iceberg catalog's tables for a store in ``store_schema``."""
-    return f"{store_schema}_iceberg"
 
 
 def postgres_catalog_uri(
