@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ import pytest
 from engine.cli import main
 from tests.conftest import MigrationFiles, table_migration
 from tests.pg import PgDatabase
+from tests.safety.helpers import answer_on_terminal
 
 
 @pytest.fixture
@@ -147,33 +147,13 @@ def test_a_too_old_pg_dump_refuses_the_run(
 def test_restore_on_a_terminal_asks_for_the_typed_version_and_drops_objects_created_since(
     pg_database: PgDatabase, at_version_1: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import pty
-
     capsys.readouterr()
     assert main(["migrate", "--json", *at_version_1]) == 0
     dump = json.loads(capsys.readouterr().out)["backup"]["file"]
     pg_database.execute("CREATE TABLE created_since (id int)")
 
     def restore_typing(answer: str) -> tuple[int, str]:
-        pid, fd = pty.fork()
-        if pid == 0:
-            os.execvpe(
-                sys.executable,
-                [sys.executable, "-m", "engine", "restore", dump, *at_version_1],
-                {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
-            )
-        output = b""
-        while b"confirm" not in output:
-            chunk = os.read(fd, 4096)
-            assert chunk
-            output += chunk
-        os.write(fd, answer.encode() + b"\n")
-        try:
-            while chunk := os.read(fd, 4096):
-                output += chunk
-        except OSError:
-            pass
-        return os.waitpid(pid, 0)[1] >> 8, output.decode(errors="replace")
+        return answer_on_terminal("restore", dump, *at_version_1, answer=answer)
 
     code, text = restore_typing("2")
     assert code == 1 and "cancelled" in text and "current schema is kept" in text

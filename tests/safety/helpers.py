@@ -42,6 +42,26 @@ def run_cli(
     )
 
 
+def answer_on_terminal(*args: str, answer: str, prompt: bytes = b"confirm") -> tuple[int, str]:
+    """The CLI on a real terminal (a pty): wait for ``prompt``, type ``answer`` and Enter;
+    return (exit code, everything it printed)."""
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe(sys.executable, cli_command(*args), cli_env({"COLUMNS": "200"}))
+    output = b""
+    while prompt not in output:
+        chunk = os.read(fd, 4096)
+        assert chunk, output
+        output += chunk
+    os.write(fd, answer.encode() + b"\n")
+    with contextlib.suppress(OSError):  # EIO once the child has closed the terminal
+        while chunk := os.read(fd, 4096):
+            output += chunk
+    return os.waitpid(pid, 0)[1] >> 8, output.decode(errors="replace")
+
+
 def assert_clean_failure(
     result: subprocess.CompletedProcess[str], codes: Sequence[int], *texts: str
 ) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ from engine.backup import BackupManager
 from engine.errors import BackupError, DatabaseLockedError, ReadOnlyDatabaseError
 from engine.events import BackupTaken, Event, MigrationStarted
 from tests.safety.helpers import (
+    answer_on_terminal,
     assert_clean_failure,
     digest,
     files_digest,
@@ -334,34 +334,13 @@ def test_a_restore_cleans_up_after_a_restore_that_was_killed(db_path: Path) -> N
 
 
 def test_cli_interactive_restore_requires_the_typed_version(tmp_path: Path) -> None:
-    import pty
-    import sys
-
     db = tmp_path / "c.db"
     store_at(db, 2)
     backup = json.loads(run_cli("backup", "--json", "--db", str(db)).stdout)["file"]
     assert run_cli("migrate", "--no-backup", "--db", str(db)).returncode == 0
 
     def restore_typing(answer: str) -> tuple[int, str]:
-        pid, fd = pty.fork()
-        if pid == 0:
-            os.execvpe(
-                sys.executable,
-                [sys.executable, "-m", "engine", "restore", backup, "--db", str(db)],
-                {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
-            )
-        output = b""
-        while b"confirm" not in output:
-            chunk = os.read(fd, 4096)
-            assert chunk
-            output += chunk
-        os.write(fd, answer.encode() + b"\n")
-        try:
-            while chunk := os.read(fd, 4096):
-                output += chunk
-        except OSError:
-            pass
-        return os.waitpid(pid, 0)[1] >> 8, output.decode(errors="replace")
+        return answer_on_terminal("restore", backup, "--db", str(db), answer=answer)
 
     code, text = restore_typing("5")
     assert code == 1 and "cancelled" in text and user_version(db) == 5
