@@ -661,6 +661,24 @@ BOOKKEEPING_DDL = bookkeeping_ddl(
 )
 
 
+#: A cheap signature of one schema's structure: every DDL statement writes a new version (a new
+#: ``xmin``) of a row in one of these catalogs, or adds or removes one; row changes do not.
+SCHEMA_SIGNATURE = """
+SELECT (SELECT count(*) || ':' || coalesce(sum(hashtext(c.oid || ':' || c.xmin)), 0)
+          FROM pg_class AS c WHERE c.relnamespace = n.oid),
+       (SELECT count(*) || ':'
+               || coalesce(sum(hashtext(a.attrelid || ':' || a.attnum || ':' || a.xmin)), 0)
+          FROM pg_attribute AS a JOIN pg_class AS c ON c.oid = a.attrelid
+         WHERE c.relnamespace = n.oid AND a.attnum > 0),
+       (SELECT count(*) || ':' || coalesce(sum(hashtext(k.oid || ':' || k.xmin)), 0)
+          FROM pg_constraint AS k WHERE k.connamespace = n.oid),
+       (SELECT count(*) || ':' || coalesce(sum(hashtext(t.oid || ':' || t.xmin)), 0)
+          FROM pg_trigger AS t JOIN pg_class AS c ON c.oid = t.tgrelid
+         WHERE c.relnamespace = n.oid)
+  FROM pg_namespace AS n WHERE n.nspname = %(schema)s
+"""
+
+
 def _lock_wait(options: ConnectOptions) -> float:
     return DEFAULT_LOCK_WAIT if options.lock_wait is None else float(options.lock_wait)
 
@@ -1056,14 +1074,18 @@ class PostgresBackend:
         return None
 
     def change_token(self) -> object:
-        """Changes when anything is committed in the schema's bookkeeping (one small query)."""
+        """Changes when anything is committed in the schema's bookkeeping, or when its tables,
+        columns, indexes, views, constraints or triggers change (by hand too: no NOTIFY comes
+        for those). Two small queries; row changes alone leave it as it was."""
+        row = self._conn.execute(SCHEMA_SIGNATURE, {"schema": self.schema}).fetchone()
+        structure = tuple(row) if row is not None else ()
         if not self.table_exists("schema_migration_history"):
-            return (0, 0)
+            return (0, 0, *structure)
         row = self._conn.execute(
             "SELECT (SELECT count(*) FROM schema_migrations), "
             "(SELECT coalesce(max(id), 0) FROM schema_migration_history)"
         ).fetchone()
-        return tuple(row) if row is not None else (0, 0)
+        return (*(tuple(row) if row is not None else (0, 0)), *structure)
 
     # -- introspection --------------------------------------------------------------------------
 

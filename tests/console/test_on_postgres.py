@@ -255,6 +255,25 @@ async def test_a_migrate_by_another_process_appears_without_any_key_press(
         assert changes and changes[-1].endswith("→ 2."), app.log_widget.lines_plain
 
 
+async def test_a_table_created_by_hand_turns_readiness_to_error_without_any_key_press(
+    backend: Target,
+) -> None:
+    # No NOTIFY comes for a change made outside the engine: the periodic check finds it.
+    migrate_outside(backend)
+    app = open_console(backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        panel = app.query_one(ReadinessPanel)
+        assert panel.status == "ready"
+        backend.query("CREATE TABLE hotfix (id INTEGER PRIMARY KEY)")
+        assert await wait_until(pilot, lambda: panel.status == "error", timeout=15)
+        await settle(pilot)
+        deployment = panel.deployment
+        assert deployment is not None
+        assert any("hotfix" in problem for problem in deployment.problems), deployment.problems
+        assert any("Readiness: READY → ERROR" in x for x in app.log_widget.lines_plain)
+
+
 # -- the Backups screen, on both backends -----------------------------------------------------
 
 BACKUPS = "kept-backups"
