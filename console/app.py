@@ -537,7 +537,11 @@ class MigrationConsole(App[int]):
             return
         targets = rollback_targets(plan.full_down_plan)
         if not targets:
-            text = "Nothing to roll back: no migration is applied."
+            if plan.database_exists:
+                text = "Nothing to roll back: no migration is applied."
+            else:
+                missing = self.no_database_text()  # "No database at PATH yet; press m ..."
+                text = f"Nothing to roll back: {missing[:1].lower()}{missing[1:]}"
             self.log_widget.info(text)
             self.notify(text, title="Roll back")
             return
@@ -619,7 +623,8 @@ class MigrationConsole(App[int]):
 
     @work(thread=True, group="run", exit_on_error=False)
     def _run_worker(self, request: RunRequest) -> None:
-        outcome = self.service.attempt(lambda: self.service.run(request, self._forward_event))
+        run = partial(self.service.run, request, self._forward_event, self.watcher)
+        outcome = self.service.attempt(run)
         post(self, RunCompleted(request, outcome))
 
     def _forward_event(self, event: Event) -> None:

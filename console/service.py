@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, Literal, TypeVar
@@ -79,6 +80,8 @@ class RollbackPlan:
     current_version: int
     #: Where the pre-rollback backup goes (None: backups are off).
     backup_folder: str | None
+    #: False when there is no database yet (nothing to roll back; only a migrate creates it).
+    database_exists: bool = True
 
 
 @dataclass(frozen=True)
@@ -277,7 +280,7 @@ class EngineService:
         steps = manager.plan(0)
         current = max((step.version for step in steps), default=0)
         folder = relative(str(manager.backups.folder)) if manager.backup_enabled else None
-        return RollbackPlan(steps, current, folder)
+        return RollbackPlan(steps, current, folder, database_exists=manager.exists())
 
     def rollback_impact(self, target: int) -> RollbackImpact:
         # It takes the write lock for a moment (the downs run in a transaction rolled back).
@@ -298,17 +301,24 @@ class EngineService:
 
     # -- writing --------------------------------------------------------------------------------
 
-    def run(self, request: RunRequest, on_event: Callable[[Event], None]) -> RunResult:
-        """Migrate or roll back as confirmed; the engine refuses if the database moved since."""
+    def run(
+        self,
+        request: RunRequest,
+        on_event: Callable[[Event], None],
+        watcher: DatabaseWatcher | None = None,
+    ) -> RunResult:
+        """Migrate or roll back as confirmed; the engine refuses if the database moved since.
+        ``watcher`` does not look meanwhile (the run's commits are the console's own)."""
 
         def forward(event: Event) -> None:
             on_event(event)
             self._stop_if_asked(event)
 
         manager = self._manager(busy_timeout=self.busy_timeout, on_event=forward)
-        if request.direction == "up":
-            return manager.migrate_to(request.target, expect_current=request.expect_current)
-        return manager.rollback(request.target, expect_current=request.expect_current)
+        with _not_watched(watcher):
+            if request.direction == "up":
+                return manager.migrate_to(request.target, expect_current=request.expect_current)
+            return manager.rollback(request.target, expect_current=request.expect_current)
 
     def _stop_if_asked(self, event: Event) -> None:
         """When the operator quits during a run, the run stops after the step that is running:
@@ -330,13 +340,13 @@ class EngineService:
         manager = self._manager(busy_timeout=self.busy_timeout, on_event=on_event)
         manager.backups.describe(info.path)  # a bad file is refused before anything changes
         # The watcher's connection would keep the old file (and refuse a WAL restore).
-        if watcher is not None:
-            watcher.pause()
-        try:
+        with _not_watched(watcher):
             return manager.restore(info)
-        finally:
-            if watcher is not None:
-                watcher.resume()
+
+
+def _not_watched(watcher: DatabaseWatcher | None) -> AbstractContextManager[None]:
+    """The console's own change to the database: ``watcher`` (if any) pauses around it."""
+    return watcher.paused() if watcher is not None else nullcontext()
 
 
 def service_of(app: object) -> EngineService:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,8 @@ class DatabaseWatcher:
         self._polled = False
         self._paused = False
         self._lock = threading.Lock()
+        #: Looks taken so far, paused ones included (tests wait for some instead of sleeping).
+        self.looks = 0
 
     def start(self) -> None:
         """Start polling (from any thread; a second call does nothing)."""
@@ -118,6 +120,18 @@ class DatabaseWatcher:
             self._data_version = None
             self._polled = True
             self._look(True)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Not looking while the console itself changes the database (a run, a restore): its
+        own commits are not another connection's, and a poll that came just after its last
+        commit would report them as such once the run had ended. The new baseline is taken
+        when the block ends, before the console reloads."""
+        self.pause()
+        try:
+            yield
+        finally:
+            self.resume()
 
     def stop(self) -> None:
         """Ask the thread to end; it does within one poll interval (and never blocks exit)."""
@@ -177,6 +191,7 @@ class DatabaseWatcher:
     def poll(self) -> str | None:
         """One look at the file; the reason it changed since the last look, or None."""
         with self._lock:
+            self.looks += 1
             if self._paused:
                 return None
             first, self._polled = not self._polled, True

@@ -8,8 +8,10 @@ migrations are a fixed copy of the store's first four (``STORE_LIKE``, written t
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import textwrap
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.worker import WorkerFailed
 
 from console import MigrationConsole
 from engine import MigrationManager, Registry
@@ -195,12 +198,31 @@ def app_tables(path: str | Path = DB) -> set[str]:
     return {r[0] for r in rows} - bookkeeping
 
 
-async def settle(pilot: Pilot[Any]) -> None:
-    """Let the app finish what it started: workers, then the messages they posted."""
+async def settle(pilot: Pilot[Any], timeout: float = 30.0) -> None:
+    """Let the app finish what it started: until no worker is left, each one's messages handled.
+
+    A worker's result can start another (a plan opens a dialog that measures), so this waits
+    round after round until none runs, with a bound: after ``timeout`` seconds it fails and
+    names the workers still running. A worker that was cancelled or failed counts as finished
+    here (a failure is raised again: it is a bug the test should show).
+    """
+    app = pilot.app
+    deadline = time.monotonic() + timeout
     await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
+    while workers := list(app.workers):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            names = ", ".join(sorted(f"{w.name or w.group} ({w.state.name})" for w in workers))
+            raise AssertionError(f"The app's workers did not finish within {timeout} s: {names}.")
+        waits = asyncio.gather(*(asyncio.shield(w.wait()) for w in workers), return_exceptions=True)
+        try:
+            results = await asyncio.wait_for(waits, left)
+        except TimeoutError:
+            continue  # the next round names them
+        for result in results:
+            if isinstance(result, WorkerFailed):
+                raise result
+        await pilot.pause()
     await pilot.pause()
 
 
@@ -208,12 +230,26 @@ async def wait_until(
     pilot: Pilot[Any], predicate: Callable[[], bool], timeout: float = 10.0
 ) -> bool:
     """Poll ``predicate`` while the app runs; False if it never held within ``timeout``."""
-    steps = int(timeout / 0.05)
-    for _ in range(steps):
-        if predicate():
-            return True
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return predicate()
         await pilot.pause(0.05)
-    return predicate()
+    return True
+
+
+async def watched(pilot: Pilot[Any], looks: int = 2, timeout: float = 10.0) -> None:
+    """Wait until the app's watcher has looked at the database ``looks`` more times, then settle:
+    whatever it noticed meanwhile has been reported and handled (for "nothing happened" tests)."""
+    app = pilot.app
+    assert isinstance(app, MigrationConsole)
+    target = app.watcher.looks + looks
+    if not await wait_until(pilot, lambda: app.watcher.looks >= target, timeout):
+        raise AssertionError(
+            f"The watcher looked {app.watcher.looks - target + looks} times in {timeout} s, "
+            f"not {looks} (is it running?)."
+        )
+    await settle(pilot)
 
 
 async def run_to_end(pilot: Pilot[Any]) -> None:

@@ -7,7 +7,16 @@ from pathlib import Path
 from console.watcher import DatabaseWatcher
 from console.widgets import MigrationTable, ReadinessPanel
 from engine import MigrationManager
-from tests.console.conftest import DB, MIGRATIONS, make_console, migrate, settle, wait_until
+from tests.console.conftest import (
+    DB,
+    MIGRATIONS,
+    make_console,
+    migrate,
+    run_to_end,
+    settle,
+    wait_until,
+    watched,
+)
 
 
 async def test_a_change_made_by_another_connection_appears_without_input() -> None:
@@ -34,8 +43,23 @@ async def test_nothing_is_reloaded_while_the_database_is_unchanged() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         started = app.loads.started
-        await pilot.pause(1.5)  # three polls
+        await watched(pilot, looks=3)
         assert app.loads.started == started
+
+
+async def test_the_consoles_own_migrate_is_not_reported_as_a_change_made_elsewhere() -> None:
+    migrate(1)
+    app = make_console()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        await pilot.press("tab", "enter")
+        await run_to_end(pilot)
+        assert app.current_version == 4
+        await watched(pilot, looks=2)  # a look after the run's last commit would have told
+        assert app.external_changes == 0
+        assert not any("outside the console" in line for line in app.log_widget.lines_plain)
 
 
 def test_the_watcher_reports_only_real_changes(db: Path) -> None:

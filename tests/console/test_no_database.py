@@ -25,6 +25,7 @@ from tests.console.conftest import (
     table_migration,
     user_version,
     wait_until,
+    watched,
 )
 from tests.lifecycle.helpers import run_cli
 
@@ -53,7 +54,7 @@ async def test_opening_a_missing_database_creates_neither_the_file_nor_its_folde
     app = nested_console()
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.pause(0.6)  # the watcher polls meanwhile: it must not create it either
+        await watched(pilot)  # the watcher polls meanwhile: it must not create it either
         await pilot.press("f5")
         await settle(pilot)
         await pilot.press("v")
@@ -206,9 +207,26 @@ def test_the_watcher_on_a_missing_database_creates_nothing(tmp_path: Path) -> No
     watcher = DatabaseWatcher(path, changes.append, interval=0.05)
     watcher.prime()
     watcher.start()
+    deadline = time.monotonic() + 10
     try:
-        time.sleep(0.3)
+        while watcher.looks < 6 and time.monotonic() < deadline:  # five polls after the baseline
+            time.sleep(0.01)
     finally:
         watcher.stop()
+    assert watcher.looks >= 6
     assert changes == []
     assert not (tmp_path / "new").exists()
+
+
+async def test_roll_back_on_a_missing_database_says_there_is_none_yet_and_what_to_do() -> None:
+    app = nested_console()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        text = (
+            f"Nothing to roll back: no database at {NESTED} yet; "
+            "press m to create it and apply 4 migrations."
+        )
+        assert app.log_widget.lines_plain[-1].endswith(text)
+        assert not any("no migration is applied" in line for line in app.log_widget.lines_plain)

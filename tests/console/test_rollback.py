@@ -8,8 +8,10 @@ from textual.widgets import Button, Input, Select
 
 from console.screens import RollbackScreen
 from console.widgets import MigrationTable, ReadinessPanel
+from engine import MigrationManager
 from tests.conftest import MigrationFiles
 from tests.console.conftest import (
+    MIGRATIONS,
     make_console,
     migrate,
     run_to_end,
@@ -175,11 +177,15 @@ async def test_rollback_is_refused_across_an_irreversible_migration(
     assert db.read_bytes() == before
 
 
-async def test_rollback_with_nothing_applied_says_so_without_a_dialog() -> None:
+async def test_rollback_with_nothing_applied_says_so_without_a_dialog(db: Path) -> None:
+    migrate(1)
+    MigrationManager(db, MIGRATIONS).rollback(0)
     app = make_console()
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("r")
         await settle(pilot)
         assert not isinstance(app.screen, RollbackScreen)
-        assert "Nothing to roll back" in app.log_widget.lines_plain[-1]
+        assert app.log_widget.lines_plain[-1].endswith(
+            "Nothing to roll back: no migration is applied."
+        )
