@@ -2,6 +2,11 @@
 
 At narrow widths the Description column would be clipped to a few letters: it is left out
 (``show_description``) and the app shows the cursor row's description in the table's border.
+
+The Name and Description columns are as wide as their longest value, measured here whenever the
+rows change (``fitted_widths``), not left to DataTable's auto width: DataTable measures that
+only when it is next idle and keeps the lines it drew before, so a frame drawn in between (on a
+busy machine) left the header and the first rows cut to "Name" until something moved.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import DataTable
@@ -74,6 +80,7 @@ def row_for(status: MigrationStatus, state: str | None = None) -> Row:
 class MigrationTable(DataTable[Text]):
     """The migrations, oldest first; the cursor row is the natural rollback target."""
 
+    #: (label, key, width); None: as wide as the longest value (``fitted_widths``).
     COLUMNS: ClassVar[list[tuple[str, str, int | None]]] = [
         ("State", "state", 9),
         ("Ver", "version", 3),
@@ -92,6 +99,8 @@ class MigrationTable(DataTable[Text]):
         self._rows: dict[int, Row] = {}
         self._statuses: dict[int, MigrationStatus] = {}
         self._overlay: dict[int, str] = {}
+        #: The widths the fitted columns were added with.
+        self._fitted: dict[str, int] = {}
 
     @property
     def columns_shown(self) -> list[tuple[str, str, int | None]]:
@@ -102,11 +111,26 @@ class MigrationTable(DataTable[Text]):
     def on_mount(self) -> None:
         self._add_columns()
 
+    def fitted_widths(self) -> dict[str, int]:
+        """The width of each column fitted to its content: its label or its longest value."""
+        return {
+            key: max(
+                [cell_len(label), *(cell_len(getattr(s, key)) for s in self._statuses.values())]
+            )
+            for label, key, width in self.COLUMNS
+            if width is None
+        }
+
     def _add_columns(self) -> None:
+        self._fitted = self.fitted_widths()
         for label, key, width in self.columns_shown:
-            self.add_column(label, key=key, width=width)
+            self.add_column(label, key=key, width=self._fitted[key] if width is None else width)
 
     def watch_show_description(self) -> None:
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        """Columns and rows anew (DataTable draws everything again), the cursor kept."""
         cursor = self.cursor_version
         self.clear(columns=True)
         self._rows = {}
@@ -187,6 +211,9 @@ class MigrationTable(DataTable[Text]):
         return self._statuses.get(version)
 
     def _render_rows(self) -> None:
+        if self.fitted_widths() != self._fitted:
+            self._rebuild()  # a name or description longer (or shorter) than the column
+            return
         wanted = {
             version: row_for(status, self._overlay.get(version))
             for version, status in sorted(self._statuses.items())
