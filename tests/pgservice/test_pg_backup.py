@@ -41,6 +41,16 @@ def dump_text(url: str, schema: str) -> str:
     )
 
 
+def old_tools(folder: Path, version: str) -> Path:
+    """A folder of fake pg_dump, pg_restore and psql that report PostgreSQL ``version``."""
+    folder.mkdir()
+    for tool in ("pg_dump", "pg_restore", "psql"):
+        script = folder / tool
+        script.write_text(f"#!/bin/sh\necho '{tool} (PostgreSQL) {version}'\n")
+        script.chmod(0o755)
+    return folder
+
+
 def q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -326,13 +336,7 @@ def test_a_missing_pg_dump_is_one_sentence_and_nothing_is_written(
 def test_a_too_old_pg_dump_is_refused_before_anything_runs(
     backups: PgBackupManager, tmp_path: Path
 ) -> None:
-    old = tmp_path / "old-tools"
-    old.mkdir()
-    for tool in ("pg_dump", "pg_restore", "psql"):
-        script = old / tool
-        script.write_text(f"#!/bin/sh\necho '{tool} (PostgreSQL) 9.6.24'\n")
-        script.chmod(0o755)
-    backups.bin_dir = old
+    backups.bin_dir = old_tools(tmp_path / "old-tools", "9.6.24")
     with pytest.raises(BackupError, match=r"pg_dump is version 9 .* the server is PostgreSQL 1\d"):
         backups.take()
     assert not backups.folder.exists()

@@ -16,6 +16,7 @@ import pytest
 from engine.cli import main
 from tests.conftest import MigrationFiles, table_migration
 from tests.pg import PgDatabase
+from tests.pgservice.test_pg_backup import old_tools
 from tests.safety.helpers import answer_on_terminal
 
 
@@ -129,12 +130,7 @@ def test_a_too_old_pg_dump_refuses_the_run(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    old = tmp_path / "old-tools"
-    old.mkdir()
-    for tool in ("pg_dump", "pg_restore", "psql"):
-        script = old / tool
-        script.write_text(f"#!/bin/sh\necho '{tool} (PostgreSQL) 12.22'\n")
-        script.chmod(0o755)
+    old = old_tools(tmp_path / "old-tools", "12.22")
     monkeypatch.setenv("PATH", f"{old}{os.pathsep}{os.environ['PATH']}")
     capsys.readouterr()
     assert main(["migrate", *at_version_1]) == 1
