@@ -80,7 +80,13 @@ def cycle(
 
 
 def byte_compile(root: Path) -> None:
-    """Write the ``__pycache__`` files the first run of each tool would write."""
+    """Write the ``__pycache__`` files the first run of each tool would write.
+
+    They are written at least a second after the newest source, as after any real deploy:
+    metamigrate trusts a timestamp pyc only then (one written in its source's second could
+    hide a same-size edit), and every tool should start from the same cache."""
+    newest = max((path.stat().st_mtime for path in root.rglob("*.py")), default=0.0)
+    time.sleep(max(0.0, newest + 1.05 - time.time()))
     compileall.compile_dir(str(root), quiet=2, workers=1)
 
 

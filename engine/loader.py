@@ -20,6 +20,9 @@ from engine.errors import RegistryError
 from engine.files import path_problem, special_kind
 from engine.migration import Migration, MigrationFile, docstring_summary, too_deep
 
+# The text a loaded migration module was made from (see load_migration_file).
+_SOURCE_ATTRIBUTE = "__metamigrate_source__"
+
 MIGRATION_FILE = re.compile(r"^(?P<version>\d+)_(?P<name>[A-Za-z0-9_]+)\.py$")
 
 
@@ -115,13 +118,23 @@ def load_migration_file(entry: MigrationFile) -> Migration:
     )
     module = sys.modules.get(module_name)
     try:
-        if module is None or getattr(module, "__file__", None) != entry.path:
+        # A module loaded earlier in this process is reused only for the very same text: a file
+        # edited since (a console left open while someone fixes a pending migration) is imported
+        # again, so the code that runs is always the code whose checksum is recorded.
+        if (
+            module is None
+            or getattr(module, "__file__", None) != entry.path
+            or getattr(module, _SOURCE_ATTRIBUTE, None) != source
+        ):
             module = types.ModuleType(module_name)
             module.__file__ = entry.path
+            setattr(module, _SOURCE_ATTRIBUTE, source)
             module.__package__ = module_name.rpartition(".")[0] if entry.module_name else ""
             sys.modules[module_name] = module
             try:
-                code = _cached_code(entry) or compile(source, entry.path, "exec", dont_inherit=True)
+                code = _cached_code(entry, source) or compile(
+                    source, entry.path, "exec", dont_inherit=True
+                )
                 exec(code, module.__dict__)
             except BaseException:
                 sys.modules.pop(module_name, None)
@@ -158,10 +171,15 @@ def load_migration_file(entry: MigrationFile) -> Migration:
     )
 
 
-def _cached_code(entry: MigrationFile) -> types.CodeType | None:
-    """The file's code from its ``__pycache__`` bytecode when that is fresh (the same test as
-    Python's import: a timestamp pyc whose recorded mtime and size match the source), else None.
-    Unmarshalling is much cheaper than compiling a thousand files again on every run."""
+def _cached_code(entry: MigrationFile, source: str) -> types.CodeType | None:
+    """The file's code from its ``__pycache__`` bytecode when it provably matches ``source``,
+    else None. Unmarshalling is much cheaper than compiling a thousand files again on every run.
+
+    A checked-hash pyc is used when its hash is that of the source. A timestamp pyc (Python's
+    default) records the source's mtime in whole seconds and its size: that alone would let an
+    edit of the same size in the same second run the old code, so it is used only when it was
+    also written at least a second after that recorded mtime (any later edit then has another
+    second). Anything else compiles the source."""
     import marshal
 
     try:
@@ -169,18 +187,26 @@ def _cached_code(entry: MigrationFile) -> types.CodeType | None:
         if special_kind(cached) is not None:
             return None  # never opened: a FIFO there would block the read
         with open(cached, "rb") as handle:
+            written_ns = os.fstat(handle.fileno()).st_mtime_ns
             data = handle.read()
     except (OSError, NotImplementedError, ValueError):
         return None
     if len(data) < 16 or data[:4] != importlib.util.MAGIC_NUMBER:
         return None
     flags = int.from_bytes(data[4:8], "little")
-    mtime = int.from_bytes(data[8:12], "little")
-    size = int.from_bytes(data[12:16], "little")
-    if flags != 0:
-        return None  # hash-based pycs: compile from the source instead
-    if mtime != (entry.mtime_ns // 1_000_000_000) & 0xFFFFFFFF or size != entry.size & 0xFFFFFFFF:
-        return None
+    if flags & 0b1:  # hash-based
+        if not flags & 0b10:
+            return None  # an unchecked-hash pyc says nothing about this source
+        if data[8:16] != importlib.util.source_hash(source.encode("utf-8")):
+            return None
+    else:
+        mtime = int.from_bytes(data[8:12], "little")
+        size = int.from_bytes(data[12:16], "little")
+        seconds = entry.mtime_ns // 1_000_000_000
+        if mtime != seconds & 0xFFFFFFFF or size != entry.size & 0xFFFFFFFF:
+            return None
+        if written_ns < (seconds + 1) * 1_000_000_000:
+            return None  # compiled within the source's second: a same-size edit could follow
     try:
         code = marshal.loads(data[16:])
     except (EOFError, ValueError, TypeError):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import Registry
+from engine import Registry, loader
 from engine.checksum import source_checksum
 from tests.conftest import MigrationFiles
 
@@ -27,10 +27,79 @@ def _up_sql(folder: Path) -> str:
     return seen[0]
 
 
-def test_a_fresh_bytecode_file_runs_the_same_code(write_migrations: MigrationFiles) -> None:
+SAME_SIZE = FIRST.replace("first", "other")
+
+
+def _age(path: Path, seconds: int = 10) -> None:
+    """Move the file's mtime into the past, as for a file deployed before it was compiled."""
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns - seconds * 1_000_000_000))
+
+
+def _compiling_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading from here on may only use bytecode: compiling a source raises."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the source was compiled although its bytecode is fresh")
+
+    monkeypatch.setattr(loader, "compile", refuse, raising=False)
+
+
+def test_a_fresh_bytecode_file_is_used_and_runs_the_same_code(
+    write_migrations: MigrationFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = write_migrations({"0001_first.py": FIRST})
+    _age(folder / "0001_first.py")
     py_compile.compile(str(folder / "0001_first.py"), doraise=True)
+    _compiling_fails(monkeypatch)
     assert _up_sql(folder) == "CREATE TABLE first (a)"
+
+
+def test_a_checked_hash_bytecode_file_is_used_when_its_hash_matches(
+    write_migrations: MigrationFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = write_migrations({"0001_first.py": FIRST})
+    py_compile.compile(
+        str(folder / "0001_first.py"),
+        doraise=True,
+        invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
+    )
+    _compiling_fails(monkeypatch)
+    assert _up_sql(folder) == "CREATE TABLE first (a)"
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [py_compile.PycInvalidationMode.TIMESTAMP, py_compile.PycInvalidationMode.CHECKED_HASH],
+)
+def test_a_same_size_edit_with_the_mtime_put_back_runs_the_new_code(
+    write_migrations: MigrationFiles, mode: py_compile.PycInvalidationMode
+) -> None:
+    # Compiled in the source's second, then edited within that second: the timestamp pyc's
+    # recorded mtime (whole seconds) and size both still match, yet it holds the old code.
+    folder = write_migrations({"0001_first.py": FIRST})
+    path = folder / "0001_first.py"
+    py_compile.compile(str(path), doraise=True, invalidation_mode=mode)
+    stat = path.stat()
+    path.write_text(SAME_SIZE, encoding="utf-8")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size
+    assert _up_sql(folder) == "CREATE TABLE other (a)"
+
+
+def test_a_file_edited_after_it_was_loaded_in_this_process_loads_again(
+    write_migrations: MigrationFiles,
+) -> None:
+    # A console left open while someone fixes a pending migration: the code that runs must be
+    # the code whose checksum is recorded, not the module imported before the edit.
+    folder = write_migrations({"0001_first.py": FIRST})
+    assert _up_sql(folder) == "CREATE TABLE first (a)"
+    path = folder / "0001_first.py"
+    stat = path.stat()
+    path.write_text(SAME_SIZE, encoding="utf-8")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert _up_sql(folder) == "CREATE TABLE other (a)"
+    assert Registry.from_directory(folder).get(1).checksum == source_checksum(SAME_SIZE)
 
 
 def test_a_stale_bytecode_file_is_ignored_after_an_edit(write_migrations: MigrationFiles) -> None:
