@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from textual.command import CommandList
+
 from console.widgets import ActivityLog
 from tests.console.conftest import make_console, migrate, settle, wait_until
 
@@ -35,7 +37,8 @@ async def test_new_lines_show_after_a_palette_action() -> None:
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"Verify")
-        await pilot.pause(0.3)
+        await settle(pilot)  # the palette's search
+        assert await wait_until(pilot, lambda: app.screen.query_one(CommandList).option_count > 0)
         await pilot.press("enter")
         await settle(pilot)
         log = app.log_widget

@@ -81,9 +81,9 @@ async def test_toasts_never_cover_the_readiness_panel(write_migrations: Migratio
         await settle(pilot)
         await pilot.press("tab", "enter")
         await run_to_end(pilot)
-        await pilot.pause(0.2)
+        assert await wait_until(pilot, lambda: bool(app.screen.query(Toast)))  # "Migrate done"
+        await pilot.pause()  # laid out
         toasts = list(app.screen.query(Toast))
-        assert toasts  # "Migrate done" is shown
         panel = app.query_one(ReadinessPanel).region
         table = app.query_one(MigrationTable).region
         for toast in toasts:
