@@ -198,16 +198,7 @@ def measure(args: argparse.Namespace, plan: Plan, work: Path) -> dict[str, Any]:
     results: dict[str, Any] = {
         "schema": 1,
         "mode": plan.mode,
-        "tools": {
-            t.key: {
-                "label": t.label,
-                "group": t.group,
-                "baseline": t.baseline,
-                "version": t.version(),
-                "skipped": skipped.get(t.key),
-            }
-            for t in tools
-        },
+        "tools": suite.tool_entries(tools, skipped),
         "environment": environment.describe(work, {t.key: t.version() for t in tools}),
         "cycles": [],
         "status_large": None,

@@ -152,16 +152,7 @@ def run_target(
     results: dict[str, Any] = {
         "schema": 1,
         "mode": mode,
-        "tools": {
-            t.key: {
-                "label": t.label,
-                "group": t.group,
-                "baseline": t.baseline,
-                "version": t.version(),
-                "skipped": None,
-            }
-            for t in tools
-        },
+        "tools": suite.tool_entries(tools, {}),
         "environment": {
             **environment.describe(work, {t.key: t.version() for t in tools}),
             "postgres": pg.describe(server),

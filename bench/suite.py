@@ -38,6 +38,20 @@ class ToolRuns:
     commits: dict[str, int] = field(default_factory=dict)
 
 
+def tool_entries(tools: list[Tool], skipped: dict[str, str]) -> dict[str, Any]:
+    """The ``tools`` section of results.json: label, group, baseline, version, why skipped."""
+    return {
+        t.key: {
+            "label": t.label,
+            "group": t.group,
+            "baseline": t.baseline,
+            "version": t.version(),
+            "skipped": skipped.get(t.key),
+        }
+        for t in tools
+    }
+
+
 def measures_status(tool: Tool) -> bool:
     """Status is measured once per distinct status command: not for the raw one-tx baseline
     and metamigrate's other modes, whose status is the same command on the same data."""

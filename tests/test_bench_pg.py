@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,24 +12,13 @@ import pytest
 from bench import report
 from bench.readme import render_section
 from tests.pg import require_server, server_url
+from tests.test_bench_smoke import _bench
 
 REPO = Path(__file__).resolve().parent.parent
 #: A real SQLite run's figures (the committed ones), as an earlier run would have left them.
 SQLITE_PART = {
     k: v for k, v in report.load(REPO / "bench" / "results.json").items() if k != "postgres"
 }
-
-
-def _bench(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [sys.executable, "-m", "bench", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 @pytest.fixture(scope="module")
