@@ -162,6 +162,8 @@ def run_cycles(
 def add_ratios(results: dict[str, Any], tools: list[Tool]) -> None:
     """ratio_floor: to raw one-tx-per-migration; ratio_baseline: to the tool's own baseline."""
     for tool in tools:
+        if tool.key not in results:
+            continue  # failed in this run: reported under "skipped", no figures to compare
         for op in OPS:
             summary = results[tool.key].get(op)
             if not summary:
