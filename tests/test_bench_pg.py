@@ -118,3 +118,14 @@ def test_the_postgres_target_refuses_with_a_sentence_when_no_server_answers(
     assert result.returncode == 1
     assert "no PostgreSQL server at" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "results.json").exists()
+
+
+def test_a_tool_that_failed_mid_run_is_left_out_of_the_ratios() -> None:
+    from bench.suite import add_ratios
+    from bench.tools import postgres_tools
+
+    tools = postgres_tools("postgresql://root@127.0.0.1:1/none")  # nothing is connected to
+    results = {"raw": {"apply": {"median": 2.0, "min": 1.5}}}
+    add_ratios(results, tools)
+    assert results["raw"]["apply"]["ratio_floor"] == pytest.approx(1.0)
+    assert set(results) == {"raw"}
