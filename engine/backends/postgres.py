@@ -326,7 +326,7 @@ def _changed_rows(cursor: psycopg.Cursor[Any]) -> int:
 ErrorKind = str
 """One of: "transaction_control", "refused", "unknown_host", "timeout", "auth", "no_database",
 "permission", "read_only", "lock_timeout", "statement_timeout", "gone", "disk_full",
-"needs_autocommit", "deadlock", "constraint", "other"."""
+"needs_autocommit", "deadlock", "constraint", "lock_table_full", "other"."""
 
 
 def error_kind(exc: BaseException) -> ErrorKind:
@@ -352,6 +352,10 @@ def error_kind(exc: BaseException) -> ErrorKind:
         return by_state[state]
     if state.startswith("23"):  # integrity_constraint_violation: unique, foreign key, check, ...
         return "constraint"
+    if state == "53200" and "shared memory" in text:
+        # out_of_memory "out of shared memory": the server's lock table is full (one transaction
+        # holding a lock per table and index it touched: a long --atomic run, say).
+        return "lock_table_full"
     if state == "57014":
         return "lock_timeout" if "lock timeout" in text else "statement_timeout"
     if state.startswith(("57P", "08")):
@@ -457,6 +461,13 @@ def translate_error(
         return DatabaseError(
             f"The connection to PostgreSQL{where} was lost ({detail}); the server rolled back the "
             "open transaction. Check the server, then run the command again."
+        )
+    if kind == "lock_table_full":
+        return DatabaseError(
+            f"The lock table of the PostgreSQL server{where} is full (out of shared memory): "
+            "one transaction took more locks than max_locks_per_transaction allows; the change "
+            "was rolled back. Run without --atomic (a transaction per migration), or raise "
+            "max_locks_per_transaction."
         )
     if kind == "disk_full":
         return DiskFullError(
@@ -1338,6 +1349,12 @@ class PostgresBackend:
             return f"permission denied ({detail}); grant the role the privileges it needs"
         if kind == "disk_full":
             return "the server is out of disk space (the step was rolled back)"
+        if kind == "lock_table_full":
+            return (
+                "the server's lock table is full (out of shared memory): one "
+                "transaction took more locks than max_locks_per_transaction allows (the step was "
+                "rolled back); run without --atomic or raise max_locks_per_transaction"
+            )
         return f"PostgreSQL error: {detail}"
 
     # -- backups: pg_dump archives of the schema (engine.backends.pg_backup) ------------------

@@ -145,3 +145,31 @@ def test_small_tables_lost_in_a_rollback_are_counted_exactly(
     manager.migrate_to_latest()
     (dropped,) = manager.rollback_impact(0).dropped_tables
     assert dropped.describe() == "drops table small, 3 rows"
+
+
+LOCK_TABLE_FULL = '''"""Create f, then hit a full lock table (raised as the server raises it)."""
+
+
+def up(tx):
+    tx.execute("CREATE TABLE f (id INTEGER PRIMARY KEY)")
+    tx.execute(
+        "DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '53200', MESSAGE = 'out of shared memory', "
+        "HINT = 'You might need to increase max_locks_per_transaction.'; END $$"
+    )
+'''
+
+
+def test_a_full_lock_table_says_what_to_change_and_the_step_is_rolled_back(
+    pg_database: PgDatabase, write_migrations: MigrationFiles
+) -> None:
+    # A long --atomic run takes a lock per table and index it touches; past the server's lock
+    # table the error is SQLSTATE 53200 "out of shared memory", which names neither cause nor fix.
+    folder = write_migrations({"0001_a.py": table_migration("a"), "0002_f.py": LOCK_TABLE_FULL})
+    result = _run("migrate", "--db", pg_database.url, "--migrations", str(folder), "--no-backup")
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stdout + result.stderr
+    flat = " ".join(result.stderr.split())
+    assert "lock table is full" in flat and "max_locks_per_transaction" in flat, flat
+    assert "without --atomic" in flat, flat
+    assert pg_database.tables() >= {"a"} and "f" not in pg_database.tables()
+    assert pg_database.query("SELECT max(version) FROM schema_migrations") == [(1,)]
