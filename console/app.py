@@ -293,7 +293,7 @@ class MigrationConsole(App[int]):
         if not self.database_exists:
             self.panel.show_missing(deployment, self.no_database_text())
             return
-        self.panel.show(deployment)
+        self.panel.show(deployment, read_only=self.read_only)
         if before is not None and before.status != deployment.status:
             self._log_readiness_change(before, deployment)
 

@@ -78,10 +78,10 @@ class ReadinessPanel(Vertical):
         with VerticalScroll():
             yield Static("Reading the database…", id="details")
 
-    def show(self, deployment: DeploymentStatus) -> None:
+    def show(self, deployment: DeploymentStatus, *, read_only: bool = False) -> None:
         self.deployment = deployment
         self._set_badge(deployment.status)
-        self._set_details(render_summary(deployment))
+        self._set_details(render_summary(deployment, read_only=read_only))
 
     def show_missing(self, deployment: DeploymentStatus, sentence: str) -> None:
         """No database file yet: what that means and what to do (nothing was created)."""
@@ -136,9 +136,10 @@ def render_counts(deployment: DeploymentStatus) -> Text:
     return text
 
 
-def render_summary(deployment: DeploymentStatus) -> Text:
+def render_summary(deployment: DeploymentStatus, *, read_only: bool = False) -> Text:
     """The panel's few lines: in ERROR the first problem first; the counts; the checks in one
-    line (the failed ones by name); what to do; where the details are."""
+    line (the failed ones by name); what to do (read-only: no key that does nothing there);
+    where the details are."""
     checks = deployment.verification.checks if deployment.verification else []
     failed = [check for check in checks if check.status == "FAIL"]
     unchecked = not_checked(checks)
@@ -164,8 +165,9 @@ def render_summary(deployment: DeploymentStatus) -> Text:
         text.append(f"\n- not checked: {check.title}", style="dim")
     if deployment.status == "pending":
         count = deployment.pending_count
+        todo = "open without --read-only to migrate" if read_only else "m migrates"
         text.append(
-            f"\n{count} migration{'s' if count != 1 else ''} pending: m migrates.", style="yellow"
+            f"\n{count} migration{'s' if count != 1 else ''} pending: {todo}.", style="yellow"
         )
     text.append("\nd: every check and problem", style="dim")
     return text

@@ -73,3 +73,18 @@ async def test_read_only_says_why_migrate_and_rollback_keys_do_nothing(db: Path)
         assert "so it cannot roll back" in app.log_widget.lines_plain[-1]
         assert not app.running
     assert db.read_bytes() == before
+
+
+async def test_read_only_readiness_names_no_key_that_does_nothing_there() -> None:
+    # The panel's "what to do" line: "m migrates" only where m migrates.
+    migrate(2)
+    for read_only, shown, hidden in (
+        (True, "open without --read-only to migrate", "m migrates"),
+        (False, "m migrates", "--read-only"),
+    ):
+        app = make_console(read_only=read_only)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            details = " ".join(str(app.query_one("#readiness #details", Static).render()).split())
+            assert "2 migrations pending" in details, details
+            assert shown in details and hidden not in details, details
