@@ -78,9 +78,9 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "metamigrate",
                 "apply",
                 "ratio_floor",
-                1.2,
+                1.1,
                 "apply, one tx per migration",
-                "<= 1.2x raw floor",
+                "<= 1.1x raw floor",
             ),
             _ratio_target(
                 cycle,
@@ -96,9 +96,9 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "metamigrate",
                 "status",
                 "ratio_floor",
-                2.0,
+                1.5,
                 "status --json of a migrated DB",
-                "<= 2x raw",
+                "<= 1.5x raw",
             ),
             _ratio_target(
                 cycle,
