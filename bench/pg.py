@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from bench.workload import WORKLOAD_INDEX, WORKLOAD_TABLE, Workload
+from engine.config import mask_password
 
 DEFAULT_SERVER = "postgresql://root@127.0.0.1:5432/postgres"
 #: Connect timeout of the harness's own connections (seconds).
@@ -23,15 +24,6 @@ CONNECT_TIMEOUT = 5
 
 def default_server() -> str:
     return os.environ.get("METAMIGRATE_TEST_POSTGRES") or DEFAULT_SERVER
-
-
-def masked(url: str) -> str:
-    """``url`` with any password replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _connect(url: str) -> Any:
@@ -51,7 +43,7 @@ def unavailable(server: str) -> str | None:
             conn.execute("SELECT 1")
     except psycopg.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return f"no PostgreSQL server at {masked(server)} ({first})"
+        return f"no PostgreSQL server at {mask_password(server)} ({first})"
     return None
 
 
@@ -154,7 +146,7 @@ def describe(server: str) -> dict[str, Any]:
     import psycopg
 
     return {
-        "server": masked(server),
+        "server": mask_password(server),
         "server_version": version,
         "settings": settings,
         "psycopg": psycopg.__version__,

@@ -21,6 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from engine.config import mask_password
+
 DEFAULT_SERVER = "postgresql://root@127.0.0.1:5432/postgres"
 _counter = itertools.count()
 
@@ -45,7 +47,7 @@ def _unavailable_reason() -> str | None:
             conn.execute("SELECT 1")
     except psycopg.Error as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return f"{_masked(server_url())} unreachable ({first_line})"
+        return f"{mask_password(server_url())} unreachable ({first_line})"
     return None
 
 
@@ -75,14 +77,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         and str(longrepr[2]).startswith("Skipped: " + SKIP_PREFIX)
     ):
         report.longrepr = (__file__, require_server.__code__.co_firstlineno, longrepr[2])
-
-
-def _masked(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def url_for(dbname: str) -> str:
