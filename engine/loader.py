@@ -200,10 +200,16 @@ def _cached_code(entry: MigrationFile, source: str) -> types.CodeType | None:
         if data[8:16] != importlib.util.source_hash(source.encode("utf-8")):
             return None
     else:
+        # The file as it is now, not as the scan saw it: a console scans once and may load
+        # minutes later, after an edit, when the source text read is the edited one.
+        try:
+            now = os.stat(entry.path)
+        except OSError:
+            return None
         mtime = int.from_bytes(data[8:12], "little")
         size = int.from_bytes(data[12:16], "little")
-        seconds = entry.mtime_ns // 1_000_000_000
-        if mtime != seconds & 0xFFFFFFFF or size != entry.size & 0xFFFFFFFF:
+        seconds = now.st_mtime_ns // 1_000_000_000
+        if mtime != seconds & 0xFFFFFFFF or size != now.st_size & 0xFFFFFFFF:
             return None
         if written_ns < (seconds + 1) * 1_000_000_000:
             return None  # compiled within the source's second: a same-size edit could follow

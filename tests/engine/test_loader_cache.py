@@ -127,3 +127,26 @@ def test_the_same_relative_folder_in_another_working_directory_loads_its_own_cod
         (tmp_path / name / "migrations" / "0001_first.py").write_text(source, encoding="utf-8")
         monkeypatch.chdir(tmp_path / name)
         assert _up_sql(Path("migrations")) == f"CREATE TABLE {table} (a)"
+
+
+def test_a_file_edited_between_the_scan_and_the_load_runs_the_new_code(
+    write_migrations: MigrationFiles,
+) -> None:
+    # A console scans when it refreshes and imports when the operator migrates, maybe minutes
+    # later: the bytecode must be checked against the file as it is then, not as scanned.
+    folder = write_migrations({"0001_first.py": FIRST})
+    path = folder / "0001_first.py"
+    _age(path)
+    py_compile.compile(str(path), doraise=True)  # fresh for the scanned file
+    registry = Registry.from_directory(folder)
+    path.write_text(EDITED, encoding="utf-8")
+    seen: list[str] = []
+
+    class Recording:
+        def execute(self, sql: str) -> None:
+            seen.append(sql)
+
+    migration = registry.get(1)
+    migration.up(Recording())  # type: ignore[arg-type]
+    assert seen == ["CREATE TABLE edited_table (a)"]
+    assert migration.checksum == source_checksum(EDITED)
