@@ -377,7 +377,7 @@ class FolderBackups:
                 listed.reason,
                 listed.source,
                 listed.fingerprint if sidecar_fingerprint else facts.fingerprint,
-                facts.database_id,
+                facts.database_id or listed.database_id,
             )
         return BackupInfo(
             path=path,

@@ -121,6 +121,7 @@ def dump_schema(
     conninfo, env = _child_conninfo(conn, "backup")
     with _snapshot(conn, where) as snapshot:
         version = _schema_version(conn, schema)
+        identity = database_identity(conn)
         print_ = fingerprint(conn) if fingerprint is not None else ""
         _run(
             [
@@ -145,7 +146,7 @@ def dump_schema(
             f"version {version}; nothing was run. Retry."
         )
     fsync_file(target)
-    return BackupFacts(version, print_)
+    return BackupFacts(version, print_, database_id=identity)
 
 
 def read_archive(
@@ -189,6 +190,22 @@ def read_archive(
             "nothing was changed. Choose another backup."
         )
     return BackupFacts(_copy_max_version(done.stdout), "")
+
+
+def database_identity(conn: psycopg.Connection[Any]) -> str:
+    """The id of the database ``conn`` is connected to, recorded with each of its backups:
+    ``<server system identifier>/<database name>`` (a standby has its primary's identifier), so
+    that two servers with a database of the same name can share one backups folder without
+    listing, pruning or restoring each other's backups. '' when the server does not say (the
+    role may not execute ``pg_control_system()``)."""
+    row = conn.execute(
+        "SELECT CASE WHEN has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE') "
+        "THEN (SELECT system_identifier::text FROM pg_catalog.pg_control_system()) END, "
+        "current_database()"
+    ).fetchone()
+    if row is None or row[0] is None:
+        return ""
+    return f"{row[0]}/{row[1]}"
 
 
 def other_sessions(conn: psycopg.Connection[Any]) -> list[Session]:
@@ -349,7 +366,10 @@ class PgBackupManager(FolderBackups):
     """Takes, lists, prunes and restores the backups of one schema of one PostgreSQL database.
 
     Files are named ``<database>.<schema>-<UTC time>-v<version>.dump`` (with a ``.json``
-    sidecar), so several databases and schemas can share one folder.
+    sidecar), so several databases and schemas can share one folder. The sidecar records the
+    database's identity (``database_identity``): a backup of a same-named database of another
+    server in the same folder is not listed, pruned or restored as this one's. When the server
+    cannot be reached, backups are known by their names only.
     """
 
     def __init__(
@@ -388,7 +408,8 @@ class PgBackupManager(FolderBackups):
             or _login()
         )
         prefix = f"{quote(self.database, safe='_-')}.{quote(schema, safe='_-')}"
-        self._files = BackupFolder(self.folder, prefix, SUFFIX)
+        self._identity: str | None = None
+        self._files = BackupFolder(self.folder, prefix, SUFFIX, owner_id=self.database_id)
 
     def __repr__(self) -> str:
         return (
@@ -408,6 +429,17 @@ class PgBackupManager(FolderBackups):
     @property
     def where(self) -> str:
         return f"schema {self.schema} of {self.display}"
+
+    def database_id(self) -> str | None:
+        """This database's identity (see ``database_identity``); None when the server cannot be
+        reached or does not say (backups are then known by their names only)."""
+        if self._identity is None:
+            try:
+                with self._connect("backups") as conn:
+                    self._identity = database_identity(conn)
+            except BackupError:
+                return None
+        return self._identity or None
 
     def take(
         self,
@@ -437,6 +469,8 @@ class PgBackupManager(FolderBackups):
                     conn, self.schema, temp, bin_dir=self.bin_dir, lock_wait=self.dump_lock_wait
                 )
             )
+        if facts.database_id:
+            self._identity = facts.database_id
         return self._kept(
             final,
             created,
@@ -466,6 +500,7 @@ class PgBackupManager(FolderBackups):
         """
         source_path = self.resolve(backup)
         info = self.describe(source_path)
+        self._refuse_foreign(info)
         replaced: list[BackupInfo] = []
 
         def keep_current() -> None:
@@ -488,6 +523,23 @@ class PgBackupManager(FolderBackups):
         kept = replaced[0] if replaced else None
         self.prune(protect=[source_path] + ([kept.path] if kept else []))
         return RestoreResult(f"{self.display} schema {self.schema}", info, kept)
+
+    def _refuse_foreign(self, info: BackupInfo) -> None:
+        """A backup of another server's database is not restored over this one's schema (it may
+        be, once the schema is dropped: then nothing of this database's is replaced)."""
+        own = self.database_id()
+        if not own or not info.database_id or info.database_id == own:
+            return
+        with self._connect("restore") as conn:
+            if not _schema_exists(conn, self.schema):
+                return
+        origin = f"{info.source}, " if info.source else ""
+        raise BackupError(
+            f"Cannot restore {info.path}: it is a backup of another server's database "
+            f"({origin}id {info.database_id}), not of {self.display} (id {own}); nothing was "
+            f"changed. Restore one of this database's backups (metamigrate backups), or drop "
+            f"schema {self.schema} first to put that one in its place."
+        )
 
     @contextlib.contextmanager
     def _connect(

@@ -319,6 +319,60 @@ def test_backups_of_other_schemas_in_the_folder_are_not_listed(
     assert backups.list_backups() == [mine]
 
 
+def as_if_from_another_server(info_path: Path) -> str:
+    """Give a backup's sidecar the identity of a same-named database on another server (what a
+    copy taken there and put in this folder has); return that identity."""
+    sidecar = Path(str(info_path) + ".json")
+    meta = json.loads(sidecar.read_text())
+    system_id, database = meta["database_id"].split("/", 1)
+    meta["database_id"] = f"{int(system_id) + 1}/{database}"
+    meta["source"] = meta["source"].replace("127.0.0.1", "db-b.internal")
+    sidecar.write_text(json.dumps(meta))
+    return str(meta["database_id"])
+
+
+def test_each_backup_records_the_server_and_database_it_was_taken_from(
+    pg_url: str, backups: PgBackupManager
+) -> None:
+    info = backups.take()
+    system_id, database = rows(
+        pg_url, "SELECT system_identifier::text, current_database() FROM pg_control_system()"
+    )[0]
+    assert info.database_id == f"{system_id}/{database}"
+    sidecar = json.loads(Path(str(info.path) + ".json").read_text())
+    assert sidecar["database_id"] == info.database_id
+    # The same server reached by another name is the same database: its backups are listed.
+    other_name = PgBackupManager(
+        pg_url.replace("127.0.0.1", "localhost"), backups.folder, schema=backups.schema
+    )
+    assert other_name.list_backups() == [info]
+
+
+def test_backups_of_a_same_named_database_on_another_server_are_not_listed_pruned_or_restored(
+    pg_url: str, schema: str, tmp_path: Path
+) -> None:
+    service_schema(pg_url, schema)
+    backups = PgBackupManager(pg_url, tmp_path, schema=schema, keep=1)
+    theirs = backups.take()
+    foreign_id = as_if_from_another_server(theirs.path)
+    mine = PgBackupManager(pg_url, tmp_path, schema=schema, keep=1)
+    taken = [mine.take(), mine.take()]
+    assert mine.list_backups() == [taken[1]]  # retention pruned only this database's own
+    assert theirs.path.exists() and Path(str(theirs.path) + ".json").exists()
+    before = dump_text(pg_url, schema)
+    with pytest.raises(BackupError) as refused:
+        mine.restore(theirs.path)
+    message = str(refused.value)
+    assert "another server's database" in message and foreign_id in message
+    assert "nothing was changed" in message and "db-b.internal" in message
+    assert dump_text(pg_url, schema) == before
+    assert mine.list_backups() == [taken[1]]  # the refusal kept no backup of its own
+    # Once the schema is dropped, nothing of this database's is replaced: that copy may go there.
+    sql(pg_url, f'DROP SCHEMA "{schema}" CASCADE')
+    mine.restore(theirs.path)
+    assert rows(pg_url, f'SELECT count(*) FROM "{schema}".databases') == [(2,)]
+
+
 def test_a_missing_pg_dump_is_one_sentence_and_nothing_is_written(
     backups: PgBackupManager, tmp_path: Path
 ) -> None:
