@@ -60,8 +60,13 @@ def server_label(location: str, schema: str | None = None) -> str:
     """``host:port/database · schema`` of a server URL (user and password left out)."""
     from urllib.parse import unquote, urlsplit
 
-    parts = urlsplit(location)
+    try:
+        parts = urlsplit(location)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # malformed (a bad port, an unclosed IPv6 bracket): shown as given, masked
+        from engine.backends import display_location
+
+        return f"{display_location(location)} · {schema or 'public'}"
     host = parts.hostname or "localhost"
-    port = f":{parts.port}" if parts.port else ""
     database = unquote(parts.path.lstrip("/")) or "(default database)"
     return f"{host}{port}/{database} · {schema or 'public'}"

@@ -33,6 +33,8 @@ SCHEMES: dict[str, str] = {
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
 #: What ``Path("postgresql://u@h/db")`` leaves: ``postgresql:/u@h/db`` (one slash).
 _COLLAPSED = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*):/(?!/)")
+#: A known scheme and a colon with no ``//`` after it: ``postgresql:``, ``sqlite:x.db``.
+_SCHEME_ONLY = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*):(?!//)")
 
 
 class DriverMissingError(MetamigrateError):
@@ -46,6 +48,7 @@ def scheme_of(location: str | os.PathLike[str]) -> str:
     match = _SCHEME.match(location) if isinstance(location, str) else None
     if match is None:
         _refuse_url_turned_path(location)
+        _refuse_half_url(location)
         return "sqlite"
     scheme = match.group("scheme").lower()
     # SQLAlchemy-style driver suffixes ("postgresql+psycopg") name the same database.
@@ -66,6 +69,27 @@ def _refuse_url_turned_path(location: str | os.PathLike[str]) -> None:
             f"({scheme}:/ with one slash); pass the {scheme}:// URL as text, not as a Path. "
             "Nothing was created."
         )
+
+
+def _refuse_half_url(location: str | os.PathLike[str]) -> None:
+    """``postgresql:``, ``postgres:host/db`` or ``sqlite:x.db`` is a mistyped URL, never a file to
+    create (SQLite would make ``./postgresql:`` and migrate it); a file really named so is
+    written ``./postgresql:...``."""
+    text = os.fspath(location)
+    half = _SCHEME_ONLY.match(text)
+    if half is None:
+        return
+    scheme = half.group("scheme").lower().split("+", 1)[0]
+    if scheme not in SCHEMES:
+        return
+    if scheme == "sqlite":
+        form = "sqlite:///relative.db, sqlite:////absolute/path.db, or the plain path"
+    else:
+        form = f"{scheme}://user@host:port/dbname"
+    raise DatabasePathError(
+        f"{display_location(text)} is not a database URL: write {form} (a file of that name: "
+        f"./{text}). Nothing was created."
+    )
 
 
 def is_url(location: str | os.PathLike[str]) -> bool:
@@ -181,7 +205,12 @@ def display_location(location: str | os.PathLike[str]) -> str:
         return text
     from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # a malformed URL ("Invalid IPv6 URL"): mask what looks like a password
+        from engine.config import mask_password
+
+        return mask_password(text)
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, _, hostinfo = netloc.rpartition("@")

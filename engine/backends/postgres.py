@@ -1427,6 +1427,12 @@ def connect(location: str, options: ConnectOptions) -> psycopg.Connection[Any]:
     try:
         return psycopg.connect(libpq_url(location), **kwargs)
     except psycopg.Error as exc:
+        if _is_bad_url(exc):
+            raise DatabasePathError(
+                f"The database URL {mask_password(location)} is not valid "
+                f"({_masked_detail(exc, location)}); nothing was changed. Fix it in --db or "
+                "METAMIGRATE_DB (postgresql://user@host:port/dbname)."
+            ) from exc
         raise translate_error(
             exc,
             location,
@@ -1434,6 +1440,26 @@ def connect(location: str, options: ConnectOptions) -> psycopg.Connection[Any]:
             schema=options.schema or DEFAULT_SCHEMA,
             connect_timeout=options.connect_timeout,
         ) from exc
+
+
+def _is_bad_url(exc: psycopg.Error) -> bool:
+    """libpq refused the URL itself (its syntax or an option's value) before any connection: a
+    ProgrammingError while parsing it, or 'connection is bad: invalid ...' for a value it could
+    not use (the port, sslmode, ...)."""
+    if exc.sqlstate:
+        return False
+    text = str(exc).strip().lower()
+    return isinstance(exc, psycopg.ProgrammingError) or text.startswith(
+        "connection is bad: invalid"
+    )
+
+
+def _masked_detail(exc: psycopg.Error, location: str) -> str:
+    """libpq's first line, without the URL it may quote back (which may hold a password)."""
+    detail = _first_line(exc).removeprefix("connection is bad: ")
+    for text in {location, libpq_url(location)}:
+        detail = detail.replace(f' in URI: "{text}"', "").replace(text, mask_password(text))
+    return mask_password(detail)
 
 
 def _merged_options(location: str, extra: str) -> str:

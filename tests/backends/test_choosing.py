@@ -68,6 +68,36 @@ def test_a_server_url_that_went_through_path_is_refused_never_a_file() -> None:
         scheme_of(Path("postgresql://root@127.0.0.1:5432/test"))
 
 
+@pytest.mark.parametrize(
+    "location",
+    ["postgresql:", "postgres:db.internal/meta", "postgresql+psycopg:x", "sqlite:", "sqlite:x.db"],
+)
+def test_a_half_written_url_is_refused_and_no_file_is_created(
+    location: str, tmp_path: Path
+) -> None:
+    # SQLite would take "postgresql:" for a file name and create it in the working directory.
+    result = subprocess.run(
+        [sys.executable, "-m", "engine", "--db", location, "--migrations", "m", "migrate"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == EXIT_BAD_INPUT, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "is not a database URL" in result.stderr and f"./{location}" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(DatabasePathError, match="is not a database URL"):
+        open_backend(Path(location))
+
+
+def test_a_file_whose_name_starts_like_a_scheme_is_opened_as_written(tmp_path: Path) -> None:
+    os.chdir(tmp_path)
+    open_backend("./postgresql:old.db").close()
+    assert (tmp_path / "postgresql:old.db").exists()
+
+
 def test_postgres_schemes_and_driver_suffixes_name_postgresql() -> None:
     assert scheme_of("postgres://u@h/db") == "postgres"
     assert scheme_of("postgresql+psycopg://u@h/db") == "postgresql"

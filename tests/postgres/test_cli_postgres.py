@@ -59,6 +59,28 @@ def test_bad_connections_fail_with_one_sentence_and_the_right_exit_code(
     assert time.monotonic() - started < 15
 
 
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("postgresql://root:hunter2@[::1/postgres", 'matching "]" in IPv6 host address'),
+        ("postgresql://root:hunter2@127.0.0.1:99999/postgres", 'invalid port number: "99999"'),
+        ("postgresql://root:hunter2@127.0.0.1:abc/postgres", '"abc" for connection option "port"'),
+        ("postgresql://root:hunter2@127.0.0.1/postgres?nosuch=1", 'parameter: "nosuch"'),
+        ("postgresql://%zz:hunter2@127.0.0.1/postgres", 'percent-encoded token: "%zz"'),
+        ("postgresql://root:hunter2@127.0.0.1/postgres?sslmode=bogus", 'sslmode value: "bogus"'),
+    ],
+)
+def test_a_malformed_url_is_one_sentence_naming_what_is_wrong_never_its_password(
+    url: str, said: str
+) -> None:
+    for command in (("status",), ("migrate",)):
+        result = _run(*command, "--db", url)
+        _one_sentence(result, 2, "is not valid (")
+        assert said in result.stderr
+        assert "hunter2" not in result.stdout + result.stderr
+        assert "Fix it in --db" in result.stderr
+
+
 def test_a_password_in_the_url_is_never_printed(pg_database: PgDatabase) -> None:
     url = pg_database.url.replace("root@", "root:hunter2@")
     result = _run("status", "--db", url, "--json")
