@@ -23,18 +23,22 @@ from textual.widgets import Button, DataTable, Input, Label, Static
 
 from console.formatting import format_size, format_timestamp
 from console.messages import BackupsLoaded, post
+from console.screens.focus_order import FocusOrder
 from console.screens.typed_confirm import TypedConfirmScreen
 from console.service import service_of
+from console.widgets.row_table import RowTable
 from console.widgets.text import set_text
 from engine import BackupInfo
 
-#: The dialog's keys: digits typed on the list go to the input; then Tab visits the buttons.
-KEYS = "↑ ↓ pick · type its version · tab: input → Close → Restore · esc closes"
+#: The dialog's keys: digits typed on the list go to the input; then Tab visits the buttons and
+#: comes back to the list (``FOCUS_ORDER``). "esc closes" is on the buttons' line.
+KEYS = "↑ ↓ pick · type its version · tab: input → Close → Restore → list"
 
 
-class BackupsScreen(TypedConfirmScreen[BackupInfo | None]):
+class BackupsScreen(FocusOrder[BackupInfo | None], TypedConfirmScreen[BackupInfo | None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Close")]
     AUTO_FOCUS = "#backups"
+    FOCUS_ORDER = ("backups", "typed", "cancel", "confirm")
 
     def __init__(self, *, database: str, read_only: bool = False) -> None:
         super().__init__()
@@ -49,7 +53,7 @@ class BackupsScreen(TypedConfirmScreen[BackupInfo | None]):
         with Vertical(id="dialog"):
             yield Label("Backups", classes="title")
             yield Static(id="summary")
-            table: DataTable[Text] = DataTable(id="backups", cursor_type="row", zebra_stripes=True)
+            table = RowTable(id="backups")
             table.add_column("Taken (UTC)", key="taken", width=19)
             table.add_column("Ver", key="version", width=3)
             table.add_column("Size", key="size", width=8)
@@ -63,7 +67,8 @@ class BackupsScreen(TypedConfirmScreen[BackupInfo | None]):
                     yield Input(restrict=r"[0-9]*", max_length=9, compact=True, id="typed")
                 yield Label(KEYS, classes="keys")
             with Horizontal(id="buttons", classes="" if self.read_only else "-after-keys"):
-                yield Label("↑ ↓ pick · esc closes" if self.read_only else "", classes="hint")
+                hint = "↑ ↓ pick · esc closes" if self.read_only else "esc closes"
+                yield Label(hint, classes="hint")
                 yield Button("Close", id="cancel", compact=True)
                 if not self.read_only:
                     yield Button(

@@ -23,15 +23,20 @@ from textual.widgets import Button, Label, Static
 
 from console.formatting import migration_label
 from console.messages import LogEntry, PlanRefreshed, post
+from console.screens.focus_order import FocusOrder
 from console.screens.rehearsal import Rehearsable
 from console.service import MigratePlan, RunRequest, service_of
 from console.widgets.text import set_text
 from engine import PlanStep
 
+#: The dialog's keys, in the order Tab visits them from Cancel (``FOCUS_ORDER``).
+KEYS = "tab: Migrate → plan (↑ ↓ scroll) → Rehearse → Cancel · esc cancels"
 
-class ConfirmMigrateScreen(Rehearsable[RunRequest | None]):
+
+class ConfirmMigrateScreen(FocusOrder[RunRequest | None], Rehearsable[RunRequest | None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
     AUTO_FOCUS = "#cancel"
+    FOCUS_ORDER = ("rehearse", "cancel", "confirm", "plan")
     REHEARSAL_VERB = "migrate"
 
     def __init__(self, plan: MigratePlan, *, database: str) -> None:
@@ -59,8 +64,8 @@ class ConfirmMigrateScreen(Rehearsable[RunRequest | None]):
             yield Static(id="summary")
             with VerticalScroll(id="plan"):
                 yield Static(id="plan-steps")
-            with Horizontal(id="buttons"):
-                yield Label("esc cancels", classes="hint")
+            yield Label(KEYS, classes="keys")
+            with Horizontal(id="buttons", classes="-after-keys"):
                 # Tab from Cancel reaches the confirm button, as before; Rehearse is one back.
                 yield Button("Rehearse", id="rehearse", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)

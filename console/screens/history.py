@@ -23,8 +23,12 @@ from textual.widgets import DataTable, Input, Label, Static
 from console.formatting import format_duration, format_timestamp, migration_label
 from console.messages import HistoryLoaded, post
 from console.service import service_of
+from console.widgets.row_table import RowTable
 from console.widgets.text import set_text
 from engine import HistoryEntry
+
+#: The screen's keys: letters typed on the list (or / first) go to the filter; Tab goes back.
+HINT = "↑ ↓ pick · type or / to filter · tab: filter ↔ list · esc closes"
 
 #: How many attempts the screen reads (newest first).
 HISTORY_LIMIT = 1000
@@ -73,7 +77,7 @@ class HistoryScreen(ModalScreen[None]):
             with Horizontal(classes="row"):
                 yield Label("Filter")
                 yield Input(placeholder="down, failed, a user, a host, a version…", id="filter")
-            table: DataTable[Text] = DataTable(id="history", cursor_type="row", zebra_stripes=True)
+            table = RowTable(id="history")
             # Fits 80 columns; how long it took, the pid and the whole error are in the detail.
             table.add_column("When (UTC)", key="when", width=16)
             table.add_column("Who", key="who", width=10)
@@ -83,7 +87,7 @@ class HistoryScreen(ModalScreen[None]):
             yield table
             yield Static(id="detail")
             with Horizontal(id="buttons"):
-                yield Label("esc closes · / filters · ↑ ↓ pick", classes="hint")
+                yield Label(HINT, classes="hint")
 
     def on_mount(self) -> None:
         set_text(self.query_one("#detail", Static), Text("Reading the history…", style="dim"))

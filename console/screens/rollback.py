@@ -2,9 +2,11 @@
 
 The operator picks a target (applied versions below the current one, and 0; preselected from the
 table's cursor row), sees the migrations that will be undone (newest first, irreversible ones
-flagged), and must type the target version before the red button enables. A rollback that
+flagged), and must type the target version before the red button enables; choosing another
+target clears what was typed (it confirmed the target shown then). A rollback that
 would cross an irreversible migration is refused here (and again by the engine). Escape cancels;
 Enter in the input only moves focus to the button, so a single stray Enter never rolls back.
+Tab goes input → Rehearse → Cancel → Roll back → the two lists → target → input (``KEYS``).
 
 It also shows what the rollback would destroy (measured with ``rollback_impact`` in this
 screen's worker each time the target changes) and where the backup taken first goes. Rehearse
@@ -31,19 +33,27 @@ from textual.widgets import Button, Input, Label, Select, Static
 from console.formatting import migration_label
 from console.messages import ImpactLoaded, LogEntry, PlanRefreshed, post
 from console.plans import irreversible, lowest_reachable, rollback_targets, steps_to_undo
+from console.screens.focus_order import FocusOrder
 from console.screens.rehearsal import Rehearsable
 from console.screens.typed_confirm import TypedConfirmScreen
 from console.service import RollbackPlan, RunRequest, service_of
 from console.widgets.text import set_text
 from engine import PlanStep, RollbackImpact
 
-#: The dialog's keys, in the order Tab visits them from the typed version.
-KEYS = "tab: input → Rehearse → Cancel → Roll back · esc cancels"
+#: The dialog's keys, in the order Tab visits them from the typed version (``FOCUS_ORDER``):
+#: the target is one Shift+Tab back from the input; the lists (↑ ↓ scroll them) come after the
+#: buttons, so they are never between the target and the input.
+KEYS = "tab: input → Rehearse → Cancel → Roll back → lists → target · esc cancels"
 
 
-class RollbackScreen(Rehearsable[RunRequest | None], TypedConfirmScreen[RunRequest | None]):
+class RollbackScreen(
+    FocusOrder[RunRequest | None],
+    Rehearsable[RunRequest | None],
+    TypedConfirmScreen[RunRequest | None],
+):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
     AUTO_FOCUS = "#typed"
+    FOCUS_ORDER = ("target", "typed", "rehearse", "cancel", "confirm", "undo", "impact-box")
     REHEARSAL_VERB = "rollback"
 
     def __init__(self, plan: RollbackPlan, *, database: str, preselect: int) -> None:
@@ -330,6 +340,8 @@ class RollbackScreen(Rehearsable[RunRequest | None], TypedConfirmScreen[RunReque
     def _target_changed(self, event: Select.Changed) -> None:
         event.stop()
         if isinstance(event.value, int) and event.value != self.target:
+            # What was typed confirmed the target shown then: a new target is typed anew.
+            self._clear_typed()
             self.target = event.value
             self._impact_seen = None
             self._update()

@@ -5,5 +5,13 @@ from console.widgets.activity_log import ActivityLog
 from console.widgets.header import ConsoleHeader
 from console.widgets.migration_table import MigrationTable
 from console.widgets.readiness_panel import ReadinessPanel
+from console.widgets.row_table import RowTable
 
-__all__ = ["ActionBar", "ActivityLog", "ConsoleHeader", "MigrationTable", "ReadinessPanel"]
+__all__ = [
+    "ActionBar",
+    "ActivityLog",
+    "ConsoleHeader",
+    "MigrationTable",
+    "ReadinessPanel",
+    "RowTable",
+]

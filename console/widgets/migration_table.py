@@ -18,10 +18,10 @@ from typing import ClassVar, Literal
 from rich.cells import cell_len
 from rich.text import Text
 from textual.reactive import reactive
-from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowKey
 
 from console.formatting import format_applied_at, format_duration
+from console.widgets.row_table import RowTable
 from engine import MigrationStatus
 
 RowState = Literal["pending", "applied", "running", "failed", "unknown"]
@@ -77,8 +77,9 @@ def row_for(status: MigrationStatus, state: str | None = None) -> Row:
     )
 
 
-class MigrationTable(DataTable[Text]):
-    """The migrations, oldest first; the cursor row is the natural rollback target."""
+class MigrationTable(RowTable):
+    """The migrations, oldest first; the cursor row is the natural rollback target (Home / End:
+    the first / last row)."""
 
     #: (label, key, width); None: as wide as the longest value (``fitted_widths``).
     COLUMNS: ClassVar[list[tuple[str, str, int | None]]] = [
@@ -95,7 +96,7 @@ class MigrationTable(DataTable[Text]):
     show_description = reactive(True, init=False)
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        super().__init__(id=id)
         self._rows: dict[int, Row] = {}
         self._statuses: dict[int, MigrationStatus] = {}
         self._overlay: dict[int, str] = {}
