@@ -439,9 +439,10 @@ class MigrationManager:
         return True
 
     def _load_plan(self, target: int) -> None:
-        """Import the migrations that an up run from version 0 to ``target`` would apply."""
-        for step in self.planner.plan({}, target).steps:
-            self.registry.get(step.version)
+        """Import the migrations that an up run from version 0 to ``target`` would apply (their
+        reversibility from the imported code: reading each file's header as well would parse
+        every file a second time)."""
+        self.planner.plan({}, target, lambda version: self.registry.get(version).reversible)
 
     @staticmethod
     def _refuse_irreversible(steps: list[PlanStep]) -> None:
