@@ -292,15 +292,34 @@ class TransactionGuard:
     def check(self) -> TransactionEnded | None:
         """Remove the guard; None when the transaction is intact, else how it ended."""
         try:
+            # Released with the authorizer still in place (a savepoint is not transaction
+            # control): when it works, the transaction is the engine's, and that is one
+            # statement per step instead of a probe and a release.
+            self.conn.execute(f"RELEASE {self.name}")
+        except sqlite3.ProgrammingError:
+            return TransactionEnded(guard_removed=True, closed=True)  # the code closed it
+        except sqlite3.Error:
+            return self._ended()
+        self.conn.set_authorizer(None)
+        return None
+
+    def _ended(self) -> TransactionEnded | None:
+        """The release failed: say whether the code had removed the guard (then part of it may
+        be committed) or the database ended the transaction with the guard in place."""
+        guard_kept = False
+        try:
             # A statement never run before is always prepared, so always authorized: whether our
             # authorizer sees it tells whether it is still the one installed.
             self._calls = 0
             self.conn.execute(f"SELECT '{self.name}'").fetchone()
             guard_kept = self._calls > 0
-            self.conn.set_authorizer(None)
         except sqlite3.ProgrammingError:
-            return TransactionEnded(guard_removed=True, closed=True)  # the code closed it
+            return TransactionEnded(guard_removed=True, closed=True)
+        except sqlite3.Error:
+            pass  # an authorizer of the code's own refused it: ours is not the one installed
+        self.conn.set_authorizer(None)
         try:
+            # Refused by an authorizer the code installed, rather than gone?
             self.conn.execute(f"RELEASE {self.name}")
         except sqlite3.Error:
             return TransactionEnded(guard_removed=not guard_kept)
