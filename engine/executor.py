@@ -51,6 +51,31 @@ class _StepOutcome:
     duration_ms: float
 
 
+class _KnownApplied:
+    """The applied set as read under the migration lock, kept up to date with this run's own
+    committed steps: valid for as long as no other connection has committed since."""
+
+    def __init__(self, versions: set[int], token: object = None) -> None:
+        self.versions = versions
+        self.top = max(versions, default=0)
+        #: The backend's change token when the set was read (SQLite: ``PRAGMA data_version``).
+        self.token = token
+
+    def of(self, step: PlanStep) -> tuple[int, bool]:
+        """(highest applied, is ``step``'s version applied): ``Executor._already_done``'s facts."""
+        return self.top, step.version in self.versions
+
+    def ran(self, step: PlanStep) -> None:
+        """``step`` was applied or undone in this run's transaction."""
+        if step.direction == "up":
+            self.versions.add(step.version)
+            self.top = step.version
+            return
+        self.versions.discard(step.version)
+        below = step.version - 1
+        self.top = below if below in self.versions or below == 0 else max(self.versions, default=0)
+
+
 class Executor:
     """Runs plan steps on one backend, with events and history."""
 
@@ -77,6 +102,9 @@ class Executor:
         #: Retries of a step that hit its lock_timeout (``--lock-retries``), with backoff.
         self.lock_retries = max(0, self.backend.options.lock_retries)
         self._unfinished_checked = False
+        #: One transaction per step on a backend whose change token is cheap: the applied set as
+        #: this run last knew it under the lock (None: read it under the next step's lock).
+        self._known: _KnownApplied | None = None
         #: Set once a step has committed, or when migration code ended the engine's transaction
         #: (then part of it may be committed): from then on the run cannot be said to have
         #: changed nothing (its backup is kept).
@@ -104,6 +132,7 @@ class Executor:
         that version once the write lock is held for the first step."""
         self.expect_current = expect_current
         self._unfinished_checked = False
+        self._known = None
         self._emit(
             RunStarted(direction, from_version, target, tuple((s.version, s.name) for s in steps))
         )
@@ -207,6 +236,7 @@ class Executor:
         the history row is finished). Dying in between leaves the row in progress: reported."""
         migration = self.registry.get(step.version)
         backend = self.backend
+        self._known = None
         with backend.outside_transaction():
             backend.begin_write()
             try:
@@ -260,7 +290,7 @@ class Executor:
                     self._refuse_unfinished()
                     self._unfinished_checked = True
                 self._check_expected()
-                if self._already_done(step):
+                if self._already_done(step, self._known_under_lock(step)):
                     self._rollback()
                     self._emit(MigrationSkipped(step.version, step.name, step.direction))
                     return _StepOutcome(skipped=True, duration_ms=0.0)
@@ -275,6 +305,8 @@ class Executor:
                 duration = self._execute(step, migration, started_at, started, fingerprint=last)
                 self._commit()
                 self.may_have_changed = True
+                if self._known is not None:
+                    self._known.ran(step)
             except BaseException as exc:
                 self._fail(step, exc, started_at, started)
         # The same duration as the bookkeeping row: the migration's own work, without the commit.
@@ -300,11 +332,10 @@ class Executor:
                 self.runner.transaction_started()
                 # One transaction holds the lock for the whole plan: the applied set is read once
                 # and kept up to date here, and the bookkeeping is written after the last step.
-                applied = self.recorder.applied_set()
-                top = max(applied, default=0)
+                known = _KnownApplied(self.recorder.applied_set())
                 self.runner.defer_bookkeeping()
                 for index, step in enumerate(steps):
-                    if self._already_done(step, (top, step.version in applied)):
+                    if self._already_done(step, known.of(step)):
                         skipped.append(step)
                         continue
                     migration = self.registry.get(step.version)
@@ -315,13 +346,7 @@ class Executor:
                         self._execute(step, migration, started_at, started, fingerprint=last)
                     )
                     done.append(step)
-                    if step.direction == "up":
-                        applied.add(step.version)
-                        top = step.version
-                    else:
-                        applied.discard(step.version)
-                        below = step.version - 1
-                        top = below if below in applied or below == 0 else max(applied, default=0)
+                    known.ran(step)
                 self.runner.flush_bookkeeping()
                 self._commit()
                 self.may_have_changed = bool(done)
@@ -349,6 +374,23 @@ class Executor:
             return
         check_expected_version(self.recorder.head()[0], self.expect_current)
         self.expect_current = None  # checked once, at the start; later steps re-check their own
+
+    def _known_under_lock(self, step: PlanStep) -> tuple[int, bool] | None:
+        """(highest applied, is ``step``'s version applied) without reading the bookkeeping,
+        when the backend's change token (read now, under the lock) says no other connection
+        has committed since this run last read or wrote it; None: read it (``_already_done``).
+
+        SQLite's ``PRAGMA data_version`` changes only when another connection commits, so an
+        unchanged value means the applied set is what this run's own commits left: a runner
+        that applied anything in between changed it, and the set is read again. On the first
+        step the whole set is read once instead of the step's two lookups."""
+        if not self.backend.capabilities.change_polling:
+            return None
+        token = self.backend.change_token()
+        known = self._known
+        if known is None or known.token != token:
+            known = self._known = _KnownApplied(self.recorder.applied_set(), token)
+        return known.of(step)
 
     def _already_done(self, step: PlanStep, known: tuple[int, bool] | None = None) -> bool:
         """Re-read the applied set under the lock: skip what another runner did, refuse the rest.
