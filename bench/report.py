@@ -186,7 +186,7 @@ def probes_section(results: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
-def targets_table(results: dict[str, Any], issue: int = 7) -> list[str]:
+def targets_table(results: dict[str, Any], issue: int = 12) -> list[str]:
     lines = [f"### Targets (issue {issue})", "", "| | target | measured | |", "|---|---|---|---|"]
     for t in results.get("targets", []):
         note = f" ({t['note']})" if t.get("note") else ""

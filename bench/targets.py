@@ -1,4 +1,4 @@
-"""The targets of issue 7, checked against one run's results."""
+"""The targets of issue 12 (SQLite) and issue 13 (PostgreSQL), checked against one run's results."""
 
 from __future__ import annotations
 

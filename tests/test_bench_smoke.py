@@ -60,7 +60,10 @@ def test_a_tiny_run_writes_results_json_and_markdown(tiny_run: Path) -> None:
     assert [c["n"] for c in results["cycles"]] == [5]
     assert results["status_large"]["n"] == 8
     assert {"python", "sqlite", "machine", "tools"} <= set(results["environment"])
-    assert (tiny_run / "RESULTS.md").read_text().startswith("# Benchmark results")
+    report = (tiny_run / "RESULTS.md").read_text()
+    assert report.startswith("# Benchmark results")
+    # The SQLite targets are issue 12's (issue 7's were replaced by them).
+    assert "### Targets (issue 12)" in report and "issue 7" not in report
 
 
 def test_every_available_tool_applies_reports_and_rolls_back(tiny_run: Path) -> None:
