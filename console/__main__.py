@@ -9,7 +9,6 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from engine.backends.base import ConnectOptions
@@ -53,7 +52,7 @@ def run_console(
             if is_file_location(db_path) and not Path(sqlite_path(db_path)).exists():
                 missing = no_database_text(display_location(db_path), read_only=True)
                 raise DatabaseNotFoundError(missing)
-            options = replace(connect_options or ConnectOptions(), read_only=True)
+            options = (connect_options or ConnectOptions()).replace(read_only=True)
             open_backend(db_path, options).close()
         else:
             validate_location(db_path)

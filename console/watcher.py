@@ -18,7 +18,6 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +66,7 @@ class DatabaseWatcher:
         self.on_change = on_change
         self.interval = interval
         self.busy_timeout = busy_timeout
-        self.options = replace(
-            options or ConnectOptions(),
+        self.options = (options or ConnectOptions()).replace(
             read_only=True,
             busy_timeout=busy_timeout,
             create=False,

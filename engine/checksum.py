@@ -8,9 +8,12 @@ and stays the same across Python versions, which bytecode would not.
 from __future__ import annotations
 
 import ast
-import hashlib
 from collections.abc import Callable
-from typing import Any
+
+TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: status reads headers with this module
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def defines_down(tree: ast.Module) -> bool:
@@ -84,6 +87,8 @@ def tree_checksum(tree: ast.AST) -> str:
 
 
 def _digest(text: str) -> str:
+    import hashlib  # here: status reads headers (defines_down) and needs no digest
+
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

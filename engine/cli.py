@@ -14,9 +14,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from engine.errors import EXIT_BAD_INPUT, EXIT_FAILED, MetamigrateError
 from engine.options import (
@@ -29,7 +27,11 @@ from engine.options import (
 )
 from engine.settings import DEFAULT_DB, Settings
 
+TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: what status imports must not load typing
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from rich.console import Console
 
     from engine.events import Event
@@ -346,7 +348,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = _parse(argv)
     given = flags_of(args)
     settings, config = load_settings(given)
-    for name, value in vars(settings).items():
+    for name, value in settings.as_dict().items():
         setattr(args, name, value)
     args.settings = settings
     args.config_file = config
@@ -364,8 +366,8 @@ def _manager(args: argparse.Namespace, out: Output, *, events: bool = False) -> 
     handler = _progress_printer(out) if events and not out.as_json else None
     options = settings.manager_options()
     # Other sessions of a server see who runs what: "metamigrate migrate user@host pid".
-    options["connect_options"] = replace(
-        options["connect_options"], application_name=f"metamigrate {args.command}"
+    options["connect_options"] = options["connect_options"].replace(
+        application_name=f"metamigrate {args.command}"
     )
     manager = MigrationManager(settings.db, settings.migrations, on_event=handler, **options)
     from engine.metadata.cli import attach_from_args

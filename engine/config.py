@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from engine.errors import EXIT_BAD_INPUT, MetamigrateError
+from engine.records import Record
+
+TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: what status imports must not load typing
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from engine.settings import Settings
 
 CONFIG_FILE = "metamigrate.toml"
@@ -35,12 +38,10 @@ PATH_KEYS = ("db", "backup_dir", "base_path", "migrations")
 
 def file_keys() -> dict[str, tuple[type, ...]]:
     """Every key a configuration file may set (the option table's settings), with its types."""
-    from dataclasses import fields
-
     from engine.options import OPTIONS
     from engine.settings import Settings
 
-    names = {f.name for f in fields(Settings)}
+    names = set(Settings.field_names())
     keys: dict[str, tuple[type, ...]] = {}
     for option in OPTIONS:
         if option.dest not in names or option.dest in NOT_IN_FILE:
@@ -64,14 +65,17 @@ class ConfigError(MetamigrateError):
     exit_code = EXIT_BAD_INPUT
 
 
-@dataclass(frozen=True)
-class ConfigFile:
+class ConfigFile(Record):
     """A configuration file that was found and read."""
 
+    __slots__ = ("path", "table", "values")
     path: Path
     #: "" for metamigrate.toml (the whole file), "tool.metamigrate" for pyproject.toml.
     table: str
-    values: Mapping[str, Any] = field(default_factory=dict)
+    values: Mapping[str, Any]
+
+    def __init__(self, path: Path, table: str, values: Mapping[str, Any] | None = None) -> None:
+        self._set(path, table, {} if values is None else values)
 
     @property
     def label(self) -> str:
@@ -203,14 +207,17 @@ def _relative_to(folder: Path, key: str, value: str) -> str:
 # -- where each value came from ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ResolvedSetting:
+class ResolvedSetting(Record):
     """One setting as ``metamigrate config`` shows it."""
 
+    __slots__ = ("name", "source", "value")
     name: str
     value: Any
     #: "flag --db", "environment METAMIGRATE_DB", the file's label, or "default".
     source: str
+
+    def __init__(self, name: str, value: Any, source: str) -> None:
+        self._set(name, value, source)
 
     @property
     def shown(self) -> str:
@@ -316,7 +323,7 @@ def describe_settings(
     names = list(file_keys())
     env_names = {o.dest: o.env for o in OPTIONS if o.env}
     flag_names = {o.dest: o.flags[0] for o in OPTIONS}
-    resolved = dict(vars(settings))
+    resolved = settings.as_dict()
     # The folder backups go to even when none is configured (beside a SQLite file; a server's in
     # base_path or the working directory): the operator sees where to look.
     resolved["backup_dir"] = str(settings.backup_folder())

@@ -6,7 +6,7 @@ exits with ``exit_code``; a traceback means a bug, never bad input.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: what status imports must not load typing
 
 if TYPE_CHECKING:
     from engine.deployment import DeploymentStatus

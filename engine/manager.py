@@ -11,7 +11,6 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from engine.backends import (
     as_backend,
@@ -21,18 +20,25 @@ from engine.backends import (
     open_backend,
     sqlite_path,
 )
-from engine.backends.base import Backend, ConnectOptions
+from engine.backends.base import ConnectOptions
 from engine.errors import BackupError, DatabaseNotFoundError, ReadOnlyDatabaseError
 from engine.migration import Registry
-from engine.models import Direction, MigrationStatus, PlanStep, RunResult
+from engine.models import MigrationStatus
 from engine.planner import Planner
-from engine.recorder import AppliedRow, HistoryEntry, Recorder
+from engine.recorder import Recorder
 from engine.settings import DEFAULT_BUSY_TIMEOUT, DEFAULT_KEEP_BACKUPS
 
+TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: what status imports must not load typing
+
 if TYPE_CHECKING:
+    from typing import Any
+
+    from engine.backends.base import Backend
     from engine.backup import BackupInfo, BackupManager, RestoreResult
     from engine.events import EventHandler
     from engine.lifecycle import LifecycleResult
+    from engine.models import Direction, PlanStep, RunResult
+    from engine.recorder import AppliedRow, HistoryEntry
     from engine.rehearsal import RehearsalReport, RollbackImpact
     from engine.targets import Target
     from engine.verify import ExtraCheck, VerificationReport
@@ -103,10 +109,8 @@ class MigrationManager:
 
     def connect_options(self) -> ConnectOptions:
         """How this manager opens its connections."""
-        from dataclasses import replace
-
-        return replace(
-            self._connect_options, read_only=self.read_only, busy_timeout=self.busy_timeout
+        return self._connect_options.replace(
+            read_only=self.read_only, busy_timeout=self.busy_timeout
         )
 
     @property

@@ -8,50 +8,99 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
 
 from engine.errors import RegistryError
+from engine.records import Record
+
+TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: what status imports must not load typing
 
 if TYPE_CHECKING:
     import ast
+    from typing import TypeVar
 
     from engine.tx import Tx
 
+    _T = TypeVar("_T")
+
 MigrationFunc = Callable[["Tx"], None]
-_T = TypeVar("_T")
 
 
-@dataclass(frozen=True)
-class Migration:
+class Migration(Record):
     """One schema change: ``up`` applies it, ``down`` undoes it (``None``: irreversible)."""
 
+    __slots__ = (
+        "_checksum",
+        "_source_text",
+        "description",
+        "disable_foreign_keys",
+        "down",
+        "lock_timeout",
+        "name",
+        "previous_checksums",
+        "source",
+        "statement_timeout",
+        "transaction",
+        "up",
+        "version",
+    )
     version: int
     name: str
     description: str
     up: MigrationFunc
-    down: MigrationFunc | None = None
+    down: MigrationFunc | None
     #: Where the migration came from (a file path), for error messages; '' for in-code migrations.
-    source: str = ""
+    source: str
     #: Set when the migration rebuilds tables: the engine turns foreign keys off around it. True
     #: on every database, or the database families it applies to (``DISABLE_FOREIGN_KEYS =
     #: "sqlite"``: a migration that rebuilds on SQLite and alters in place elsewhere).
-    disable_foreign_keys: bool | frozenset[str] = False
+    disable_foreign_keys: bool | frozenset[str]
     #: False (module constant ``TRANSACTION = False``): runs outside a transaction, for statements
     #: such as ``CREATE INDEX CONCURRENTLY`` (PostgreSQL only; refused on SQLite).
-    transaction: bool = True
+    transaction: bool
     #: ``LOCK_TIMEOUT = "2s"``: this migration's lock wait for its DDL (servers; None: the default).
-    lock_timeout: str | None = None
+    lock_timeout: str | None
     #: ``STATEMENT_TIMEOUT = "5min"``: this migration's statement timeout (servers; None: default).
-    statement_timeout: str | None = None
+    statement_timeout: str | None
     #: ``PREVIOUS_CHECKSUMS = ("...",)``: checksums of earlier revisions of this migration that
     #: did the same on databases that recorded them (e.g. before it learnt another dialect).
-    previous_checksums: tuple[str, ...] = ()
-    _checksum: str | None = field(default=None, compare=False, repr=False)
+    previous_checksums: tuple[str, ...]
+    _checksum: str | None
     #: The file's source, kept so that its checksum is computed only when asked for (applying
-    #: records it; undoing and status do not need it).
-    _source_text: str | None = field(default=None, compare=False, repr=False)
+    #: records it; undoing and status do not need it). Neither is compared or shown.
+    _source_text: str | None
+
+    def __init__(
+        self,
+        version: int,
+        name: str,
+        description: str,
+        up: MigrationFunc,
+        down: MigrationFunc | None = None,
+        source: str = "",
+        disable_foreign_keys: bool | frozenset[str] = False,
+        transaction: bool = True,
+        lock_timeout: str | None = None,
+        statement_timeout: str | None = None,
+        previous_checksums: tuple[str, ...] = (),
+        _checksum: str | None = None,
+        _source_text: str | None = None,
+    ) -> None:
+        self._set(
+            version,
+            name,
+            description,
+            up,
+            down,
+            source,
+            disable_foreign_keys,
+            transaction,
+            lock_timeout,
+            statement_timeout,
+            previous_checksums,
+            _checksum,
+            _source_text,
+        )
 
     @property
     def reversible(self) -> bool:
@@ -97,10 +146,10 @@ def docstring_summary(doc: str | None) -> str:
     return text.splitlines()[0].strip() if text else ""
 
 
-@dataclass(frozen=True)
-class MigrationFile:
+class MigrationFile(Record):
     """A migration known by its file name only; its code is read on demand."""
 
+    __slots__ = ("module_name", "mtime_ns", "name", "path", "size", "version")
     version: int
     name: str
     #: A plain string: building thousands of Path objects is a visible cost of ``status``.
@@ -108,6 +157,11 @@ class MigrationFile:
     module_name: str
     size: int
     mtime_ns: int
+
+    def __init__(
+        self, version: int, name: str, path: str, module_name: str, size: int, mtime_ns: int
+    ) -> None:
+        self._set(version, name, path, module_name, size, mtime_ns)
 
     @property
     def stat_key(self) -> str:
@@ -155,7 +209,10 @@ class MigrationFile:
         from engine.checksum import defines_down
 
         tree = self._parse()
-        return docstring_summary(ast.get_docstring(tree)), defines_down(tree)
+        # clean=False: cleaning imports inspect (for cleandoc), whose first line, stripped, is
+        # the raw one's with tabs expanded.
+        doc = ast.get_docstring(tree, clean=False)
+        return docstring_summary(doc and doc.expandtabs()), defines_down(tree)
 
     def checksum(self) -> str:
         import functools
@@ -250,7 +307,7 @@ class Registry:
         return decorate
 
     def attach_down(self, version: int, down: MigrationFunc) -> None:
-        self._loaded[version] = replace(self.get(version), down=down)
+        self._loaded[version] = self.get(version).replace(down=down)
 
     @classmethod
     def from_directory(cls, path: str | Path) -> Registry:

@@ -2,42 +2,77 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Literal
+from engine.records import Record
 
-Direction = Literal["up", "down"]
-State = Literal["pending", "applied", "unknown"]
+TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: what status imports must not load typing
+
+if TYPE_CHECKING:
+    from typing import Literal, TypeAlias
+
+    Direction: TypeAlias = Literal["up", "down"]
+    State: TypeAlias = Literal["pending", "applied", "unknown"]
+else:
+    Direction = State = str  # at run time only their values' type (annotations are strings)
 
 
-@dataclass(frozen=True)
-class PlanStep:
+class PlanStep(Record):
     """One migration to apply ("up") or undo ("down")."""
 
+    __slots__ = ("direction", "name", "reversible", "version")
     direction: Direction
     version: int
     name: str
-    reversible: bool = True
+    reversible: bool
+
+    def __init__(
+        self, direction: Direction, version: int, name: str, reversible: bool = True
+    ) -> None:
+        self._set(direction, version, name, reversible)
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        return self.as_dict()
 
 
-@dataclass(frozen=True)
-class MigrationStatus:
+class MigrationStatus(Record):
     """A version as the code and the database see it.
 
     ``status`` is "pending" (in code, not applied), "applied", or "unknown" (recorded in the
     database, absent from the code: the database is ahead of the code).
     """
 
+    __slots__ = (
+        "applied_at",
+        "checksum_ok",
+        "description",
+        "duration_ms",
+        "name",
+        "reversible",
+        "status",
+        "version",
+    )
     version: int
     name: str
     description: str
     status: State
     applied_at: str | None
-    duration_ms: float | None = None
-    checksum_ok: bool | None = None
-    reversible: bool | None = None
+    duration_ms: float | None
+    checksum_ok: bool | None
+    reversible: bool | None
+
+    def __init__(
+        self,
+        version: int,
+        name: str,
+        description: str,
+        status: State,
+        applied_at: str | None,
+        duration_ms: float | None = None,
+        checksum_ok: bool | None = None,
+        reversible: bool | None = None,
+    ) -> None:
+        self._set(
+            version, name, description, status, applied_at, duration_ms, checksum_ok, reversible
+        )
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -52,15 +87,25 @@ class MigrationStatus:
         }
 
 
-@dataclass(frozen=True)
-class RunResult:
+class RunResult(Record):
     """What a migrate or rollback call did."""
 
+    __slots__ = ("direction", "done", "from_version", "skipped", "to_version")
     direction: Direction
     from_version: int
     to_version: int
-    done: tuple[PlanStep, ...] = ()
-    skipped: tuple[PlanStep, ...] = ()
+    done: tuple[PlanStep, ...]
+    skipped: tuple[PlanStep, ...]
+
+    def __init__(
+        self,
+        direction: Direction,
+        from_version: int,
+        to_version: int,
+        done: tuple[PlanStep, ...] = (),
+        skipped: tuple[PlanStep, ...] = (),
+    ) -> None:
+        self._set(direction, from_version, to_version, done, skipped)
 
     @property
     def nothing_to_do(self) -> bool:

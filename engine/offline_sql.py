@@ -145,8 +145,7 @@ class StatementTracer:
 
             return run
 
-        return dataclasses.replace(
-            migration,
+        return migration.replace(
             up=traced(migration.up, "up"),
             down=traced(migration.down, "down"),
             _checksum=migration.checksum,

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
+from engine.records import Record
 from engine.settings import (
     DEFAULT_BUSY_TIMEOUT,
     DEFAULT_CONNECT_TIMEOUT,
@@ -31,6 +30,11 @@ from engine.settings import (
     ENV_DB,
     ENV_SCHEMA,
 )
+
+TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: what status imports must not load typing
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def duration(text: str) -> str:
@@ -102,17 +106,27 @@ def whole(minimum: int) -> Whole:
 #: options of commands that write and back up first), "backup-folder", "keep", "rehearse".
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(Record):
     """One command-line option."""
 
+    __slots__ = ("env", "flags", "group", "help", "kwargs")
     flags: tuple[str, ...]
     group: str
     help: str
     #: Environment variable read when the flag is not given (None: none).
-    env: str | None = None
+    env: str | None
     #: Extra ``add_argument`` keywords (``type``, ``metavar``, ``action``).
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    kwargs: Mapping[str, Any]
+
+    def __init__(
+        self,
+        flags: tuple[str, ...],
+        group: str,
+        help: str,
+        env: str | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._set(flags, group, help, env, {} if kwargs is None else kwargs)
 
     @property
     def dest(self) -> str:

@@ -10,22 +10,32 @@ every migration in it loaded, and a downward plan crosses no irreversible migrat
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 from engine.errors import InvalidTargetError, IrreversibleMigrationError, SchemaMismatchError
-from engine.migration import Registry
-from engine.models import Direction, PlanStep
-from engine.recorder import AppliedRow
+from engine.models import PlanStep
+from engine.records import Record
+
+TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: what status imports must not load typing
+
+if TYPE_CHECKING:
+    from engine.migration import Registry
+    from engine.models import Direction
+    from engine.recorder import AppliedRow
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(Record):
     """The steps from ``current`` to ``target``, in the order they run."""
 
+    __slots__ = ("current", "direction", "steps", "target")
     direction: Direction
     current: int
     target: int
     steps: tuple[PlanStep, ...]
+
+    def __init__(
+        self, direction: Direction, current: int, target: int, steps: tuple[PlanStep, ...]
+    ) -> None:
+        self._set(direction, current, target, steps)
 
     @property
     def nothing_to_do(self) -> bool:

@@ -13,11 +13,16 @@ import functools
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, cast
 
 from engine.backends import as_backend
-from engine.backends.base import Backend, ChangeNotifier
+from engine.records import Record
+
+TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: what status imports must not load typing
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from engine.backends.base import Backend
 
 
 def utc_now() -> str:
@@ -46,8 +51,19 @@ def identity() -> tuple[str, str]:
     return user, socket.gethostname()
 
 
-@dataclass(frozen=True)
-class AppliedRow:
+class AppliedRow(Record):
+    __slots__ = (
+        "applied_at",
+        "applied_by",
+        "checksum",
+        "description",
+        "duration_ms",
+        "fingerprint",
+        "name",
+        "reversible",
+        "source_key",
+        "version",
+    )
     version: int
     name: str
     description: str
@@ -59,11 +75,52 @@ class AppliedRow:
     duration_ms: float
     applied_by: str
 
+    def __init__(
+        self,
+        version: int,
+        name: str,
+        description: str,
+        checksum: str,
+        source_key: str | None,
+        reversible: bool,
+        fingerprint: str | None,
+        applied_at: str,
+        duration_ms: float,
+        applied_by: str,
+    ) -> None:
+        self._set(
+            version,
+            name,
+            description,
+            checksum,
+            source_key,
+            reversible,
+            fingerprint,
+            applied_at,
+            duration_ms,
+            applied_by,
+        )
 
-@dataclass(frozen=True)
-class HistoryEntry:
+
+class HistoryEntry(Record):
     """One attempt to apply or undo a migration, successful or not."""
 
+    __slots__ = (
+        "direction",
+        "duration_ms",
+        "error",
+        "finished_at",
+        "host",
+        "id",
+        "name",
+        "note",
+        "pid",
+        "reason",
+        "started_at",
+        "success",
+        "user",
+        "version",
+    )
     id: int
     version: int
     name: str
@@ -77,9 +134,43 @@ class HistoryEntry:
     host: str
     pid: int
     #: Lifecycle directions (stamp, unmark, repair, baseline): the operator's ``--reason``.
-    reason: str | None = None
+    reason: str | None
     #: Lifecycle directions: what the engine did ("marked applied without running its up").
-    note: str | None = None
+    note: str | None
+
+    def __init__(
+        self,
+        id: int,
+        version: int,
+        name: str,
+        direction: str,
+        started_at: str,
+        finished_at: str,
+        duration_ms: float,
+        success: bool,
+        error: str | None,
+        user: str,
+        host: str,
+        pid: int,
+        reason: str | None = None,
+        note: str | None = None,
+    ) -> None:
+        self._set(
+            id,
+            version,
+            name,
+            direction,
+            started_at,
+            finished_at,
+            duration_ms,
+            success,
+            error,
+            user,
+            host,
+            pid,
+            reason,
+            note,
+        )
 
     @property
     def lifecycle(self) -> bool:
@@ -395,9 +486,15 @@ class Recorder:
         """Migrations, rollbacks and stamps all change the applied set here: tell watchers (on
         backends that can, at commit; see ``ChangeNotifier``)."""
         if self._notifies is None:
+            from engine.backends.base import ChangeNotifier
+
             # Asked once: a runtime protocol check costs more than the statement it follows.
             self._notifies = isinstance(self.backend, ChangeNotifier)
         if self._notifies:
+            from typing import cast
+
+            from engine.backends.base import ChangeNotifier
+
             cast(ChangeNotifier, self.backend).notify_change(payload)
 
     def fill_fingerprint(

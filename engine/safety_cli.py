@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from engine.backends import display_location
 from engine.errors import EXIT_BAD_INPUT, EXIT_FAILED, MetamigrateError
+
+TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: plan imports this module at start
 
 if TYPE_CHECKING:
     from engine.backup import BackupInfo

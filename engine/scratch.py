@@ -53,7 +53,6 @@ def scratch_like(manager: MigrationManager) -> Iterator[Scratch]:
             yield Scratch(scratch, None, None)
         return
     import secrets
-    from dataclasses import replace
 
     from engine.manager import MigrationManager
 
@@ -64,7 +63,7 @@ def scratch_like(manager: MigrationManager) -> Iterator[Scratch]:
         manager.registry,
         busy_timeout=manager.busy_timeout,
         backup=False,
-        connect_options=replace(options, schema=name, read_only=False),
+        connect_options=options.replace(schema=name, read_only=False),
     )
     try:
         yield Scratch(scratch, name, options.schema or DEFAULT_SCHEMA)
@@ -73,11 +72,9 @@ def scratch_like(manager: MigrationManager) -> Iterator[Scratch]:
 
 
 def _drop_schema(manager: MigrationManager, name: str) -> None:
-    from dataclasses import replace
-
     from engine.backends import open_backend
 
-    backend = open_backend(manager.location, replace(manager.connect_options(), read_only=False))
+    backend = open_backend(manager.location, manager.connect_options().replace(read_only=False))
     try:
         backend.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
     finally:

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+
+from engine.records import Record
+
+TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: what status imports must not load typing
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from engine.backends.base import ConnectOptions
 
 #: The database when neither --db nor METAMIGRATE_DB says otherwise.
@@ -45,31 +49,86 @@ ENV_BASE_PATH = "METAMIGRATE_BASE_PATH"
 ENV_SCHEMA = "METAMIGRATE_SCHEMA"
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(Record):
     """The resolved options of one run (field names are the option table's ``dest`` names)."""
 
+    __slots__ = (
+        "backup_dir",
+        "base_path",
+        "busy_timeout",
+        "connect_timeout",
+        "db",
+        "ddl_lock_timeout",
+        "json",
+        "keep_backups",
+        "lock_retries",
+        "lock_timeout",
+        "migrations",
+        "no_backup",
+        "read_only",
+        "rehearse",
+        "schema",
+        "statement_timeout",
+    )
     #: A SQLite file path, ``sqlite:///path`` or a ``postgresql://`` URL.
-    db: str = DEFAULT_DB
+    db: str
     #: Folder or package of migration files (None: the built-in store migrations).
-    migrations: str | None = None
-    json: bool = False
-    busy_timeout: float = DEFAULT_BUSY_TIMEOUT
-    read_only: bool = False
+    migrations: str | None
+    json: bool
+    busy_timeout: float
+    read_only: bool
     #: PostgreSQL (servers): the schema; migration lock wait (s); DDL lock_timeout; statement
     #: timeout; lock_timeout retries; connect timeout (s).
-    schema: str | None = None
-    lock_timeout: float | None = None
-    ddl_lock_timeout: str | None = None
-    statement_timeout: str | None = None
-    lock_retries: int = 0
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    schema: str | None
+    lock_timeout: float | None
+    ddl_lock_timeout: str | None
+    statement_timeout: str | None
+    lock_retries: int
+    connect_timeout: float
     #: The metadata service's folder (adds the Iceberg catalog check), None when not configured.
-    base_path: str | None = None
-    no_backup: bool = False
-    backup_dir: str | None = None
-    keep_backups: int = DEFAULT_KEEP_BACKUPS
-    rehearse: bool = False
+    base_path: str | None
+    no_backup: bool
+    backup_dir: str | None
+    keep_backups: int
+    rehearse: bool
+
+    def __init__(
+        self,
+        db: str = DEFAULT_DB,
+        migrations: str | None = None,
+        json: bool = False,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        read_only: bool = False,
+        schema: str | None = None,
+        lock_timeout: float | None = None,
+        ddl_lock_timeout: str | None = None,
+        statement_timeout: str | None = None,
+        lock_retries: int = 0,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        base_path: str | None = None,
+        no_backup: bool = False,
+        backup_dir: str | None = None,
+        keep_backups: int = DEFAULT_KEEP_BACKUPS,
+        rehearse: bool = False,
+    ) -> None:
+        self._set(
+            db,
+            migrations,
+            json,
+            busy_timeout,
+            read_only,
+            schema,
+            lock_timeout,
+            ddl_lock_timeout,
+            statement_timeout,
+            lock_retries,
+            connect_timeout,
+            base_path,
+            no_backup,
+            backup_dir,
+            keep_backups,
+            rehearse,
+        )
 
     @property
     def backup(self) -> bool:
@@ -101,7 +160,7 @@ class Settings:
 
         env = os.environ if environ is None else environ
         config = config or {}
-        names = {f.name for f in fields(cls)}
+        names = set(cls.field_names())
         values: dict[str, Any] = {}
         for option in OPTIONS:
             name = option.dest

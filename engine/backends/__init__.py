@@ -16,11 +16,14 @@ import importlib
 import os
 import re
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
 
 from engine.errors import DatabasePathError, MetamigrateError
 
+TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: what status imports must not load typing
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from engine.backends.base import Backend, ConnectOptions
 
 #: URL scheme -> module under engine/backends/.

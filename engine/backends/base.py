@@ -21,13 +21,42 @@ Conventions every backend keeps:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
 
-from engine.errors import MetamigrateError
+from engine.records import Record
 from engine.settings import DEFAULT_BUSY_TIMEOUT
+
+TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: what status imports must not load typing
+
+if TYPE_CHECKING:
+    from typing import Any, Literal, TypeAlias
+
+    # The protocols live in engine.backends.protocol (typing's Protocol costs milliseconds of
+    # every command's start); importing them from here still works (module __getattr__ below).
+    from engine.backends.protocol import (  # noqa: F401 (re-exported)
+        Backend,
+        ChangeNotifier,
+        ErrorKinds,
+        ForeignKeySwitch,
+        RehearsalCopies,
+    )
+
+    Params: TypeAlias = Sequence[Any] | Mapping[str, Any]
+else:
+    Params = Sequence | Mapping  # the same at run time, without typing's Any
+
+#: The names defined in engine.backends.protocol, loaded from there on first use.
+_PROTOCOLS = ("Backend", "ChangeNotifier", "ErrorKinds", "ForeignKeySwitch", "RehearsalCopies")
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PROTOCOLS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from engine.backends import protocol
+
+    value = getattr(protocol, name)
+    globals()[name] = value
+    return value
+
 
 #: Tables the engine owns; they are not part of the application schema or its fingerprint.
 BOOKKEEPING_TABLES = ("schema_migrations", "schema_migration_history", "schema_database_id")
@@ -56,11 +85,7 @@ class TransactionEnded(Exception):
         return not (self.guard_removed or self.closed)
 
 
-Params = Sequence[Any] | Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class Capabilities:
+class Capabilities(Record):
     """What a database product can do; the engine asks these flags instead of the product's name.
 
     Flags only ever make the engine do less or do it another way; a backend that sets one to
@@ -68,87 +93,193 @@ class Capabilities:
     sentence (never ``NotImplementedError``).
     """
 
+    __slots__ = (
+        "backup",
+        "change_polling",
+        "exact_row_counts",
+        "foreign_keys_toggle",
+        "integrity_check",
+        "name",
+        "non_transactional",
+        "paramstyle",
+        "product",
+        "rehearse_on_copy",
+        "savepoints",
+        "shared_server",
+        "transactional_ddl",
+        "version_marker",
+        "version_marker_name",
+    )
+
     #: Short product name for messages: "SQLite", "PostgreSQL".
     product: str
     #: URL scheme(s) family: "sqlite", "postgresql".
     name: str
     #: Driver placeholder style of ``Backend.sql`` output ("qmark": ?, "format": %s).
-    paramstyle: Literal["qmark", "format"] = "qmark"
+    paramstyle: Literal["qmark", "format"]
     #: CREATE/ALTER/DROP roll back with the transaction (a rehearsal can run the real plan).
-    transactional_ddl: bool = True
+    transactional_ddl: bool
     #: Foreign key enforcement can be switched off around a transaction (SQLite table rebuilds:
     #: ``DISABLE_FOREIGN_KEYS = True``). False: such migrations are refused with a sentence.
-    foreign_keys_toggle: bool = False
+    foreign_keys_toggle: bool
     #: SAVEPOINT / ROLLBACK TO / RELEASE work inside the write transaction.
-    savepoints: bool = True
+    savepoints: bool
     #: A version marker outside the bookkeeping tables (SQLite ``PRAGMA user_version``).
-    version_marker: bool = False
+    version_marker: bool
     #: ``change_token`` is cheap enough to poll every second (SQLite ``PRAGMA data_version``).
-    change_polling: bool = False
+    change_polling: bool
     #: ``backup_to`` / ``restore_from`` / ``describe_backup`` work (file copies, dumps).
-    backup: bool = False
+    backup: bool
     #: A rehearsal that cannot run in a rolled-back transaction may run on a throw-away copy.
-    rehearse_on_copy: bool = False
+    rehearse_on_copy: bool
     #: ``TRANSACTION = False`` migrations are possible (``outside_transaction``).
-    non_transactional: bool = False
+    non_transactional: bool
     #: Row counts are always exact; False: large tables get estimates (``TableShape.exact``).
-    exact_row_counts: bool = True
+    exact_row_counts: bool
     #: Several processes on several hosts can migrate at once (a server-side migration lock).
-    shared_server: bool = False
+    shared_server: bool
     #: What ``integrity_problems`` runs, for check titles: "PRAGMA quick_check".
-    integrity_check: str = "catalog checks"
+    integrity_check: str
     #: The version marker's name for messages: "PRAGMA user_version".
-    version_marker_name: str = "the version marker"
+    version_marker_name: str
+
+    def __init__(
+        self,
+        product: str,
+        name: str,
+        paramstyle: Literal["qmark", "format"] = "qmark",
+        transactional_ddl: bool = True,
+        foreign_keys_toggle: bool = False,
+        savepoints: bool = True,
+        version_marker: bool = False,
+        change_polling: bool = False,
+        backup: bool = False,
+        rehearse_on_copy: bool = False,
+        non_transactional: bool = False,
+        exact_row_counts: bool = True,
+        shared_server: bool = False,
+        integrity_check: str = "catalog checks",
+        version_marker_name: str = "the version marker",
+    ) -> None:
+        self._set(
+            product,
+            name,
+            paramstyle,
+            transactional_ddl,
+            foreign_keys_toggle,
+            savepoints,
+            version_marker,
+            change_polling,
+            backup,
+            rehearse_on_copy,
+            non_transactional,
+            exact_row_counts,
+            shared_server,
+            integrity_check,
+            version_marker_name,
+        )
 
 
-@dataclass(frozen=True)
-class ConnectOptions:
+class ConnectOptions(Record):
     """How to open a connection; resolved once from flags, environment and defaults (Settings).
 
     Backends read the fields that apply to them and ignore the others; new fields get defaults.
     """
 
+    __slots__ = (
+        "application_name",
+        "busy_timeout",
+        "connect_timeout",
+        "create",
+        "extra",
+        "foreign_keys",
+        "lock_retries",
+        "lock_timeout",
+        "lock_wait",
+        "read_only",
+        "schema",
+        "statement_timeout",
+    )
+
     #: Open for reading only: every write fails (SQLite ``mode=ro``; PostgreSQL
     #: ``default_transaction_read_only``).
-    read_only: bool = False
+    read_only: bool
     #: Seconds to wait for the migration (write) lock before ``DatabaseLockedError``.
-    busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    busy_timeout: float
     #: Create the database when it does not exist (SQLite files; servers never create databases).
-    create: bool = True
+    create: bool
     #: Seconds to wait for the migration lock on a shared server before ``DatabaseLockedError``
     #: naming its holder (servers only; None: the backend's default, 60 s on PostgreSQL).
-    lock_wait: float | None = None
+    lock_wait: float | None
     #: Retries, with backoff, of a migration that failed on its lock_timeout (servers only).
-    lock_retries: int = 0
+    lock_retries: int
     #: Seconds to wait for a server connection before giving up (servers only).
-    connect_timeout: float = 10.0
+    connect_timeout: float
     #: The schema that holds the bookkeeping and the application objects (servers only).
-    schema: str | None = None
+    schema: str | None
     #: DDL lock wait inside migrations, e.g. "5s" (servers only; None: the backend's default).
-    lock_timeout: str | None = None
+    lock_timeout: str | None
     #: Statement timeout inside migrations, e.g. "5min" (servers only; None: none).
-    statement_timeout: str | None = None
+    statement_timeout: str | None
     #: Enforce foreign keys on this connection (SQLite's are off unless asked; servers: always).
-    foreign_keys: bool = False
+    foreign_keys: bool
     #: Shown to other sessions (PostgreSQL ``application_name``), e.g. "metamigrate migrate".
-    application_name: str = "metamigrate"
+    application_name: str
     #: Backend-specific extras (URL query options and the like).
-    extra: Mapping[str, str] = field(default_factory=dict)
+    extra: Mapping[str, str]
+
+    def __init__(
+        self,
+        read_only: bool = False,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        create: bool = True,
+        lock_wait: float | None = None,
+        lock_retries: int = 0,
+        connect_timeout: float = 10.0,
+        schema: str | None = None,
+        lock_timeout: str | None = None,
+        statement_timeout: str | None = None,
+        foreign_keys: bool = False,
+        application_name: str = "metamigrate",
+        extra: Mapping[str, str] | None = None,
+    ) -> None:
+        self._set(
+            read_only,
+            busy_timeout,
+            create,
+            lock_wait,
+            lock_retries,
+            connect_timeout,
+            schema,
+            lock_timeout,
+            statement_timeout,
+            foreign_keys,
+            application_name,
+            {} if extra is None else extra,
+        )
 
 
-@dataclass(frozen=True)
-class TableShape:
+class TableShape(Record):
     """An application table's size: its rows and, per column, the rows holding a value."""
+
+    __slots__ = ("columns", "exact", "rows")
 
     rows: int
     #: column name -> rows whose value in it is not NULL (in column order).
     columns: Mapping[str, int]
     #: False when ``rows`` and the column counts are estimates (large tables on a server).
-    exact: bool = True
+    exact: bool
+
+    def __init__(
+        self,
+        rows: int,
+        columns: Mapping[str, int],
+        exact: bool = True,
+    ) -> None:
+        self._set(rows, columns, exact)
 
 
-@dataclass(frozen=True)
-class SchemaDescription:
+class SchemaDescription(Record):
     """The application schema as order-insensitive facts, and its tables with their columns.
 
     ``facts`` are sorted strings, one per structural fact (a column with its type, default and
@@ -156,9 +287,18 @@ class SchemaDescription:
     their facts are equal, whatever the order objects were created in. The fingerprint hashes them.
     """
 
+    __slots__ = ("facts", "tables")
+
     facts: tuple[str, ...]
     #: application table -> its column names, in column order (the data-loss checks use this).
-    tables: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    tables: Mapping[str, tuple[str, ...]]
+
+    def __init__(
+        self,
+        facts: tuple[str, ...],
+        tables: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> None:
+        self._set(facts, {} if tables is None else tables)
 
     @property
     def fingerprint(self) -> str:
@@ -176,285 +316,32 @@ def fingerprint_of(facts: Iterable[str]) -> str:
     return digest.hexdigest()[:16]
 
 
-@dataclass(frozen=True)
-class BackupFacts:
+class BackupFacts(Record):
     """What a backup file holds: its schema version and fingerprint, and what is wrong with it."""
+
+    __slots__ = ("database_id", "fingerprint", "problems", "version")
 
     version: int
     fingerprint: str
     #: Integrity problems found in the copy ([] when it is sound); the caller words the refusal.
-    problems: tuple[str, ...] = ()
+    problems: tuple[str, ...]
     #: The id of the database the copy was taken from ('' when it has none; see BackupFolder).
-    database_id: str = ""
-
-
-@runtime_checkable
-class Backend(Protocol):
-    """One open connection to one database, and everything vendor-specific the engine needs.
-
-    Invariant: the engine never sends SQL of its own to a database except through these methods
-    (``execute`` for the bookkeeping, written with ``?`` and passed through ``sql``).
-    """
-
-    capabilities: Capabilities
-    #: The options this backend was opened with.
-    options: ConnectOptions
-
-    # -- identity ---------------------------------------------------------------------------
-
-    @property
-    def location(self) -> str:
-        """The database for messages: a file path, or a URL with any password masked."""
-        ...
-
-    @property
-    def path(self) -> Path | None:
-        """The database file, for backends that keep the database in one file (else None)."""
-        ...
-
-    @property
-    def connection(self) -> Any:
-        """The raw DB-API connection (the documented escape hatch behind ``Tx.connection``)."""
-        ...
-
-    def close(self) -> None:
-        """Close the connection if this backend opened it (a borrowed one is left open)."""
-        ...
-
-    # -- statements -------------------------------------------------------------------------
-
-    def sql(self, text: str) -> str:
-        """Engine SQL written with ``?`` placeholders, in the driver's placeholder style."""
-        ...
-
-    def execute(self, sql: str, params: Params = ()) -> Any:
-        """Run one statement in the current transaction (none open: autocommit); returns the
-        driver's cursor (``fetchone``/``fetchall``/``rowcount``). Driver errors propagate."""
-        ...
-
-    def executemany(self, sql: str, rows: Iterable[Params]) -> Any:
-        """Run one statement once per parameter row, in the current transaction."""
-        ...
-
-    def script(self, sql: str) -> None:
-        """Run several statements in order inside the current transaction; never commits
-        (SQLite's ``executescript`` would). Raises ``ValueError`` for an incomplete last one."""
-        ...
-
-    # -- transactions and the migration lock -------------------------------------------------
-
-    def begin_write(self) -> None:
-        """Open the write transaction that also holds the migration lock, waiting at most
-        ``options.busy_timeout`` s (SQLite ``BEGIN IMMEDIATE``; PostgreSQL ``BEGIN`` then
-        ``pg_advisory_xact_lock``). The caller re-reads the applied set after it. Raises
-        ``DatabaseLockedError`` naming the holder when it can, ``ReadOnlyDatabaseError``, ..."""
-        ...
-
-    def commit(self) -> None:
-        """Commit the open transaction (releasing the migration lock). Driver errors propagate
-        after the transaction was rolled back, so the caller can record the failure."""
-        ...
-
-    def rollback(self) -> None:
-        """Roll back if a transaction is still open (the database may have done it already,
-        e.g. SQLite after SQLITE_FULL). Never raises."""
-        ...
-
-    @property
-    def in_transaction(self) -> bool:
-        """True while a transaction is open and usable (False after the server aborted it)."""
-        ...
-
-    def savepoint(self, name: str) -> None:
-        """``SAVEPOINT name`` inside the open transaction (rehearsal steps)."""
-        ...
-
-    def rollback_to_savepoint(self, name: str) -> None:
-        """Undo back to ``name`` and keep the transaction usable. Never raises."""
-        ...
-
-    def release_savepoint(self, name: str) -> None:
-        """Forget ``name``, keeping its changes in the open transaction."""
-        ...
-
-    def transaction_control_forbidden(self) -> AbstractContextManager[None]:
-        """While active, BEGIN/COMMIT/ROLLBACK/SAVEPOINT issued by migration code fail with a
-        driver error that ``describe_step_error`` words as "migrations must not control
-        transactions", before they reach the server: the engine's transaction cannot be ended."""
-        ...
-
-    def foreign_keys_disabled(self, needed: bool) -> AbstractContextManager[None]:
-        """Around ``begin_write``..``commit``: foreign keys off while inside when ``needed``
-        (SQLite's ``PRAGMA foreign_keys`` is a no-op inside a transaction, so this wraps it);
-        restored afterwards. Without ``capabilities.foreign_keys_toggle`` and ``needed``: raises
-        ``MetamigrateError`` saying such a migration cannot run on this database."""
-        ...
-
-    def outside_transaction(self) -> AbstractContextManager[None]:
-        """For ``TRANSACTION = False`` migrations: autocommit, holding the migration lock at
-        session level for the block (PostgreSQL ``pg_advisory_lock``), released after. Without
-        ``capabilities.non_transactional``: raises ``MetamigrateError`` with a sentence."""
-        ...
-
-    # -- rehearsal ----------------------------------------------------------------------------
-
-    def trace(self, callback: TraceCallback | None) -> AbstractContextManager[None]:
-        """Call ``callback(sql)`` for every statement this connection runs inside the block."""
-        ...
-
-    def rows_changed(self) -> int:
-        """Rows inserted, updated or deleted on this connection so far (a running total: the
-        difference around a step is the step's count; DDL is not counted)."""
-        ...
-
-    # -- bookkeeping support ------------------------------------------------------------------
-
-    def bookkeeping_ddl(self) -> Sequence[str]:
-        """CREATE TABLE IF NOT EXISTS statements of ``schema_migrations`` and
-        ``schema_migration_history`` in this dialect (columns as in ``engine.recorder``)."""
-        ...
-
-    def read_version_marker(self) -> int | None:
-        """The version marker (SQLite ``PRAGMA user_version``), None when the product has none."""
-        ...
-
-    def write_version_marker(self, version: int) -> None:
-        """Set the marker inside the open write transaction (so it commits with the step);
-        nothing when the product has none."""
-        ...
-
-    def change_token(self) -> object:
-        """A value that changes when another connection commits (``capabilities.change_polling``
-        says whether it is cheap: SQLite ``PRAGMA data_version``)."""
-        ...
-
-    # -- introspection ------------------------------------------------------------------------
-
-    def table_exists(self, name: str) -> bool:
-        """True when table ``name`` exists (bookkeeping tables included, scoped to the schema)."""
-        ...
-
-    def tables(self) -> list[str]:
-        """The application tables, sorted (bookkeeping and internal tables excluded)."""
-        ...
-
-    def columns(self, table: str) -> list[str]:
-        """The column names of ``table`` in order ([] when it does not exist)."""
-        ...
-
-    def is_empty(self) -> bool:
-        """True when the database holds no schema objects at all (nothing to lose)."""
-        ...
-
-    def describe_schema(self) -> SchemaDescription:
-        """The application schema's structural description (see ``SchemaDescription``)."""
-        ...
-
-    def schema_fingerprint(self) -> str:
-        """``describe_schema().fingerprint``, possibly computed more cheaply."""
-        ...
-
-    def table_shapes(self, tables: Iterable[str] | None = None) -> dict[str, TableShape]:
-        """Rows and per-column non-NULL counts of ``tables`` (default: every application table).
-        Exact, or estimates flagged ``exact=False`` for large tables where counting is slow; a
-        table that cannot be read (a virtual table without its module) counts as empty."""
-        ...
-
-    # -- checks -------------------------------------------------------------------------------
-
-    def is_read_only(self) -> bool:
-        """True when this connection cannot write (read-only open, file, or standby server)."""
-        ...
-
-    def integrity_problems(self) -> list[str]:
-        """Storage-level problems, one sentence each ([] when sound): SQLite ``quick_check``;
-        PostgreSQL invalid indexes and NOT VALID constraints."""
-        ...
-
-    def foreign_key_problems(self) -> list[str]:
-        """Rows whose foreign keys point at missing rows, one phrase each ([] when none)."""
-        ...
-
-    # -- errors: the one place driver exceptions are interpreted ---------------------------
-
-    #: The driver's exception base class(es), for ``except backend.driver_errors``.
-    driver_errors: tuple[type[BaseException], ...]
-
-    def translate_error(self, exc: BaseException, *, action: str = "use") -> MetamigrateError:
-        """One operator sentence for a driver error of a whole operation, typed: locked,
-        read-only, disk full, not a database, corrupt, cannot open/connect, auth, ..."""
-        ...
-
-    def describe_step_error(self, exc: BaseException) -> str:
-        """The cause of a failed migration step as a phrase for "Could not apply migration X:
-        <cause>." (transaction control attempted, disk full, locked, the driver's own text)."""
-        ...
-
-    # -- backups (``capabilities.backup``) ----------------------------------------------------
-
-    def backup_to(self, target: Path) -> BackupFacts:
-        """Write a consistent online copy of the database to the new file ``target``, check it,
-        flush it to disk, and say what it holds. Raises ``BackupTargetError`` (its message is the
-        reason: "the disk is full") when ``target`` cannot be written, and ``translate_error``'s
-        error when the database cannot be read. The caller deletes ``target`` on failure."""
-        ...
-
-    def describe_backup(self, path: Path) -> BackupFacts:
-        """Check an existing backup file and say what it holds (``problems`` when it fails the
-        check); ``BackupError`` when it cannot be opened as a backup of this product."""
-        ...
-
-    def restore_from(self, path: Path, keep_current: Callable[[], object]) -> None:
-        """Replace the database with the (checked) backup at ``path`` atomically, under the
-        migration lock; ``DatabaseLockedError`` while another process uses or writes it. Calls
-        ``keep_current()`` once, after preparing and before replacing, for the caller to back the
-        current database up; if it raises, nothing is replaced. The backend's own connection may
-        be closed or unusable afterwards: open a new one."""
-        ...
-
-
-@runtime_checkable
-class ForeignKeySwitch(Protocol):
-    """Optional, with ``capabilities.foreign_keys_toggle``: whether foreign keys are enforced."""
-
-    def foreign_keys_enabled(self) -> bool:
-        """True when this connection enforces foreign keys now."""
-        ...
-
-
-@runtime_checkable
-class RehearsalCopies(Protocol):
-    """Optional, with ``capabilities.rehearse_on_copy``: rehearsals on a throw-away copy."""
-
-    def rehearsal_copy(self, foreign_keys: bool) -> AbstractContextManager[Backend]:
-        """A backend on a throw-away copy of this database (foreign keys as asked), inside an
-        open write transaction; the copy is deleted when the block ends."""
-        ...
-
-
-@runtime_checkable
-class ChangeNotifier(Protocol):
-    """Optional: announce, when the current transaction commits, that the applied set changed
-    (PostgreSQL ``NOTIFY``), so watchers on other hosts see it at once instead of polling. A
-    transaction that rolls back announces nothing."""
-
-    def notify_change(self, payload: str) -> None:
-        """Queue ``payload`` ("applied 7", "unapplied 7") for delivery at commit."""
-        ...
-
-
-@runtime_checkable
-class ErrorKinds(Protocol):
-    """Optional: a driver error's meaning as a word ("locked", "read_only", "disk_full",
-    "constraint", ...), for callers that act on it rather than show it."""
-
-    def error_kind(self, exc: BaseException) -> str:
-        """The kind of ``exc`` ("other" when it means nothing in particular)."""
-        ...
+    database_id: str
+
+    def __init__(
+        self,
+        version: int,
+        fingerprint: str,
+        problems: tuple[str, ...] = (),
+        database_id: str = "",
+    ) -> None:
+        self._set(version, fingerprint, problems, database_id)
 
 
 def error_kind_of(backend: Backend, exc: BaseException) -> str:
     """``backend.error_kind(exc)`` when the backend classifies errors by kind, else "other"."""
+    from engine.backends.protocol import ErrorKinds
+
     if isinstance(backend, ErrorKinds):
         return backend.error_kind(exc)
     return "other"

@@ -15,7 +15,6 @@ import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from engine.backends.base import (
     BOOKKEEPING_TABLES,
@@ -52,6 +51,8 @@ from engine.files import (
     unlink_quietly,
 )
 from engine.settings import DEFAULT_BUSY_TIMEOUT
+
+TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: what status imports must not load typing
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 

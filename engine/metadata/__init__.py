@@ -14,9 +14,12 @@ Names load on first use, so ``import engine.metadata`` imports no third-party mo
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: what status imports must not load typing
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from engine.metadata.consistency import CatalogCheck, attach_catalog_check
     from engine.metadata.errors import (
         CatalogAlreadyExistsError,

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from engine.errors import EXIT_BAD_INPUT, EXIT_FAILED, MetamigrateError
 from engine.options import COMMON, CommandRegistry, flags_of, parent
 from engine.settings import ENV_BASE_PATH, Settings
 
+TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: what status imports must not load typing
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from engine.cli import Output
     from engine.manager import MigrationManager
     from engine.verify import CheckResult

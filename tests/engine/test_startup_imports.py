@@ -1,0 +1,53 @@
+"""What the read-only commands import at start: not the modules that made start-up slow.
+
+``status --json`` of a thousand migrations was mostly interpreter start and imports; ``dataclasses``
+(with the ``inspect``, ``ast``, ``dis`` and ``tokenize`` it imports) and ``typing`` were a third
+of them. Each test runs the command in a fresh interpreter and lists what it imported.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine import MigrationManager
+
+#: Modules none of these commands may import on a SQLite database.
+SLOW_MODULES = ("dataclasses", "inspect", "typing", "rich")
+
+
+def imported_by(argv: list[str], cwd: Path) -> tuple[int, list[str]]:
+    """(exit code, the SLOW_MODULES it imported) of ``metamigrate ARGV`` in a fresh interpreter
+    (in ``cwd``: a ``pyproject.toml`` there is read with ``tomllib``, which imports ``typing``)."""
+    code = (
+        "import contextlib, io, json, sys\n"
+        "before = set(sys.modules)\n"
+        "from engine.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    code = main({argv!r})\n"
+        f"slow = [m for m in {SLOW_MODULES!r} if m in sys.modules and m not in before]\n"
+        "print(json.dumps([code, slow]))\n"
+    )
+    root = Path(__file__).resolve().parents[2]  # where ``engine`` is, whatever the cwd
+    out = subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(root)!r})\n" + code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=cwd,
+    )
+    exit_code, slow = json.loads(out.stdout)
+    return exit_code, slow
+
+
+@pytest.mark.parametrize("command", ["status", "current", "history", "plan"])
+def test_read_only_commands_import_no_dataclasses_inspect_or_typing(
+    command: str, manager: MigrationManager, db_path: Path, three_tables: Path, tmp_path: Path
+) -> None:
+    manager.migrate_to(2)  # one pending: its header is read from the file
+    argv = ["--db", str(db_path), "--migrations", str(three_tables), command, "--json"]
+    assert imported_by(argv, tmp_path) == (0, [])
