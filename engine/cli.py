@@ -20,9 +20,10 @@ from engine.errors import EXIT_BAD_INPUT, EXIT_FAILED, MetamigrateError
 from engine.options import (
     COMMON,
     CommandRegistry,
+    SilentFormatter,
+    add_options,
     every_option_unset,
     flags_of,
-    parent,
     whole,
 )
 from engine.settings import DEFAULT_DB, Settings
@@ -281,6 +282,10 @@ class _NotLean(Exception):
 class _LeanParser(argparse.ArgumentParser):
     """A parser that, instead of printing help, usage or an error, hands over to the full one."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", SilentFormatter)  # (it never prints)
+        super().__init__(*args, **kwargs)
+
     def print_help(self, file: Any = None) -> None:
         raise _NotLean
 
@@ -300,8 +305,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = (_LeanParser if only else argparse.ArgumentParser)(
         prog="metamigrate",
         description="Transactional Python migrations for the metadata store.",
-        parents=[parent(*COMMON, suppress=False)],
     )
+    add_options(parser, COMMON, suppress=False)
     # Every option's name exists (None: not given) whichever command takes it.
     parser.set_defaults(**every_option_unset())
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -10,7 +10,11 @@ screens that show them say so. Output whose encoding cannot carry a check mark (
 from __future__ import annotations
 
 import codecs
-from datetime import UTC, datetime
+
+TYPE_CHECKING = False  # every command loads this module (ascii_fallback_errors): no typing
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 #: What a character becomes on an output that cannot encode it: "✓ pass" reads "+ pass",
 #: "✗ FAIL" "x FAIL", "○ pending" "o pending". Any other character is escaped (``\\xe9``).
@@ -79,6 +83,8 @@ def format_timestamp(iso: str | None, *, seconds: bool = False) -> str:
 
 def utc_iso(moment: datetime) -> str:
     """A moment as the engine records times: '2026-11-26T03:35:10.123Z' (UTC)."""
+    from datetime import UTC  # here: importing datetime is a millisecond of every command's start
+
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
         f"{moment.microsecond // 1000:03d}Z"
     )
@@ -86,6 +92,8 @@ def utc_iso(moment: datetime) -> str:
 
 def format_clock(moment: datetime) -> str:
     """'03:35:10': the time of day in UTC (the activity log's stamps)."""
+    from datetime import UTC
+
     return moment.astimezone(UTC).strftime("%H:%M:%S")
 
 

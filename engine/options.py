@@ -310,17 +310,34 @@ def flags_of(args: argparse.Namespace) -> dict[str, Any]:
 Handler = Callable[..., int]
 
 
+class SilentFormatter(argparse.HelpFormatter):
+    """The formatter of parsers that never print (the one-command parser hands help, usage and
+    errors to the full one): the width argparse uses without a terminal (80 columns, less 2),
+    instead of asking the terminal for it (``shutil``, with the compression modules it imports,
+    is a millisecond and a half of every start)."""
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        super().__init__(prog, indent_increment, max_help_position, width or 78)
+
+
 class CommandRegistry:
     """Adds subcommands to a parser: each with the common options, its groups and its handler."""
 
     def __init__(self, subparsers: Any, *, only: str | None = None) -> None:
-        """``only``: build that command's parser alone (the others get a detached parser that
-        nothing parses with, so their registration code runs unchanged)."""
+        """``only``: build that command's parser alone (the others share one detached parser
+        that nothing parses with, so their registration code runs unchanged)."""
         self._subparsers = subparsers
         self.only = only
         # One parent parser per group, shared by every command that takes it (argparse copies
         # the actions by reference): building the parser is part of every command's start-up.
         self._parents: dict[str, argparse.ArgumentParser] = {}
+        self._detached: argparse.ArgumentParser | None = None
 
     def group_parent(self, group: str) -> argparse.ArgumentParser:
         """The (shared) parent parser of one option group, for ``parents=[...]``."""
@@ -336,13 +353,32 @@ class CommandRegistry:
         func: Handler,
         groups: Sequence[str] = (),
     ) -> argparse.ArgumentParser:
-        if self.only is not None and name != self.only:
-            return argparse.ArgumentParser(add_help=False)
-        sub: argparse.ArgumentParser = self._subparsers.add_parser(
-            name,
-            help=help_text,
-            description=help_text,
-            parents=[self.group_parent(group) for group in dict.fromkeys((*COMMON, *groups))],
-        )
+        every_group = dict.fromkeys((*COMMON, *groups))
+        if self.only is not None:
+            if name != self.only:
+                return self._detached_parser()
+            # One command: its options added directly (a parent parser per group would be three
+            # more parsers to build for the one that parses).
+            sub: argparse.ArgumentParser = self._subparsers.add_parser(
+                name, help=help_text, description=help_text
+            )
+            for group in every_group:
+                add_options(sub, [group])
+        else:
+            sub = self._subparsers.add_parser(
+                name,
+                help=help_text,
+                description=help_text,
+                parents=[self.group_parent(group) for group in every_group],
+            )
         sub.set_defaults(func=func)
         return sub
+
+    def _detached_parser(self) -> argparse.ArgumentParser:
+        """The one parser the commands not chosen add their arguments to (conflicts resolved:
+        several define the same flag, e.g. ``--to``)."""
+        if self._detached is None:
+            self._detached = argparse.ArgumentParser(
+                add_help=False, conflict_handler="resolve", formatter_class=SilentFormatter
+            )
+        return self._detached

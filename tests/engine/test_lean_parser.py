@@ -28,7 +28,11 @@ def test_every_command_is_in_the_table_of_the_modules_that_register_them() -> No
 
 
 @pytest.mark.parametrize("command", sorted(COMMAND_MODULES))
-def test_a_commands_own_parser_is_the_one_the_full_parser_holds(command: str) -> None:
+def test_a_commands_own_parser_is_the_one_the_full_parser_holds(
+    command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The lean parser never prints, so it formats at argparse's width without a terminal.
+    monkeypatch.setenv("COLUMNS", "80")
     full = _choices(build_parser())[command]
     lean = _choices(build_parser(only=command))
     assert list(lean) == [command]
