@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 import psycopg
 import psycopg.errors as pg_errors
-from psycopg.pq import TransactionStatus
+from psycopg.pq import ExecStatus, TransactionStatus
 
 from engine.backends.base import (
     BOOKKEEPING_TABLES,
@@ -125,6 +125,9 @@ _TRANSACTION_CONTROL = re.compile(
     r"ROLLBACK(?!\s+(?:TRANSACTION\s+|WORK\s+)?TO\b))\b",
     re.IGNORECASE,
 )
+#: Every transaction-control statement holds one of these words; a text without any of them
+#: (most DDL) needs no splitting to know it holds none.
+_CONTROL_WORD = re.compile(r"\b(?:BEGIN|START|COMMIT|END|ABORT|PREPARE|ROLLBACK)\b", re.IGNORECASE)
 _DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
 
 
@@ -221,6 +224,8 @@ def _strip_leading_comments(statement: str) -> str:
 def is_transaction_control(sql: str) -> bool:
     """True when any statement of ``sql`` begins, ends or prepares a transaction (savepoints and
     ROLLBACK TO are allowed: they cannot end the engine's transaction)."""
+    if _CONTROL_WORD.search(sql) is None:
+        return False
     try:
         statements = split_statements(sql)
     except ValueError:
@@ -309,15 +314,17 @@ def _query_text(query: Any) -> str:
     return str(query)
 
 
+_COUNTED_STATUS = tuple(f"{word} ".encode() for word in _COUNTED)
+
+
 def _changed_rows(cursor: psycopg.Cursor[Any]) -> int:
     total = 0
     results = getattr(cursor, "_results", None) or []
     for result in results:
-        status = (result.command_status or b"").decode(errors="replace")
-        word, _, rest = status.partition(" ")
-        if word in _COUNTED:
+        status = result.command_status
+        if status and status.startswith(_COUNTED_STATUS):
             with contextlib.suppress(ValueError):
-                total += int(rest.rsplit(" ", 1)[-1])
+                total += int(status.rsplit(b" ", 1)[-1])
     return total
 
 
@@ -723,6 +730,13 @@ class PostgresBackend:
         self._prefetched_head: int | None = None
         self._head_table = False
         self._head_table_seen = False
+        #: The connection begin_write found writable (a primary, not read-only, the schema
+        #: there): none of that changes for the life of a session, so it is asked once.
+        self._writable_conn: psycopg.Connection[Any] | None = None
+        #: begin_write's text for (the writability checks, the head read).
+        self._begin_sql: dict[tuple[bool, bool], str] = {}
+        #: Binds execute_at_commit's parameters client-side (one cursor for the connection).
+        self._binder: psycopg.ClientCursor[Any] | None = None
         self._saved_factory: Any = conn.cursor_factory
         self._saved_autocommit = conn.autocommit
         if not conn.autocommit and conn.info.transaction_status == TransactionStatus.IDLE:
@@ -805,8 +819,10 @@ class PostgresBackend:
         if not self.in_transaction:
             self.execute(sql, params)
             return
-        bound = psycopg.ClientCursor(self._conn).mogrify(sql, params or None)
-        self._session.deferred.append(bound)
+        binder = self._binder
+        if binder is None or binder.connection is not self._conn:
+            binder = self._binder = psycopg.ClientCursor(self._conn)
+        self._session.deferred.append(binder.mogrify(sql, params or None))
 
     def executemany(self, sql: str, rows: Iterable[Params]) -> Any:
         cursor = self._conn.cursor()
@@ -825,7 +841,43 @@ class PostgresBackend:
                 f"Database {self.location} was opened read-only; nothing was changed. Open it "
                 "without --read-only to migrate."
             )
-        # SET LOCAL, as set_config(..., true): for this transaction only.
+        checks = self._writable_conn is not self._conn
+        head = self._head_table
+        sql = self._begin_sql.get((checks, head))
+        if sql is None:
+            sql = self._begin_sql[(checks, head)] = self._begin_statement(checks, head)
+        self._prefetched_head = None
+        try:
+            # One round trip: the migrations' settings, the lock if it is free, and (once per
+            # connection) whether this server can be written; then the head, below.
+            rows = _result_rows(self._conn.execute(sql))
+            got_it = rows[0][0]
+            if head and got_it:
+                self._prefetched_head = int(rows[1][0])
+            if checks:
+                read_only, standby, schema_exists = rows[0][-3:]
+                self._refuse_read_only(read_only, standby)
+            if not got_it:
+                self._wait_for_lock()
+            if checks:
+                if schema_exists:
+                    self._writable_conn = self._conn
+                else:
+                    # Under the lock: one runner creates it. Asked again next time (this
+                    # transaction may be rolled back, and the schema with it).
+                    self._conn.execute(
+                        f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(self.schema)}"
+                    )
+        except psycopg.Error as exc:
+            self.rollback()
+            raise self.translate_error(exc, action="write to") from exc
+
+    def _begin_statement(self, checks: bool, head: bool) -> str:
+        """``BEGIN`` and its first statement: the run's settings for this transaction only (SET
+        LOCAL, as ``set_config(..., true)``), the migration lock if it is free, and with
+        ``checks`` whether the server is read-only, a standby, and has the schema. With ``head``,
+        a second statement (READ COMMITTED: its snapshot is taken once the lock is held) reads
+        the highest applied version: what the step's precondition reads."""
         settings = [
             ("search_path", quote_identifier(self.schema)),
             ("lock_timeout", self.ddl_lock_timeout),
@@ -835,47 +887,30 @@ class PostgresBackend:
         local = "".join(
             f"set_config({_literal(name)}, {_literal(value)}, true), " for name, value in settings
         )
-        # After the lock, in a statement of its own (READ COMMITTED: a snapshot taken once the
-        # lock is held), the highest applied version: what the step's precondition reads.
-        head = (
-            f"; SELECT coalesce(max(version), 0) FROM {quote_identifier(self.schema)}."
-            "schema_migrations"
-            if self._head_table
-            else ""
-        )
-        self._prefetched_head = None
-        try:
-            # One round trip and one statement after BEGIN: the migrations' settings, the lock
-            # if it is free, and whether this server can be written (and the head, above).
-            rows = _result_rows(
-                self._conn.execute(
-                    f"BEGIN; SELECT {local}pg_try_advisory_xact_lock({self._key}), "
-                    "current_setting('transaction_read_only') = 'on', pg_is_in_recovery(), "
-                    f"EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = {_literal(self.schema)})"
-                    + head
-                )
+        sql = f"BEGIN; SELECT pg_try_advisory_xact_lock({self._key}), {local}"
+        if checks:
+            sql += (
+                "current_setting('transaction_read_only') = 'on', pg_is_in_recovery(), "
+                f"EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = {_literal(self.schema)}), "
             )
-            got_it, read_only, standby, schema_exists = rows[0][-4:]
-            if head and got_it:
-                self._prefetched_head = int(rows[1][0])
-            if read_only or standby:
-                self.rollback()
-                what = (
-                    "a standby in recovery"
-                    if standby
-                    else "read-only (default_transaction_read_only)"
-                )
-                raise ReadOnlyDatabaseError(
-                    f"Database {self.location} is {what}; nothing was changed. Run migrations "
-                    "against the primary."
-                )
-            if not got_it:
-                self._wait_for_lock()
-            if not schema_exists:
-                self._conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(self.schema)}")
-        except psycopg.Error as exc:
+        sql = sql.rstrip(", ")
+        if head:
+            sql += (
+                f"; SELECT coalesce(max(version), 0) FROM {quote_identifier(self.schema)}."
+                "schema_migrations"
+            )
+        return sql
+
+    def _refuse_read_only(self, read_only: bool, standby: bool) -> None:
+        if read_only or standby:
             self.rollback()
-            raise self.translate_error(exc, action="write to") from exc
+            what = (
+                "a standby in recovery" if standby else "read-only (default_transaction_read_only)"
+            )
+            raise ReadOnlyDatabaseError(
+                f"Database {self.location} is {what}; nothing was changed. Run migrations "
+                "against the primary."
+            )
 
     @property
     def ddl_lock_timeout(self) -> str:
@@ -903,7 +938,7 @@ class PostgresBackend:
             ) from exc
 
     def commit(self) -> None:
-        status = self._conn.info.transaction_status
+        status = self._conn.pgconn.transaction_status
         if status == TransactionStatus.INERROR:
             # COMMIT of an aborted transaction is a silent ROLLBACK on PostgreSQL: say so.
             self.rollback()
@@ -932,7 +967,7 @@ class PostgresBackend:
         self._head_table_seen = False
         if self._conn.closed:
             return
-        if self._conn.info.transaction_status in (
+        if self._conn.pgconn.transaction_status in (
             TransactionStatus.INTRANS,
             TransactionStatus.INERROR,
         ):
@@ -943,7 +978,7 @@ class PostgresBackend:
     def in_transaction(self) -> bool:
         if self._conn.closed:
             return False
-        return self._conn.info.transaction_status == TransactionStatus.INTRANS
+        return self._conn.pgconn.transaction_status == TransactionStatus.INTRANS
 
     def savepoint(self, name: str) -> None:
         self._conn.execute(f"SAVEPOINT {name}")
@@ -1388,7 +1423,8 @@ def _result_rows(cursor: psycopg.Cursor[Any]) -> list[Any]:
     """The first row of each result that has rows, of a multi-statement execute."""
     rows = []
     while True:
-        if cursor.description is not None:
+        result = cursor.pgresult
+        if result is not None and result.status == ExecStatus.TUPLES_OK:
             rows.append(cursor.fetchone())
         if not cursor.nextset():
             return rows
