@@ -7,22 +7,38 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
-
 from engine.errors import DeploymentNotReady, MetamigrateError
 from engine.manager import MigrationManager
-from engine.models import MigrationStatus, RunResult
-from engine.verify import VerificationReport
+from engine.records import Record
+
+TYPE_CHECKING = (
+    False  # not ``typing.TYPE_CHECKING``: what ensure-ready imports must not load typing
+)
 
 if TYPE_CHECKING:
+    from typing import Literal, TypeAlias
+
+    from engine.models import MigrationStatus, RunResult
     from engine.store import Store
+    from engine.verify import VerificationReport
 
-Readiness = Literal["ready", "pending", "error"]
+    Readiness: TypeAlias = Literal["ready", "pending", "error"]
+else:
+    Readiness = str  # at run time only its values' type (annotations are strings)
 
 
-@dataclass(frozen=True)
-class DeploymentStatus:
+class DeploymentStatus(Record):
+    __slots__ = (
+        "applied_count",
+        "current_version",
+        "latest_version",
+        "migrations",
+        "pending_count",
+        "problems",
+        "schema_valid",
+        "status",
+        "verification",
+    )
     status: Readiness
     current_version: int
     latest_version: int
@@ -30,8 +46,32 @@ class DeploymentStatus:
     applied_count: int
     schema_valid: bool
     migrations: list[MigrationStatus]
-    problems: list[str] = field(default_factory=list)
-    verification: VerificationReport | None = None
+    problems: list[str]
+    verification: VerificationReport | None
+
+    def __init__(
+        self,
+        status: Readiness,
+        current_version: int,
+        latest_version: int,
+        pending_count: int,
+        applied_count: int,
+        schema_valid: bool,
+        migrations: list[MigrationStatus],
+        problems: list[str] | None = None,
+        verification: VerificationReport | None = None,
+    ) -> None:
+        self._set(
+            status,
+            current_version,
+            latest_version,
+            pending_count,
+            applied_count,
+            schema_valid,
+            migrations,
+            [] if problems is None else problems,
+            verification,
+        )
 
     @property
     def ready(self) -> bool:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+
+from engine.records import Record
 
 #: Kinds whose facts belong to a table named in their second word (``fk tables ...``).
 _TABLE_SCOPED = ("fk", "check", "constraint")
@@ -25,17 +26,22 @@ _WORDS = {
 }
 
 
-@dataclass(frozen=True)
-class SchemaChange:
+class SchemaChange(Record):
     """One object that differs: ``kind`` (table, column, index, ...), its ``name``, and what
     happened to it: "added", "dropped" or "changed"."""
 
+    __slots__ = ("after", "before", "change", "kind", "name")
     kind: str
     name: str
     change: str
     #: For "changed": the recorded and the live definition, shortened.
-    before: str = ""
-    after: str = ""
+    before: str
+    after: str
+
+    def __init__(
+        self, kind: str, name: str, change: str, before: str = "", after: str = ""
+    ) -> None:
+        self._set(kind, name, change, before, after)
 
     def sentence(self) -> str:
         word = _WORDS.get(self.kind, self.kind)

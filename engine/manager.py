@@ -221,16 +221,17 @@ class MigrationManager:
                 )
                 continue
             in_code = version in self.registry
+            # Positional (the fields' order): one per applied migration, as cheap as it gets.
             statuses.append(
                 MigrationStatus(
-                    version=version,
-                    name=row.name,
-                    description=row.description,
-                    status="applied" if in_code else "unknown",
-                    applied_at=row.applied_at,
-                    duration_ms=row.duration_ms,
-                    checksum_ok=self._checksum_ok(row) if in_code else None,
-                    reversible=row.reversible if in_code else False,
+                    version,
+                    row.name,
+                    row.description,
+                    "applied" if in_code else "unknown",  # status
+                    row.applied_at,
+                    row.duration_ms,
+                    self._checksum_ok(row) if in_code else None,  # checksum_ok
+                    row.reversible if in_code else False,  # reversible
                 )
             )
         return statuses

@@ -372,17 +372,18 @@ class Recorder:
         applied: dict[int, AppliedRow] = {}
         for row in rows:
             version = _whole(row[0], "schema_migrations", "version", row[0])
+            # Positional (the fields' order): a thousand keyword calls cost half a millisecond.
             applied[version] = AppliedRow(
-                version=version,
-                name=_text(row[1]),
-                description=_text(row[2]),
-                checksum=_text(row[3]),
-                source_key=None if row[4] is None else str(row[4]),
-                reversible=bool(row[5]),
-                fingerprint=None if row[6] is None else str(row[6]),
-                applied_at=_text(row[7]),
-                duration_ms=_number(row[8]),
-                applied_by=_text(row[9]),
+                version,
+                _text(row[1]),  # name
+                _text(row[2]),  # description
+                _text(row[3]),  # checksum
+                None if row[4] is None else str(row[4]),  # source_key
+                bool(row[5]),  # reversible
+                None if row[6] is None else str(row[6]),  # fingerprint
+                _text(row[7]),  # applied_at
+                _number(row[8]),  # duration_ms
+                _text(row[9]),  # applied_by
             )
         return applied
 

@@ -15,6 +15,7 @@ are left out of all but ``replace``.
 from __future__ import annotations
 
 from itertools import repeat
+from types import MemberDescriptorType
 
 TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: this module must not import ``typing``
 
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
     from typing import Any, Self
 
 
-_setattr = object.__setattr__
+#: Sets a slot on an instance, past the class's ``__setattr__`` (which refuses every change).
+_set_slot = MemberDescriptorType.__set__
 
 
 class FrozenRecordError(AttributeError):
@@ -36,19 +38,23 @@ class Record:
     #: Every field, in ``__init__`` order (a subclass's after its bases'); the public ones.
     _fields: tuple[str, ...] = ()
     _public: tuple[str, ...] = ()
+    _slots: tuple[MemberDescriptorType, ...] = ()
 
     def __init_subclass__(cls) -> None:
         super().__init_subclass__()
         names: list[str] = []
+        slots: list[MemberDescriptorType] = []
         for klass in reversed(cls.__mro__[:-2]):  # the subclasses of Record, bases first
-            slots = klass.__dict__.get("__slots__", ())
-            slots = {slots} if isinstance(slots, str) else set(slots)
+            declared = klass.__dict__.get("__slots__", ())
+            declared = {declared} if isinstance(declared, str) else set(declared)
             # Not inspect.get_annotations: importing inspect is what records avoid.
             annotated = list(klass.__dict__.get("__annotations__", {}))  # noqa: RUF063
-            if slots != set(annotated):
+            if declared != set(annotated):
                 raise TypeError(f"{klass.__name__}: __slots__ must name its annotated fields")
             names.extend(annotated)
+            slots.extend(klass.__dict__[name] for name in annotated)
         cls._fields = tuple(names)
+        cls._slots = tuple(slots)
         cls._public = tuple(name for name in names if not name.startswith("_"))
 
     @classmethod
@@ -59,9 +65,9 @@ class Record:
     def _set(self, *values: object) -> None:
         """``__init__``'s assignment of every field, in annotation order (``any`` drives the
         ``map`` in C: a Python loop made records slower to build than the dataclasses were)."""
-        if len(values) != len(self._fields):
-            raise TypeError(f"{type(self).__name__} has {len(self._fields)} fields")
-        any(map(_setattr, repeat(self), self._fields, values))
+        if len(values) != len(self._slots):
+            raise TypeError(f"{type(self).__name__} has {len(self._slots)} fields")
+        any(map(_set_slot, self._slots, repeat(self), values))
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self._public)

@@ -6,31 +6,56 @@ Each check is independent and reports problems as sentences; ``verify`` never wr
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 from engine.backends import as_backend
-from engine.backends.base import Backend
 from engine.errors import MetamigrateError
-from engine.migration import Registry
-from engine.models import MigrationStatus
 from engine.recorder import Recorder
+from engine.records import Record
+
+TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: what verify imports must not load typing
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from engine.backends.base import Backend
+    from engine.migration import Registry
+    from engine.models import MigrationStatus
 
 
-@dataclass(frozen=True)
-class CheckResult:
+class CheckResult(Record):
     """One verification check: ``passed`` with the problems found (empty when it passed)."""
 
+    __slots__ = ("checked", "detail", "name", "notes", "passed", "problems", "title")
     name: str
     title: str
     passed: bool
-    problems: list[str] = field(default_factory=list)
-    detail: str = ""
+    problems: list[str]
+    detail: str
     #: False when the check could not be made (nothing recorded to compare with): then
     #: ``passed`` is False too, so nothing shows it as a pass, but it is no failure either.
-    checked: bool = True
+    checked: bool
     #: Facts worth showing that are no problem (bookkeeping changes made by hand).
-    notes: list[str] = field(default_factory=list)
+    notes: list[str]
+
+    def __init__(
+        self,
+        name: str,
+        title: str,
+        passed: bool,
+        problems: list[str] | None = None,
+        detail: str = "",
+        checked: bool = True,
+        notes: list[str] | None = None,
+    ) -> None:
+        self._set(
+            name,
+            title,
+            passed,
+            [] if problems is None else problems,
+            detail,
+            checked,
+            [] if notes is None else notes,
+        )
 
     @property
     def status(self) -> str:
@@ -51,9 +76,12 @@ class CheckResult:
         }
 
 
-@dataclass(frozen=True)
-class VerificationReport:
+class VerificationReport(Record):
+    __slots__ = ("checks",)
     checks: list[CheckResult]
+
+    def __init__(self, checks: list[CheckResult]) -> None:
+        self._set(checks)
 
     @property
     def ok(self) -> bool:
@@ -72,7 +100,7 @@ class VerificationReport:
 
 
 #: Extra checks (for example the Iceberg catalog) register here: callable(backend) -> result.
-ExtraCheck = Callable[[Backend], CheckResult]
+ExtraCheck = Callable[["Backend"], CheckResult]
 
 
 def verify(
@@ -229,9 +257,7 @@ def _lifecycle_notes(conn: Backend) -> list[str]:
 
 
 def _with_notes(check: CheckResult, notes: list[str]) -> CheckResult:
-    from dataclasses import replace
-
-    return replace(check, notes=notes) if notes else check
+    return check.replace(notes=notes) if notes else check
 
 
 def _bookkeeping(conn: Backend) -> tuple[list[str], str]:
