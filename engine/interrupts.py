@@ -12,11 +12,11 @@ killed process are removed by the next run.
 
 from __future__ import annotations
 
+import _thread  # not threading: every command starts this thread, and threading costs its import
 import contextlib
 import os
 import signal
 import sys
-import threading
 from collections.abc import Iterator
 
 #: Exit code of a command ended by Ctrl-C (128 + SIGINT), as shells report it.
@@ -32,13 +32,12 @@ MESSAGE = (
 def sigint_watchdog(grace: float = 0.7) -> Iterator[None]:
     """Within the block, a Ctrl-C that Python cannot act on in ``grace`` seconds ends the process.
 
-    Only on the main thread, with SIGINT at Python's default handler (otherwise, e.g. under a
-    test runner or inside another program's handler, it does nothing).
+    Only on the main thread (``set_wakeup_fd`` refuses any other), with SIGINT at Python's
+    default handler (otherwise, e.g. under a test runner or inside another program's handler, it
+    does nothing).
     """
-    if (
-        threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
-        or not hasattr(signal, "set_wakeup_fd")
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler or not hasattr(
+        signal, "set_wakeup_fd"
     ):
         yield
         return
@@ -46,35 +45,49 @@ def sigint_watchdog(grace: float = 0.7) -> Iterator[None]:
     os.set_blocking(write_end, False)
     try:
         previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
-    except (ValueError, OSError):
+    except (ValueError, OSError):  # ValueError: not the main thread
         os.close(read_end)
         os.close(write_end)
         yield
         return
-    done = threading.Event()
+    # Locks as events: ``running`` is held while the block runs, ``ended`` until the thread ends.
+    running = _thread.allocate_lock()
+    running.acquire()
+    ended = _thread.allocate_lock()
+    ended.acquire()
+
+    def block_ended(wait: float = 0) -> bool:
+        if running.acquire(timeout=wait) if wait else running.acquire(blocking=False):
+            running.release()
+            return True
+        return False
 
     def watch() -> None:
-        while True:
-            try:
-                data = os.read(read_end, 64)
-            except OSError:
-                return
-            if not data or done.is_set():
-                return
-            if signal.SIGINT in data and not done.wait(grace):
-                with contextlib.suppress(OSError):
-                    os.write(2, MESSAGE.encode())
-                os._exit(EXIT_INTERRUPTED)
+        try:
+            while True:
+                try:
+                    data = os.read(read_end, 64)
+                except OSError:
+                    return
+                if not data or block_ended():
+                    return
+                if signal.SIGINT in data and not block_ended(grace):
+                    with contextlib.suppress(OSError):
+                        os.write(2, MESSAGE.encode())
+                    os._exit(EXIT_INTERRUPTED)
+        finally:
+            ended.release()
 
-    thread = threading.Thread(target=watch, name="metamigrate-sigint", daemon=True)
-    thread.start()
+    # A thread of _thread's is a daemon: it never holds the interpreter's exit.
+    _thread.start_new_thread(watch, ())
     try:
         yield
     finally:
-        done.set()
+        running.release()
         with contextlib.suppress(ValueError, OSError):
             signal.set_wakeup_fd(previous)
         os.close(write_end)  # the thread's read returns b"" and it ends
-        thread.join(timeout=1)
+        if ended.acquire(timeout=1):
+            ended.release()
         os.close(read_end)
         sys.stderr.flush()
