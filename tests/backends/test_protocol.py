@@ -102,6 +102,31 @@ def test_table_shapes_count_rows_and_values_per_column(backend: Backend) -> None
     assert (shape.rows, dict(shape.columns)) == (2, {"id": 2, "label": 2, "note": 0})
 
 
+def test_table_shapes_count_every_table_of_a_large_schema(backend: Backend) -> None:
+    # More tables than one counting statement takes, of different widths and sizes.
+    backend.begin_write()
+    for n in range(1, 131):
+        columns = ", ".join(f"c{i} TEXT" for i in range(n % 4))
+        backend.execute(
+            f"CREATE TABLE t{n:03d} (id INTEGER PRIMARY KEY{', ' if columns else ''}{columns})"
+        )
+        for row in range(n % 3):
+            backend.execute(f"INSERT INTO t{n:03d} (id) VALUES ({row + 1})")
+    backend.commit()
+    shapes = backend.table_shapes()
+    assert sorted(shapes) == [f"t{n:03d}" for n in range(1, 131)]
+    for n in range(1, 131):
+        shape = shapes[f"t{n:03d}"]
+        expected = {"id": n % 3, **{f"c{i}": 0 for i in range(n % 4)}}
+        assert (shape.rows, dict(shape.columns)) == (n % 3, expected), n
+
+
+def test_a_table_that_cannot_be_counted_does_not_hide_the_others(backend: Backend) -> None:
+    _create_items(backend)
+    shapes = backend.table_shapes(["items", "nowhere"])
+    assert (shapes["items"].rows, shapes["nowhere"].rows) == (2, 0)
+
+
 def test_columns_of_a_missing_table_are_empty(backend: Backend) -> None:
     assert backend.columns("nowhere") == []
 
