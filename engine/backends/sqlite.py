@@ -394,18 +394,29 @@ def schema_entries(conn: sqlite3.Connection) -> list[str]:
     text, because ALTER TABLE rewrites that text: a table rebuilt by a down with the same columns
     in another order is the same schema. Views and triggers are compared by normalised SQL.
     """
+    return _schema(conn)[0]
+
+
+def _schema(conn: sqlite3.Connection) -> tuple[list[str], dict[str, tuple[str, ...]]]:
+    """``schema_entries``, and ``application_tables`` from the same column query."""
     excluded = BOOKKEEPING_TABLES
     # Three statements whatever the schema's size: the pragmas are joined as table-valued
     # functions instead of being asked table by table.
     app_tables = f"m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT IN {_EXCLUDED}"
-    facts = [
-        f"column {table}.{column} {rest}"
-        for table, column, *rest in conn.execute(
-            'SELECT m.name, p.name, upper(p.type), p."notnull", p.dflt_value, p.pk '
-            f"FROM sqlite_master AS m JOIN pragma_table_xinfo(m.name) AS p WHERE {app_tables}",
-            excluded,
-        )
-    ]
+    facts: list[str] = []
+    columns: dict[str, list[str]] = {}
+    # Rows come table by table, each table's columns in order; hidden ones (of virtual tables,
+    # generated columns) are facts but not among the columns ``pragma_table_info`` lists.
+    for table, column, kind, notnull, default, pk, hidden in conn.execute(
+        'SELECT m.name, p.name, upper(p.type), p."notnull", p.dflt_value, p.pk, p.hidden '
+        f"FROM sqlite_master AS m JOIN pragma_table_xinfo(m.name) AS p WHERE {app_tables}",
+        excluded,
+    ):
+        # Spelled as the list's repr (the format recorded descriptions have), without the list.
+        facts.append(f"column {table}.{column} [{kind!r}, {notnull!r}, {default!r}, {pk!r}]")
+        listed = columns.setdefault(table, [])
+        if not hidden:
+            listed.append(column)
     facts += [
         f"fk {table} {rest}"
         for table, *rest in conn.execute(
@@ -430,7 +441,7 @@ def schema_entries(conn: sqlite3.Connection) -> list[str]:
             normalised = _normalise_sql(sql)
             facts.append(f"{kind} {name} on {table} {normalised}")
     facts.sort()
-    return facts
+    return facts, {name: tuple(columns[name]) for name in sorted(columns)}
 
 
 def schema_fingerprint(conn: sqlite3.Connection) -> str:
@@ -911,7 +922,8 @@ class SQLiteBackend:
         return is_empty(self._conn)
 
     def describe_schema(self) -> SchemaDescription:
-        return SchemaDescription(tuple(schema_entries(self._conn)), application_tables(self._conn))
+        facts, tables = _schema(self._conn)
+        return SchemaDescription(tuple(facts), tables)
 
     def schema_fingerprint(self) -> str:
         return schema_fingerprint(self._conn)
