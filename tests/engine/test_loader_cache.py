@@ -150,3 +150,19 @@ def test_a_file_edited_between_the_scan_and_the_load_runs_the_new_code(
     migration.up(Recording())  # type: ignore[arg-type]
     assert seen == ["CREATE TABLE edited_table (a)"]
     assert migration.checksum == source_checksum(EDITED)
+
+
+def test_a_file_with_windows_line_endings_loads_as_its_text_reads(
+    write_migrations: MigrationFiles,
+) -> None:
+    folder = write_migrations({"0001_first.py": FIRST})
+    path = folder / "0001_first.py"
+    path.write_bytes(FIRST.replace("\n", "\r\n").encode("utf-8"))
+    registry = Registry.from_directory(folder)
+    entry = registry.file_of(1)
+    assert entry is not None
+    migration = registry.get(1)
+    # The text loaded is the one a text stream reads (newlines translated), so its checksum is
+    # the one the file's own checksum, status and verify compute.
+    assert migration.checksum == registry.checksum_of(1) == source_checksum(entry.read_source())
+    assert _up_sql(folder) == "CREATE TABLE first (a)"
