@@ -261,7 +261,8 @@ class TransactionGuard:
     ``tx.connection``), so the transaction is also marked with a savepoint of a random name:
     COMMIT and ROLLBACK release every savepoint, so if it is gone afterwards the transaction
     ended, even if the code began a new one in its place. ``TransactionEnded`` is then raised on
-    leaving (in place of the code's own exception, which becomes its cause).
+    leaving (in place of the code's own exception, which becomes its cause). One guard serves
+    every step on its connection (``SQLiteBackend`` keeps it), under one random name.
     """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -269,6 +270,7 @@ class TransactionGuard:
         # os.urandom is what secrets.token_hex reads, without importing secrets (hmac, random).
         self.name = f"metamigrate_guard_{os.urandom(8).hex()}"
         self._calls = 0
+        self._probes = 0
 
     def _authorize(self, action: int, *_args: object) -> int:
         self._calls += 1
@@ -312,7 +314,8 @@ class TransactionGuard:
             # A statement never run before is always prepared, so always authorized: whether our
             # authorizer sees it tells whether it is still the one installed.
             self._calls = 0
-            self.conn.execute(f"SELECT '{self.name}'").fetchone()
+            self._probes += 1
+            self.conn.execute(f"SELECT '{self.name}', {self._probes}").fetchone()
             guard_kept = self._calls > 0
         except sqlite3.ProgrammingError:
             return TransactionEnded(guard_removed=True, closed=True)
@@ -756,6 +759,7 @@ class SQLiteBackend:
         self._owned = owned
         file = database_path(conn)
         self._path = Path(file) if file else None
+        self._guard: TransactionGuard | None = None
 
     def __repr__(self) -> str:
         return f"SQLiteBackend({self.location!r})"
@@ -825,7 +829,10 @@ class SQLiteBackend:
         self._conn.execute(f"RELEASE {name}")
 
     def transaction_control_forbidden(self) -> contextlib.AbstractContextManager[None]:
-        return transactions_forbidden(self._conn)
+        guard = self._guard
+        if guard is None or guard.conn is not self._conn:  # a restore reopens the connection
+            guard = self._guard = transactions_forbidden(self._conn)
+        return guard
 
     def foreign_keys_disabled(self, needed: bool) -> contextlib.AbstractContextManager[None]:
         return foreign_keys_off(self._conn, needed)
