@@ -27,8 +27,17 @@ if TYPE_CHECKING:
 
 def utc_now() -> str:
     """ISO 8601 UTC with milliseconds (``time`` rather than ``datetime``: cheaper to import)."""
+    global _second  # a one-entry cache
     now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+    second = _second
+    if second[0] != int(now):
+        # Formatted once per second: a run asks twice per step. (One tuple: threads agree.)
+        second = _second = (int(now), time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)))
+    return f"{second[1]}.{int(now * 1000) % 1000:03d}Z"
+
+
+#: (whole second, its formatted text) of the last ``utc_now``.
+_second: tuple[int, str] = (-1, "")
 
 
 #: ``finished_at`` of a history row whose attempt is still running (or died while running).

@@ -747,6 +747,10 @@ CAPABILITIES = Capabilities(
 )
 
 
+#: ``foreign_keys_disabled(False)``: the setting stays as it is (a context that does nothing).
+_UNCHANGED: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+
+
 class SQLiteBackend:
     """``Backend`` on one ``sqlite3.Connection`` in autocommit mode (the engine issues BEGIN)."""
 
@@ -835,7 +839,8 @@ class SQLiteBackend:
         return guard
 
     def foreign_keys_disabled(self, needed: bool) -> contextlib.AbstractContextManager[None]:
-        return foreign_keys_off(self._conn, needed)
+        # Almost no migration needs it: nothing to set up then (asked once per step).
+        return foreign_keys_off(self._conn, needed) if needed else _UNCHANGED
 
     def foreign_keys_enabled(self) -> bool:
         """Whether this connection enforces foreign keys now (SQLite only)."""

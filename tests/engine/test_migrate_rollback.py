@@ -315,3 +315,18 @@ def test_steps_done_by_another_runner_meanwhile_are_skipped(
         )
     assert [s.version for s in result.skipped] == [1, 2]
     assert [s.version for s in result.done] == [3]
+
+
+def test_timestamps_are_utc_with_milliseconds_and_follow_the_clock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from engine import recorder
+
+    clock = iter([1_700_000_000.5, 1_700_000_000.75, 1_700_000_001.125, 1_700_000_061.25])
+    monkeypatch.setattr(recorder.time, "time", lambda: next(clock))
+    assert [recorder.utc_now() for _ in range(4)] == [
+        "2023-11-14T22:13:20.500Z",
+        "2023-11-14T22:13:20.750Z",
+        "2023-11-14T22:13:21.125Z",
+        "2023-11-14T22:14:21.250Z",
+    ]
