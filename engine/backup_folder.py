@@ -194,7 +194,9 @@ class BackupFolder:
     def write_sidecar(self, info: BackupInfo) -> None:
         # Best effort: the version and time are also in the file name.
         sidecar = sidecar_path(info.path)
-        temp = sidecar.with_name(TEMP_PREFIX + sidecar.name + TEMP_SUFFIX)
+        # Named with the writer's pid, as the copies are: a run killed while writing it leaves a
+        # temporary file the next run can tell is dead (and removes).
+        temp = sidecar.with_name(f"{TEMP_PREFIX}{sidecar.name}.{os.getpid()}{TEMP_SUFFIX}")
         try:
             temp.write_text(json.dumps(info.to_dict(), indent=2) + "\n", encoding="utf-8")
             os.replace(temp, sidecar)

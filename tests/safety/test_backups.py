@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -133,6 +134,32 @@ def test_half_written_backups_of_dead_processes_are_removed_and_never_listed(
     stale = folder / f".{db_path.name}-20260101T000000.000000.{dead_pid}.tmp"
     stale.write_bytes(b"half a backup")
     assert manager.list_backups() == []
+    manager.backup()
+    assert not stale.exists()
+
+
+def test_a_sidecar_half_written_by_a_killed_backup_is_removed_by_the_next_one(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine import backup_folder
+
+    store_at(db_path, 1)
+    manager = MigrationManager(db_path)
+    renamed: list[Path] = []
+    replace = os.replace
+
+    def recording(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+        renamed.append(Path(source))
+        replace(source, target)
+
+    monkeypatch.setattr(backup_folder.os, "replace", recording)
+    manager.backup()
+    monkeypatch.undo()
+    written = next(path for path in renamed if ".json" in path.name)
+    # What a backup killed before renaming its sidecar leaves, its writer gone.
+    stale = written.with_name(written.name.replace(f".{os.getpid()}.", f".{2**22 + 12346}."))
+    assert stale.name != written.name
+    stale.write_text("{")
     manager.backup()
     assert not stale.exists()
 
