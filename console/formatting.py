@@ -6,7 +6,7 @@ Sizes, times and durations come from ``engine.formatting``, which the CLI uses t
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from engine.formatting import format_clock, format_duration, format_size, format_timestamp, utc_iso
@@ -56,17 +56,34 @@ def display_path(path: str | os.PathLike[str], limit: int = 48, schema: str | No
     return "…" + text[-(limit - 1) :]
 
 
-def server_label(location: str, schema: str | None = None) -> str:
-    """``host:port/database · schema`` of a server URL (user and password left out)."""
-    from urllib.parse import unquote, urlsplit
+def server_label(
+    location: str, schema: str | None = None, environ: Mapping[str, str] | None = None
+) -> str:
+    """``host:port/database · schema`` of a server URL (user and password left out), where
+    libpq connects: the URL's host (its ``host=`` parameter first), else ``PGHOST``, else
+    libpq's default, a local socket (localhost on Windows); the port and the database likewise
+    (``PGPORT``, ``PGDATABASE``); a port nobody set is libpq's default and not shown."""
+    from urllib.parse import parse_qsl, unquote, urlsplit
 
-    try:
-        parts = urlsplit(location)
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:  # malformed (a bad port, an unclosed IPv6 bracket): shown as given, masked
-        from engine.backends import display_location
-
-        return f"{display_location(location)} · {schema or 'public'}"
-    host = parts.hostname or "localhost"
-    database = unquote(parts.path.lstrip("/")) or "(default database)"
-    return f"{host}{port}/{database} · {schema or 'public'}"
+    env = os.environ if environ is None else environ
+    parts = urlsplit(location)
+    query = dict(parse_qsl(parts.query))
+    # libpq connects to hostaddr when one is given, else to host; what the URL says first.
+    host = (
+        query.get("hostaddr")
+        or env.get("PGHOSTADDR")
+        or query.get("host")
+        or unquote(parts.hostname or "")
+        or env.get("PGHOST")
+        or ("localhost" if os.name == "nt" else "local socket")
+    )
+    if host.startswith("/"):
+        host = f"socket {host}"
+    port = query.get("port") or (str(parts.port) if parts.port else "") or env.get("PGPORT", "")
+    database = (
+        query.get("dbname")
+        or unquote(parts.path.lstrip("/"))
+        or env.get("PGDATABASE")
+        or "(default database)"
+    )
+    return f"{host}{':' + port if port else ''}/{database} · {schema or 'public'}"

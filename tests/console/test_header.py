@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
+import pytest
 from textual.widgets import Static
 
+from console.formatting import server_label
 from console.widgets import ConsoleHeader
 from console.widgets.header import fit_title, shorten_middle
 from tests.console.conftest import settle
@@ -60,3 +64,35 @@ async def test_on_a_long_server_url_at_80_columns_the_header_keeps_schema_and_ve
         assert line.endswith(" · public · version 0 of 4")
         assert f"/{pg_database.name} · " in line
         assert len(line) <= 80 - 18
+
+
+# -- where libpq connects: the URL, else PGHOST / PGPORT / PGDATABASE, else libpq's default --------
+
+
+@pytest.mark.parametrize(
+    ("url", "environ", "label"),
+    [
+        ("postgresql://db.internal/metadata", {}, "db.internal/metadata"),
+        ("postgresql:///metadata", {"PGHOST": "db.elsewhere"}, "db.elsewhere/metadata"),
+        ("postgresql:///metadata", {"PGHOST": "db", "PGPORT": "6432"}, "db:6432/metadata"),
+        (
+            "postgresql://db.internal:5433/metadata",
+            {"PGHOST": "db", "PGPORT": "6432"},
+            "db.internal:5433/metadata",
+        ),
+        ("postgresql:///metadata", {"PGHOST": "/tmp"}, "socket /tmp/metadata"),
+        ("postgresql:///metadata?host=/run/pg", {"PGHOST": "db"}, "socket /run/pg/metadata"),
+        ("postgresql://db/metadata", {"PGHOSTADDR": "10.0.0.5"}, "10.0.0.5/metadata"),
+        ("postgresql://svc@db/", {"PGDATABASE": "ops"}, "db/ops"),
+        pytest.param(
+            "postgresql:///metadata",
+            {},
+            "local socket/metadata",
+            marks=pytest.mark.skipif(os.name == "nt", reason="libpq's default is localhost there"),
+        ),
+    ],
+)
+def test_the_header_names_where_libpq_connects(
+    url: str, environ: dict[str, str], label: str
+) -> None:
+    assert server_label(url, environ=environ) == f"{label} · public"

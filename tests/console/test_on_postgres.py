@@ -389,6 +389,24 @@ async def test_the_header_names_host_database_and_schema_and_never_the_password(
     assert pg_database.tables("public") == set()
 
 
+async def test_a_url_without_a_host_shows_the_server_pghost_names(
+    pg_database: PgDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """libpq takes the host and port from PGHOST and PGPORT: the header names them, not
+    "localhost", and the console did connect there (it read the version)."""
+    server = urlsplit(pg_database.url)
+    assert server.hostname is not None and server.port is not None
+    for variable, value in (("PGHOST", server.hostname), ("PGPORT", str(server.port))):
+        monkeypatch.setenv(variable, value)
+    if server.username:
+        monkeypatch.setenv("PGUSER", server.username)
+    spec = f"postgresql:///{pg_database.name}"
+    app = open_console(Target("postgresql", spec, pg=pg_database))
+    async with app.run_test(size=(120, 24)) as pilot:
+        await settle(pilot)
+        assert app.sub_title == f"{label_of(pg_database)} · version 0 of 4"
+
+
 # -- a server database: the main screen, pixel for pixel ---------------------------------------
 
 #: The snapshot's database: its name is in the header, so it is fixed (not tests/pg.py's random
@@ -399,7 +417,8 @@ SNAPSHOT_DATABASE = "mm_console_snapshot"
 @pytest.fixture
 def snapshot_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[PgDatabase]:
     """``SNAPSHOT_DATABASE``, fresh, dropped afterwards; libpq's PGHOST/PGPORT/PGUSER name the
-    server, so the console's URL (and header) carry only the database, whatever the server."""
+    server, so the console's URL carries only the database. The header names where libpq
+    connects, PGHOST:PGPORT: the snapshot is the project's server's (127.0.0.1:5432)."""
     require_server()
     server = urlsplit(server_url())
     for variable, value in (
