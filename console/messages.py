@@ -7,12 +7,14 @@ results never have to be routed. Engine results travel as an ``Outcome`` (``cons
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import Literal
 
 from textual.message import Message
 from textual.message_pump import MessagePump
+from textual.screen import Screen
+from textual.types import NoActiveAppError
+from textual.worker import NoActiveWorker, get_current_worker
 
 from console.service import (
     BackupList,
@@ -155,8 +157,33 @@ class LogEntry(Message):
     toast: str | None = None
 
 
-def post(node: MessagePump, message: Message) -> None:
-    """``node.post_message`` from a worker thread; dropped when the app is closing (its loop is
-    gone) or the node has gone (a dialog closed while its worker ran)."""
-    with contextlib.suppress(RuntimeError):
-        node.post_message(message)
+def post(node: MessagePump, message: Message) -> bool:
+    """``node.post_message`` from a worker thread, unless ``node`` no longer takes results
+    (``takes_results``) or the app's loop is gone; True when the message was posted."""
+    if not takes_results(node):
+        return False
+    try:
+        return node.post_message(message)
+    except RuntimeError:  # the app closed: its event loop is gone
+        return False
+
+
+def takes_results(node: MessagePump) -> bool:
+    """Whether a worker's result for ``node`` is still to be applied: not once the app is
+    exiting, nor by a dialog already dismissed (it leaves the screen stack at once, but Textual
+    cancels its workers only when it unmounts, and handles the messages already queued until
+    then), nor by a node whose worker was cancelled. Checked when posting and again by each
+    screen's result handler."""
+    try:
+        worker = get_current_worker()
+    except NoActiveWorker:
+        worker = None
+    if worker is not None and worker.is_cancelled and worker.node is node:
+        return False
+    try:
+        app = node.app
+    except NoActiveAppError:
+        return False
+    if app.return_code is not None:  # exit() was called: the app is on its way out
+        return False
+    return not isinstance(node, Screen) or node in app.screen_stack

@@ -15,16 +15,18 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.worker import WorkerFailed
 
 from console import MigrationConsole
 from engine import MigrationManager, Registry
 
 DB = "metadata.db"
+ScreenT = TypeVar("ScreenT", bound=Screen[Any])
 MIGRATIONS = "migrations"
 
 #: Four migrations shaped like the store's first four: names, descriptions, real DDL.
@@ -271,3 +273,12 @@ def table_migration(table: str, *, down: bool = True, fail: bool = False, sleep:
     if down:
         text += f'\n\ndef down(tx):\n    tx.execute("DROP TABLE {table}")\n'
     return text
+
+
+async def open_dialog(pilot: Pilot[Any], key: str, kind: type[ScreenT]) -> ScreenT:
+    """Press ``key`` on the main screen; the dialog it opened, once its workers are done."""
+    await pilot.press(key)
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, kind)
+    return screen

@@ -5,10 +5,9 @@ the rollback target is chosen by keyboard alone; the tables' Home / End / page k
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from textual.pilot import Pilot
-from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select
 
@@ -19,13 +18,12 @@ from tests.console.conftest import (
     app_tables,
     make_console,
     migrate,
+    open_dialog,
     run_to_end,
     settle,
     table_migration,
     user_version,
 )
-
-ScreenT = TypeVar("ScreenT", bound=Screen[Any])
 
 
 def tab_stops(keys: str) -> list[str]:
@@ -48,15 +46,6 @@ async def tab_round(pilot: Pilot[Any]) -> list[str]:
         if focused is start:
             return visited
     raise AssertionError(f"Tab never came back to {start.id}: {visited}")
-
-
-async def open_dialog(pilot: Pilot[Any], key: str, kind: type[ScreenT]) -> ScreenT:
-    """Press ``key`` on the main screen; the dialog it opened, once its workers are done."""
-    await pilot.press(key)
-    await settle(pilot)
-    screen = pilot.app.screen
-    assert isinstance(screen, kind)
-    return screen
 
 
 def key_line(pilot: Pilot[Any]) -> str:
