@@ -49,6 +49,7 @@ from console.messages import (
     RunCompleted,
     StatusLoaded,
     post,
+    result_handler,
 )
 from console.plans import current_version as current_of
 from console.plans import preselected_target, rollback_targets
@@ -310,6 +311,7 @@ class MigrationConsole(App[int]):
         else:
             self.log_widget.warning(f"{change}: {' '.join(new) or 'migrations are waiting.'}")
 
+    @result_handler
     def on_log_entry(self, message: LogEntry) -> None:
         self.log_widget.add_entry(message.text, message.level)
         if message.toast is not None:
@@ -351,6 +353,7 @@ class MigrationConsole(App[int]):
             else:
                 post(self, ReadinessLoaded(gate.value, reason))
 
+    @result_handler
     def on_status_loaded(self, message: StatusLoaded) -> None:
         before = self.current_version
         self.database_exists = message.exists
@@ -365,6 +368,7 @@ class MigrationConsole(App[int]):
             )
         self._loaded_once = True
 
+    @result_handler
     def on_readiness_loaded(self, message: ReadinessLoaded) -> None:
         deployment = message.deployment
         self.deployment = deployment
@@ -388,6 +392,7 @@ class MigrationConsole(App[int]):
                 f"{deployment.latest_version}, {deployment.status.upper()}."
             )
 
+    @result_handler
     def on_load_failed(self, message: LoadFailed) -> None:
         self.deployment = None
         self.panel.show_error(message.error)
@@ -423,6 +428,7 @@ class MigrationConsole(App[int]):
         """Called by the watcher in its thread."""
         post(self, DatabaseChanged(reason))
 
+    @result_handler
     def on_database_changed(self, message: DatabaseChanged) -> None:
         if self.running:
             return  # The run's own commits; the app reloads when the run ends.
@@ -497,6 +503,7 @@ class MigrationConsole(App[int]):
         outcome = self.service.attempt(self.service.migrate_plan)
         post(self, MigratePlanReady(outcome))
 
+    @result_handler
     def on_migrate_plan_ready(self, message: MigratePlanReady) -> None:
         self.preparing = False
         plan = message.outcome.value
@@ -529,6 +536,7 @@ class MigrationConsole(App[int]):
         outcome = self.service.attempt(self.service.rollback_plan)
         post(self, RollbackPlanReady(outcome, cursor_version))
 
+    @result_handler
     def on_rollback_plan_ready(self, message: RollbackPlanReady) -> None:
         self.preparing = False
         plan = message.outcome.value
@@ -591,6 +599,7 @@ class MigrationConsole(App[int]):
         outcome = self.service.attempt(lambda: self.service.restore(info, self.watcher))
         post(self, RestoreCompleted(info, outcome))
 
+    @result_handler
     def on_restore_completed(self, message: RestoreCompleted) -> None:
         self.running = False
         result = message.outcome.value
@@ -631,6 +640,7 @@ class MigrationConsole(App[int]):
         """Called by the engine in the worker thread: hand the event to the event loop."""
         post(self, EngineEvent(event))
 
+    @result_handler
     def on_engine_event(self, message: EngineEvent) -> None:
         event = message.event
         log = self.log_widget
@@ -707,6 +717,7 @@ class MigrationConsole(App[int]):
             self.current_version = event.version - 1
         self.table.set_status(updated)
 
+    @result_handler
     def on_run_completed(self, message: RunCompleted) -> None:
         self.running = False
         what = "Migrate" if message.request.direction == "up" else "Rollback"

@@ -7,8 +7,10 @@ results never have to be routed. Engine results travel as an ``Outcome`` (``cons
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from textual.message import Message
 from textual.message_pump import MessagePump
@@ -172,8 +174,9 @@ def takes_results(node: MessagePump) -> bool:
     """Whether a worker's result for ``node`` is still to be applied: not once the app is
     exiting, nor by a dialog already dismissed (it leaves the screen stack at once, but Textual
     cancels its workers only when it unmounts, and handles the messages already queued until
-    then), nor by a node whose worker was cancelled. Checked when posting and again by each
-    screen's result handler."""
+    then), nor by a node whose worker was cancelled. Checked when posting, and again by each
+    result handler (``result_handler``): shutting down, the app still handles what was queued
+    while it removes its widgets."""
     try:
         worker = get_current_worker()
     except NoActiveWorker:
@@ -184,6 +187,26 @@ def takes_results(node: MessagePump) -> bool:
         app = node.app
     except NoActiveAppError:
         return False
-    if app.return_code is not None:  # exit() was called: the app is on its way out
+    if app.return_code is not None or not app.is_running:  # exit() was called, or shutdown began
         return False
     return not isinstance(node, Screen) or node in app.screen_stack
+
+
+NodeT = TypeVar("NodeT", bound=MessagePump)
+MessageT = TypeVar("MessageT", bound=Message)
+
+
+def result_handler(
+    handler: Callable[[NodeT, MessageT], None],
+) -> Callable[[NodeT, MessageT], None]:
+    """A handler of a worker's result that lets it go (stopped, not applied) when its node no
+    longer takes results (``takes_results``): the message was queued before the node left."""
+
+    @functools.wraps(handler)
+    def guarded(node: NodeT, message: MessageT) -> None:
+        if takes_results(node):
+            handler(node, message)
+        else:
+            message.stop()
+
+    return guarded

@@ -22,7 +22,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, Label, Static
 
 from console.formatting import format_size, format_timestamp
-from console.messages import BackupsLoaded, post, takes_results
+from console.messages import BackupsLoaded, post, result_handler
 from console.screens.focus_order import FocusOrder
 from console.screens.typed_confirm import TypedConfirmScreen
 from console.service import service_of
@@ -92,10 +92,9 @@ class BackupsScreen(FocusOrder[BackupInfo | None], TypedConfirmScreen[BackupInfo
         service = service_of(self.app)
         post(self, BackupsLoaded(service.attempt(service.backups)))
 
+    @result_handler
     def on_backups_loaded(self, message: BackupsLoaded) -> None:
         message.stop()
-        if not takes_results(self):
-            return  # dismissed while its worker ran
         listing = message.outcome.value
         if listing is None:
             self.show_backups([], self.folder, message.outcome.error)

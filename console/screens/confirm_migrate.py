@@ -22,7 +22,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Label, Static
 
 from console.formatting import migration_label
-from console.messages import LogEntry, PlanRefreshed, post, takes_results
+from console.messages import LogEntry, PlanRefreshed, post, result_handler
 from console.screens.focus_order import FocusOrder
 from console.screens.rehearsal import Rehearsable
 from console.service import MigratePlan, RunRequest, service_of
@@ -107,10 +107,9 @@ class ConfirmMigrateScreen(FocusOrder[RunRequest | None], Rehearsable[RunRequest
         service = service_of(self.app)
         post(self, PlanRefreshed(service.attempt(service.migrate_plan)))
 
+    @result_handler
     def on_plan_refreshed(self, message: PlanRefreshed) -> None:
         message.stop()
-        if not takes_results(self):
-            return  # dismissed while its worker ran
         plan = message.outcome.value
         if not isinstance(plan, MigratePlan):
             self.post_message(

@@ -21,7 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Static
 
 from console.formatting import format_duration, format_timestamp, migration_label
-from console.messages import HistoryLoaded, post, takes_results
+from console.messages import HistoryLoaded, post, result_handler
 from console.service import service_of
 from console.widgets.row_table import RowTable
 from console.widgets.text import set_text
@@ -106,10 +106,9 @@ class HistoryScreen(ModalScreen[None]):
         service = service_of(self.app)
         post(self, HistoryLoaded(service.attempt(lambda: service.history(HISTORY_LIMIT))))
 
+    @result_handler
     def on_history_loaded(self, message: HistoryLoaded) -> None:
         message.stop()
-        if not takes_results(self):
-            return  # dismissed while its worker ran
         self.loaded = True
         if message.outcome.value is None:
             set_text(

@@ -22,7 +22,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 from console.formatting import format_duration, migration_label
-from console.messages import LogEntry, RehearsalDone, post, takes_results
+from console.messages import LogEntry, RehearsalDone, post, result_handler
 from console.service import Outcome, service_of
 from engine import RehearsalReport
 
@@ -71,10 +71,9 @@ class Rehearsable(ModalScreen[ResultT]):
         post(app, rehearsal_log_entry(self.REHEARSAL_VERB, target, outcome))
         post(self, RehearsalDone(target, outcome))
 
+    @result_handler
     def on_rehearsal_done(self, message: RehearsalDone) -> None:
         message.stop()
-        if not takes_results(self):
-            return  # dismissed while its worker ran
         self.rehearsal_finished()
         if message.outcome.value is not None and self.app.screen is self:
             self.show_rehearsal(message.outcome.value)

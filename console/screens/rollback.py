@@ -31,7 +31,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, Static
 
 from console.formatting import migration_label
-from console.messages import ImpactLoaded, LogEntry, PlanRefreshed, post, takes_results
+from console.messages import ImpactLoaded, LogEntry, PlanRefreshed, post, result_handler
 from console.plans import irreversible, lowest_reachable, rollback_targets, steps_to_undo
 from console.screens.focus_order import FocusOrder
 from console.screens.rehearsal import Rehearsable
@@ -169,10 +169,9 @@ class RollbackScreen(
         outcome = service.attempt(lambda: service.rollback_impact(target))
         post(self, ImpactLoaded(target, current_version, outcome))
 
+    @result_handler
     def on_impact_loaded(self, message: ImpactLoaded) -> None:
         message.stop()
-        if not takes_results(self):
-            return  # dismissed while its worker ran
         if message.current_version != self.current_version:
             return  # measured on a database that has moved since
         self.show_impact(message.target, message.outcome.value, message.outcome.error)
@@ -248,10 +247,9 @@ class RollbackScreen(
         service = service_of(self.app)
         post(self, PlanRefreshed(service.attempt(service.rollback_plan)))
 
+    @result_handler
     def on_plan_refreshed(self, message: PlanRefreshed) -> None:
         message.stop()
-        if not takes_results(self):
-            return  # dismissed while its worker ran
         plan = message.outcome.value
         if not isinstance(plan, RollbackPlan):
             self._clear_typed()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.messages import ImpactLoaded, LogEntry, PlanRefreshed, post
+from console.messages import ImpactLoaded, LogEntry, PlanRefreshed, ReadinessLoaded, post
 from console.screens import RollbackScreen
 from console.service import Outcome
 from tests.console.conftest import make_console, migrate, open_dialog, settle
@@ -45,3 +45,17 @@ async def test_after_quit_no_result_is_posted_to_the_app() -> None:
         await pilot.press("q")
         assert not post(app, LogEntry("after quitting"))
     assert app.return_code == 0
+
+
+async def test_a_result_the_app_handles_while_shutting_down_is_let_go() -> None:
+    """Closing, the app removes its widgets and still handles what was queued: a readiness
+    verdict read just before then must not reach for the panel that has gone."""
+    migrate()
+    app = make_console()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        deployment = app.deployment
+        assert deployment is not None
+    message = ReadinessLoaded(deployment, "watch")
+    app.on_readiness_loaded(message)  # no NoMatches: nothing is applied
+    assert message._stop_propagation
