@@ -14,6 +14,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 from engine.errors import EXIT_BAD_INPUT, EXIT_FAILED, MetamigrateError
@@ -112,6 +113,11 @@ def _short_time(iso: str | None) -> str:
     from engine.formatting import format_timestamp
 
     return format_timestamp(iso, seconds=True)
+
+
+def _escaped_line(text: str) -> str:
+    """An indented line of plain text, as Rich markup."""
+    return f"  {_escape(text)}"
 
 
 def _escape(text: str) -> str:
@@ -726,14 +732,17 @@ def cmd_ensure_ready(args: argparse.Namespace, out: Output) -> int:
     if out.as_json:
         out.json(status.to_dict())
     else:
+        # Plain lines when piped (a deploy pipeline, N replicas starting): no Rich to import.
         colour = {"ready": "green", "pending": "yellow", "error": "red"}[status.status]
-        out.console.print(
-            f"[bold {colour}]{status.status.upper()}[/]: version {status.current_version} of "
-            f"{status.latest_version}, {status.pending_count} pending, schema "
+        summary = (
+            f"version {status.current_version} of {status.latest_version}, "
+            f"{status.pending_count} pending, schema "
             f"{'valid' if status.schema_valid else 'INVALID'}"
         )
+        word = status.status.upper()
+        out.say(f"[bold {colour}]{word}[/]: {summary}", f"{word}: {summary}")
         for problem in status.problems:
-            out.console.print(f"  {_escape(problem)}")
+            out.say(partial(_escaped_line, problem), f"  {problem}")
     return code
 
 

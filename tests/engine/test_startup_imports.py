@@ -67,3 +67,21 @@ def test_read_only_commands_import_none_of_the_slow_modules(
     manager.migrate_to(2)  # one pending: its header is read from the file
     argv = ["--db", str(db_path), "--migrations", str(three_tables), command, "--json"]
     assert imported_by(argv, tmp_path) == (exit_code, [])
+
+
+def test_ensure_ready_piped_prints_its_lines_without_rich(
+    manager: MigrationManager, db_path: Path, three_tables: Path, tmp_path: Path
+) -> None:
+    # N replicas of a service starting at once each run it with output to a log, not a terminal.
+    manager.migrate_to(2)
+    argv = ["--db", str(db_path), "--migrations", str(three_tables), "ensure-ready"]
+    assert imported_by(argv, tmp_path) == (1, [])
+    shown = subprocess.run(
+        [sys.executable, "-m", "engine", *argv],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert shown.returncode == 1
+    assert shown.stdout.splitlines()[0] == "PENDING: version 2 of 3, 1 pending, schema valid"
+    assert "run migrate" in shown.stdout.splitlines()[1]
