@@ -351,13 +351,17 @@ class Recorder:
         if "schema_facts" not in self._columns("schema_migrations"):
             self._run("ALTER TABLE schema_migrations ADD COLUMN schema_facts TEXT")
 
-    def recorded_schema(self, version: int) -> tuple[str | None, list[str] | None]:
-        """(fingerprint, structural description) recorded for ``version``; None when missing."""
+    def recorded_schema(
+        self, version: int, *, with_facts: bool = True
+    ) -> tuple[str | None, list[str] | None]:
+        """(fingerprint, structural description) recorded for ``version``; None when missing.
+        ``with_facts=False`` reads the fingerprint alone (the description is ~0.5 MB of text
+        for a thousand tables, needed only to say what differs)."""
         from engine.drift import decode
 
         if not self.has_tables():
             return None, None
-        if "schema_facts" not in self._columns("schema_migrations"):
+        if not with_facts or "schema_facts" not in self._columns("schema_migrations"):
             row = self._run(
                 "SELECT fingerprint FROM schema_migrations WHERE version = ?", (version,)
             ).fetchone()
