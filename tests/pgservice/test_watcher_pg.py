@@ -35,7 +35,7 @@ def test_a_migration_by_another_process_wakes_the_watcher_at_once(
     watcher.start()
     try:
         deadline = time.monotonic() + 5
-        while watcher._listener is None and time.monotonic() < deadline:
+        while not watcher.listening and time.monotonic() < deadline:
             time.sleep(0.01)  # the watcher is listening before the change is made
         started = time.monotonic()
         manager.migrate_to_latest()
@@ -54,7 +54,7 @@ def test_pausing_the_watcher_leaves_no_session_that_would_block_a_restore(
     watcher.start()
     try:
         deadline = time.monotonic() + 5
-        while watcher._listener is None and time.monotonic() < deadline:
+        while not watcher.listening and time.monotonic() < deadline:
             time.sleep(0.01)
         watcher.pause()
         sessions = pg_database.query(
