@@ -238,6 +238,9 @@ class MigrationConsole(App[int]):
                 "The terminal is too small for the dialog; make it at least 80x24 and try again."
             )
             return
+        # A toast repeats the activity log's newest line (kept there); over a dialog it would
+        # hide the dialog's bottom-left button for its seconds on screen.
+        self.clear_notifications()
         self.push_screen(screen, callback)
 
     def on_unmount(self) -> None:

@@ -451,7 +451,22 @@ class Recorder:
     ) -> None:
         """Insert the row of an applied version; ``schema_facts`` (``engine.drift.encode``) is
         the structural description behind ``fingerprint`` (call ``ensure_tables`` first)."""
-        self.record_applied_many([{k: v for k, v in locals().items() if k != "self"}])
+        self.record_applied_many(
+            [
+                {
+                    "version": version,
+                    "name": name,
+                    "description": description,
+                    "checksum": checksum,
+                    "source_key": source_key,
+                    "reversible": reversible,
+                    "fingerprint": fingerprint,
+                    "applied_at": applied_at,
+                    "duration_ms": duration_ms,
+                    "schema_facts": schema_facts,
+                }
+            ]
+        )
 
     def record_applied_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """``record_applied`` for several versions (each row: its keyword arguments), in one

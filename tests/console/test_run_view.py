@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from textual.pilot import Pilot
+
+from console.screens import RollbackScreen
 from console.widgets import MigrationTable, ReadinessPanel
 from tests.conftest import MigrationFiles
 from tests.console.conftest import make_console, run_to_end, settle, table_migration, wait_until
@@ -70,18 +75,26 @@ async def test_the_running_row_is_kept_in_view(write_migrations: MigrationFiles)
         await run_to_end(pilot)
 
 
+async def migrate_with_a_toast(pilot: Pilot[Any]) -> None:
+    """Migrate from the dialog (m, then Tab to its button) until the run's toast shows."""
+    from textual.widgets._toast import Toast
+
+    app = pilot.app
+    await settle(pilot)
+    await pilot.press("m")
+    await settle(pilot)
+    await pilot.press("tab", "enter")
+    await run_to_end(pilot)
+    assert await wait_until(pilot, lambda: bool(app.screen.query(Toast)))  # "Migrate done"
+
+
 async def test_toasts_never_cover_the_readiness_panel(write_migrations: MigrationFiles) -> None:
     from textual.widgets._toast import Toast
 
     folder = write_migrations({"0001_create_a.py": table_migration("a")})
     app = make_console(migrations=str(folder))
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
-        await settle(pilot)
-        await pilot.press("m")
-        await settle(pilot)
-        await pilot.press("tab", "enter")
-        await run_to_end(pilot)
-        assert await wait_until(pilot, lambda: bool(app.screen.query(Toast)))  # "Migrate done"
+        await migrate_with_a_toast(pilot)
         await pilot.pause()  # laid out
         toasts = list(app.screen.query(Toast))
         panel = app.query_one(ReadinessPanel).region
@@ -89,3 +102,22 @@ async def test_toasts_never_cover_the_readiness_panel(write_migrations: Migratio
         for toast in toasts:
             assert not toast.region.overlaps(panel)
             assert not toast.region.overlaps(table)
+
+
+async def test_a_dialog_opened_after_a_run_is_not_covered_by_its_toast(
+    write_migrations: MigrationFiles,
+) -> None:
+    """Toasts sit bottom left, where a dialog has its first button: opening a dialog clears
+    them (each repeats a line the activity log keeps)."""
+    from textual.widgets._toast import Toast
+
+    folder = write_migrations({"0001_create_a.py": table_migration("a")})
+    app = make_console(migrations=str(folder))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await migrate_with_a_toast(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, RollbackScreen)
+        await pilot.pause()
+        assert not app.screen.query(Toast)
+        assert any("Migrate done" in line for line in app.log_widget.lines_plain)
